@@ -1,0 +1,174 @@
+"""Deployment targets as data: `targets/*.toml` validated into frozen dataclasses.
+
+The TOML files ship inside the wheel (package `edge_kit.targets_data`); users can
+add their own in `$EDGEKIT_TARGETS_PATH` (os.pathsep-separated folders) or
+`~/.config/edgekit/targets/`. A user file with the same name overrides a shipped one.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import platform
+import tomllib
+from dataclasses import dataclass, field, fields
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from edge_kit.errors import UsageError
+
+FORMATS = ("tflite", "onnx", "executorch", "ptl")
+PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
+ISA_FEATURES = ("neon", "fp16", "dotprod", "i8mm", "sve")
+
+
+@dataclass(frozen=True)
+class CpuCluster:
+    """One group of identical cores as `/proc/cpuinfo` describes them."""
+
+    implementer: str
+    part: str
+    variant: str
+    revision: str
+    count: int
+    features: str
+
+
+@dataclass(frozen=True)
+class Target:
+    """A device edgekit exports for, profiles on and estimates latency for."""
+
+    name: str
+    description: str
+    arch: str
+    docker_platform: str
+    qemu_cpu: str
+    cores: int
+    clock_ghz: float
+    memory_mb: int
+    os: str
+    preferred_formats: tuple[str, ...]
+    default_precision: str
+    isa: dict[str, bool]
+    aliases: tuple[str, ...] = ()
+    clock_options_ghz: tuple[float, ...] = ()
+    cpuinfo: tuple[CpuCluster, ...] = ()
+    microarch: dict[str, Any] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def emulated(self) -> bool:
+        """True when the target is another architecture, run under QEMU."""
+        return self.arch != "native" and self.arch != platform.machine()
+
+    @property
+    def default_format(self) -> str:
+        return self.preferred_formats[0]
+
+    def features(self) -> list[str]:
+        return [name for name in ISA_FEATURES if self.isa.get(name)]
+
+    def resolved_cores(self) -> int:
+        return self.cores or os.cpu_count() or 1
+
+    def summary(self) -> dict[str, Any]:
+        """A JSON-able description (used in manifests and `edgekit targets --json`)."""
+        return {
+            "name": self.name,
+            "aliases": list(self.aliases),
+            "description": self.description,
+            "arch": platform.machine() if self.arch == "native" else self.arch,
+            "docker_platform": self.docker_platform,
+            "qemu_cpu": self.qemu_cpu or None,
+            "cores": self.resolved_cores(),
+            "clock_ghz": self.clock_ghz or None,
+            "memory_mb": self.memory_mb or None,
+            "isa": self.features(),
+            "preferred_formats": list(self.preferred_formats),
+            "default_precision": self.default_precision,
+        }
+
+
+_REQUIRED = ("name", "description", "arch", "docker_platform", "qemu_cpu", "cores",
+             "clock_ghz", "memory_mb", "os", "preferred_formats", "default_precision", "isa")
+
+
+def _parse(data: dict[str, Any], source: str) -> Target:
+    """Validate one target table; every problem names the file and the field."""
+    known = {f.name for f in fields(Target)}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise UsageError(f"target file {source}: unknown field(s) {', '.join(unknown)}",
+                         hint=f"known fields: {', '.join(sorted(known - {'source'}))}")
+    missing = [key for key in _REQUIRED if key not in data]
+    if missing:
+        raise UsageError(f"target file {source}: missing field(s) {', '.join(missing)}")
+    bad_formats = [f for f in data["preferred_formats"] if f not in FORMATS]
+    if bad_formats or not data["preferred_formats"]:
+        raise UsageError(f"target file {source}: preferred_formats must be a non-empty list of "
+                         f"{', '.join(FORMATS)}")
+    if data["default_precision"] not in PRECISIONS:
+        raise UsageError(f"target file {source}: default_precision must be one of "
+                         f"{', '.join(PRECISIONS)}")
+    isa = {name: bool(data["isa"].get(name, False)) for name in ISA_FEATURES}
+    if not isinstance(data["cores"], int) or data["cores"] < 0:
+        raise UsageError(f"target file {source}: cores must be a non-negative integer")
+    clusters = tuple(CpuCluster(**{k: (str(v) if k != "count" else int(v)) for k, v in c.items()})
+                     for c in data.get("cpuinfo", ()))
+    return Target(
+        name=data["name"], description=data["description"], arch=data["arch"],
+        docker_platform=data["docker_platform"], qemu_cpu=data["qemu_cpu"],
+        cores=data["cores"], clock_ghz=float(data["clock_ghz"]), memory_mb=int(data["memory_mb"]),
+        os=data["os"], preferred_formats=tuple(data["preferred_formats"]),
+        default_precision=data["default_precision"], isa=isa,
+        aliases=tuple(data.get("aliases", ())),
+        clock_options_ghz=tuple(float(c) for c in data.get("clock_options_ghz", ())),
+        cpuinfo=clusters, microarch=dict(data.get("microarch", {})), source=source,
+    )
+
+
+def _user_dirs() -> list[Path]:
+    env = os.environ.get("EDGEKIT_TARGETS_PATH")
+    dirs = [Path(p) for p in env.split(os.pathsep) if p] if env else []
+    return dirs + [Path.home() / ".config" / "edgekit" / "targets"]
+
+
+@lru_cache(maxsize=8)
+def _load_all(user_dirs: tuple[Path, ...]) -> dict[str, Target]:
+    found: dict[str, Target] = {}
+    shipped = resources.files("edge_kit.targets_data")
+    sources = [(entry.name, entry.read_text(encoding="utf-8"))
+               for entry in sorted(shipped.iterdir(), key=lambda e: e.name)
+               if entry.name.endswith(".toml")]
+    for folder in user_dirs:
+        if folder.is_dir():
+            sources += [(str(p), p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.toml"))]
+    for source, text in sources:
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise UsageError(f"target file {source} is not valid TOML: {exc}") from None
+        target = _parse(data, source)
+        found[target.name] = target
+    return found
+
+
+def all_targets() -> dict[str, Target]:
+    """Every known target by canonical name (shipped, then user overrides)."""
+    return _load_all(tuple(_user_dirs()))
+
+
+def get_target(name: str) -> Target:
+    """Look a target up by name or alias; an unknown name lists the known ones."""
+    targets = all_targets()
+    lookup = {t.name: t for t in targets.values()}
+    lookup.update({alias: t for t in targets.values() for alias in t.aliases})
+    key = name.strip().lower()
+    if key in lookup:
+        return lookup[key]
+    close = difflib.get_close_matches(key, list(lookup), n=1)
+    hint = f"did you mean '{close[0]}'? " if close else ""
+    raise UsageError(f"unknown target '{name}'",
+                     hint=f"{hint}known targets: {', '.join(sorted(targets))}")

@@ -1,0 +1,1 @@
+"""Shipped quantization recipes: the *.toml files in this folder (a data package)."""

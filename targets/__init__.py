@@ -1,0 +1,1 @@
+"""Shipped target definitions: the *.toml files in this folder (a data package)."""
