@@ -26,6 +26,9 @@ class EdgeKitError(Exception):
         self.hint = hint
         self.fields = fields
 
+    def __str__(self) -> str:
+        return self.one_line()
+
     def one_line(self) -> str:
         """The message and hint as a single line (no newlines, ever)."""
         text = self.message if not self.hint else f"{self.message} — {self.hint}"

@@ -1,0 +1,86 @@
+"""ExecuTorch `.pte`: torch.export → to_edge_transform_and_lower(XNNPACK) → to_executorch.
+
+`--portable` skips the delegate (portable kernels only). Runs in ExecuTorch's runtime.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from edge_kit.errors import ModelLoadError
+from edge_kit.exporters.base import Exporter, ExportOptions, package_version
+from edge_kit.models.base import SourceModel
+from edge_kit.signature import TensorSpec, guess_layout
+
+# c10::ScalarType codes used in ExecuTorch tensor metadata.
+SCALAR_TYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "float16",
+                6: "float32", 7: "float64", 11: "bool"}
+
+
+def _meta_spec(name: str, meta: Any) -> TensorSpec:
+    shape = tuple(int(d) for d in meta.sizes())
+    return TensorSpec(name=name, shape=shape, dtype=SCALAR_TYPES.get(int(meta.dtype()), "unknown"),
+                      layout=guess_layout(shape, "torch"))
+
+
+class ExecutorchRunner:
+    def __init__(self, path: Path, threads: int = 0) -> None:
+        from edge_kit.exporters.quiet import quiet_fds
+
+        with quiet_fds():
+            from executorch.runtime import Runtime
+
+            runtime = Runtime.get()
+        try:
+            program = runtime.load_program(str(path))
+            self.method = program.load_method("forward")
+        except (RuntimeError, ValueError) as exc:
+            raise ModelLoadError(f"ExecuTorch cannot load {Path(path).name}: {str(exc)[:200]}",
+                                 hint="the file may be damaged or need a newer runtime") from None
+        meta = self.method.metadata
+        self.inputs = [_meta_spec(f"input_{i}", meta.input_tensor_meta(i)) for i in range(meta.num_inputs())]
+        self.outputs = [_meta_spec(f"output_{i}", meta.output_tensor_meta(i))
+                        for i in range(meta.num_outputs())]
+
+    def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        tensors = [torch.from_numpy(np.ascontiguousarray(a, dtype=s.dtype)) for s, a in zip(self.inputs, arrays)]
+        return [o.detach().numpy() if hasattr(o, "detach") else np.asarray(o)
+                for o in self.method.execute(tensors)]
+
+
+def lower(program: Any, portable: bool) -> bytes:
+    """Lower an ExportedProgram (XNNPACK unless portable) and serialize it to `.pte` bytes."""
+    from executorch.exir import to_edge_transform_and_lower
+
+    partitioners = []
+    if not portable:
+        from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
+
+        partitioners = [XnnpackPartitioner()]
+    edge = to_edge_transform_and_lower(program, partitioner=partitioners)
+    return edge.to_executorch().buffer
+
+
+class ExecutorchExporter(Exporter):
+    name = "executorch"
+    suffix = ".pte"
+    runtime = "executorch"
+    description = "ExecuTorch program (.pte), XNNPACK delegate by default"
+    support = {"torch": ("fp32",)}
+
+    def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
+        program = source.exported_program  # type: ignore[attr-defined]
+        dest.write_bytes(lower(program, options.portable))
+        return {"delegate": None if options.portable else "xnnpack"}
+
+    def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> ExecutorchRunner:
+        return ExecutorchRunner(path, threads)
+
+    def versions(self, source: SourceModel | None = None) -> dict[str, str | None]:
+        return {"executorch": package_version("executorch"), "torch": package_version("torch"),
+                "torchao": package_version("torchao")}

@@ -1,0 +1,69 @@
+"""The manifest written next to every artifact: `<artifact>.json`, schema-versioned.
+
+It records where the artifact came from (source, versions), what it takes and returns,
+how it was validated, and its sha256 so later steps (package, profile) can trust it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from edge_kit import __version__
+from edge_kit.errors import ManifestError
+from edge_kit.fsutil import sha256_file, write_text_atomic
+
+SCHEMA = "edgekit.manifest"
+SCHEMA_VERSION = 1
+REQUIRED = ("schema", "schema_version", "artifact", "source", "inputs", "outputs", "status")
+
+
+def manifest_path(artifact: Path) -> Path:
+    return Path(artifact).with_name(Path(artifact).name + ".json")
+
+
+def new_manifest(**sections: Any) -> dict[str, Any]:
+    """A manifest dict with the schema header first."""
+    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "edgekit_version": __version__,
+            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **sections}
+
+
+def write_manifest(artifact: Path, manifest: dict[str, Any]) -> Path:
+    dest = manifest_path(artifact)
+    write_text_atomic(dest, json.dumps(manifest, indent=2, sort_keys=False) + "\n")
+    return dest
+
+
+def parse_manifest(text: str | bytes, origin: str = "manifest") -> dict[str, Any]:
+    """Parse and structurally check manifest JSON; any problem is a ManifestError."""
+    try:
+        data = json.loads(text)
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise ManifestError(f"{origin} is not valid JSON ({str(exc)[:80]})") from None
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA:
+        raise ManifestError(f"{origin} is not an edgekit manifest")
+    if not isinstance(data.get("schema_version"), int) or data["schema_version"] > SCHEMA_VERSION:
+        raise ManifestError(f"{origin} has schema version {data.get('schema_version')!r}; this edgekit "
+                            f"reads up to {SCHEMA_VERSION}", hint="upgrade edgekit")
+    missing = [key for key in REQUIRED if key not in data]
+    artifact = data.get("artifact")
+    if missing or not isinstance(artifact, dict) or not isinstance(artifact.get("sha256"), str):
+        raise ManifestError(f"{origin} is incomplete (missing {', '.join(missing) or 'artifact.sha256'})")
+    return data
+
+
+def read_manifest(artifact: Path, verify: bool = True) -> dict[str, Any]:
+    """Load the manifest of `artifact`; with `verify`, check the artifact's sha256 still matches."""
+    path = manifest_path(artifact)
+    if not Path(artifact).exists():
+        raise ManifestError(f"artifact {artifact} does not exist", hint="check the path")
+    if not path.is_file():
+        raise ManifestError(f"{Path(artifact).name} has no manifest ({path.name})",
+                            hint="export it with `edgekit export` so its origin and validation are known")
+    data = parse_manifest(path.read_bytes(), path.name)
+    if verify and sha256_file(Path(artifact)) != data["artifact"]["sha256"]:
+        raise ManifestError(f"{Path(artifact).name} no longer matches its manifest (sha256 differs)",
+                            hint="the file was modified after export; export it again")
+    return data

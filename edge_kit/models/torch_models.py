@@ -1,0 +1,168 @@
+"""PyTorch sources: TorchScript archives, ExportedPrograms and state_dicts (+ --model-class).
+
+Full pickles execute code from the file when unpickled: they are refused unless the
+user passes the explicit trust flag. state_dicts load with `weights_only=True`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import sys
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from edge_kit.errors import ModelLoadError, TrustError, UsageError
+from edge_kit.models.base import SourceModel, flatten_outputs
+from edge_kit.models.sniff import Kind
+from edge_kit.signature import TensorSpec, guess_layout
+
+
+class TorchSource(SourceModel):
+    """A PyTorch model: `obj` is a ScriptModule, an ExportedProgram or an nn.Module."""
+
+    framework = "torch"
+
+    def __init__(self, path: Path, kind: Kind, obj: Any) -> None:
+        super().__init__(path, kind)
+        self.obj = obj
+
+    def declared_inputs(self) -> list[TensorSpec] | None:
+        if self.kind is not Kind.EXPORTED_PROGRAM:
+            return None
+        specs = []
+        for node in self.obj.graph.nodes:
+            if node.op == "placeholder" and node.name in self.obj.graph_signature.user_inputs:
+                val = node.meta.get("val")
+                shape = tuple(d if isinstance(d, int) else None for d in val.shape)
+                specs.append(TensorSpec(name=node.name, shape=shape,
+                                        dtype=str(val.dtype).removeprefix("torch."),
+                                        layout=guess_layout(shape, "torch")))
+        return specs
+
+    def example_inputs(self) -> tuple[Any, ...]:
+        """Deterministic example tensors matching `self.inputs` (for tracing/export)."""
+        import torch
+
+        from edge_kit.signature import random_inputs
+
+        return tuple(torch.from_numpy(a) for a in random_inputs(self.inputs, 1, seed=1234)[0])
+
+    @cached_property
+    def exported_program(self) -> Any:
+        """The model as a `torch.export.ExportedProgram` (converted from TorchScript if needed)."""
+        import torch
+
+        if self.kind is Kind.EXPORTED_PROGRAM:
+            return self.obj
+        if isinstance(self.obj, torch.jit.ScriptModule):
+            from torch._export.converter import TS2EPConverter
+
+            return TS2EPConverter(self.obj, self.example_inputs()).convert()
+        return torch.export.export(self.obj, self.example_inputs())
+
+    def module(self) -> Any:
+        """An eager `nn.Module` view (what litert-torch and tracing need)."""
+        import torch
+
+        if isinstance(self.obj, torch.nn.Module) and not isinstance(self.obj, torch.jit.ScriptModule):
+            return self.obj
+        return self.exported_program.module()
+
+    def torchscript(self) -> Any:
+        """The model as TorchScript (for the lite interpreter)."""
+        import torch
+
+        if isinstance(self.obj, torch.jit.ScriptModule):
+            return self.obj
+        return torch.jit.trace(self.module(), self.example_inputs(), check_trace=False)
+
+    def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        import torch
+
+        fn = self.obj.module() if self.kind is Kind.EXPORTED_PROGRAM else self.obj
+        with torch.no_grad():
+            return flatten_outputs(fn(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]))
+
+
+def _import_factory(spec: str) -> Any:
+    """Resolve `package.module:Factory` or `path/to/file.py:Factory` to a callable."""
+    module_name, sep, attr = spec.rpartition(":")
+    if not sep or not module_name or not attr:
+        raise UsageError(f"invalid --model-class '{spec}'",
+                         hint="use module:Factory or path/to/file.py:Factory")
+    try:
+        if module_name.endswith(".py"):
+            file = Path(module_name)
+            loader_spec = importlib.util.spec_from_file_location(file.stem, file)
+            if loader_spec is None or loader_spec.loader is None or not file.is_file():
+                raise FileNotFoundError(module_name)
+            module = importlib.util.module_from_spec(loader_spec)
+            sys.modules.setdefault(file.stem, module)
+            loader_spec.loader.exec_module(module)
+        else:
+            if "" not in sys.path and str(Path.cwd()) not in sys.path:
+                sys.path.insert(0, str(Path.cwd()))  # like `python -m`: the working folder is importable
+            module = importlib.import_module(module_name)
+        return getattr(module, attr)
+    except (ImportError, FileNotFoundError, AttributeError) as exc:
+        raise UsageError(f"cannot import --model-class '{spec}': {exc}",
+                         hint="check the module path and that it is importable") from None
+
+
+def _load_pickle(path: Path, model_class: str | None, trust: bool) -> Any:
+    import pickle
+
+    import torch
+
+    try:
+        data = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as exc:
+        if "weights_only" not in str(exc) and "Unsupported" not in str(exc) and "GLOBAL" not in str(exc):
+            raise ModelLoadError(f"{path.name} is a damaged torch.save file ({str(exc)[:120]})",
+                                 hint="save it again") from None
+        if not trust:
+            raise TrustError(f"{path.name} is a full pickle: loading it would run code stored in the file",
+                             hint="re-save it with torch.jit.save, torch.export.save or as a state_dict, "
+                                  "or pass --trust-model if you trust its author") from None
+        data = torch.load(path, map_location="cpu", weights_only=False)
+    except (EOFError, OSError, ValueError) as exc:
+        raise ModelLoadError(f"{path.name} is a damaged torch.save file ({str(exc)[:120]})",
+                             hint="save it again") from None
+    if isinstance(data, torch.nn.Module):
+        return data
+    if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
+        raise ModelLoadError(f"{path.name} holds a {type(data).__name__}, not a state_dict or module")
+    if model_class is None:
+        raise UsageError(f"{path.name} holds only weights (a state_dict)",
+                         hint="pass --model-class module:Factory that builds the architecture")
+    module = _import_factory(model_class)()
+    try:
+        module.load_state_dict(data, strict=True)
+    except RuntimeError as exc:
+        raise ModelLoadError(f"the weights in {path.name} do not fit {model_class}: "
+                             f"{str(exc).splitlines()[0][:160]}") from None
+    return module
+
+
+def load_torch(path: Path, kind: Kind, model_class: str | None, trust: bool) -> TorchSource:
+    """Load a torch source of the sniffed `kind`."""
+    import torch
+
+    try:
+        if kind is Kind.TORCHSCRIPT:
+            obj = torch.jit.load(str(path), map_location="cpu")
+        elif kind is Kind.EXPORTED_PROGRAM:
+            obj = torch.export.load(str(path))
+        else:
+            obj = _load_pickle(path, model_class, trust)
+    except (RuntimeError, ValueError, KeyError, OSError, EOFError) as exc:
+        first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"cannot load {path.name} as {kind.value}: {first}",
+                             hint="the file may be damaged or from an incompatible torch") from None
+    if hasattr(obj, "eval") and kind is not Kind.EXPORTED_PROGRAM:
+        obj.eval()
+    return TorchSource(path, kind, obj)

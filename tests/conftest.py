@@ -1,0 +1,76 @@
+"""Shared fixtures: small real models of every source kind, built once per session."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # sample_models/ is importable in tests
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+SAMPLES = ROOT / "sample_models"
+EDGEKIT = [sys.executable, "-m", "edge_kit"]
+
+
+@dataclass
+class CliResult:
+    code: int
+    stdout: str
+    stderr: str
+
+
+def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> CliResult:
+    """Run the real `edgekit` in a subprocess (exit codes, stdout/stderr as a user sees them)."""
+    proc = subprocess.run([*EDGEKIT, *map(str, args)], capture_output=True, text=True, cwd=cwd,
+                          timeout=timeout, env={**os.environ, **(env or {})})
+    return CliResult(proc.returncode, proc.stdout, proc.stderr)
+
+
+def assert_clean_error(result: CliResult, code: int, *needles: str) -> None:
+    """One clear error line, the documented exit code, no traceback."""
+    assert result.code == code, (result.code, result.stderr[-2000:])
+    assert "Traceback" not in result.stderr, result.stderr[-2000:]
+    errors = [line for line in result.stderr.splitlines() if line.startswith("edgekit: error:")]
+    assert len(errors) == 1, result.stderr[-2000:]
+    for needle in needles:
+        assert needle.lower() in errors[0].lower(), errors[0]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """(size, mtime_ns) of every file under `folder`, to prove nothing was written."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="session")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny CNN saved as every source kind edgekit reads."""
+    import numpy as np
+    import torch
+
+    from tests.tiny_models import TinyCNN, tiny_keras
+
+    folder = tmp_path_factory.mktemp("tiny")
+    torch.manual_seed(0)
+    model = TinyCNN().eval()
+    x = torch.rand(1, 1, 8, 8)
+    paths = {name: folder / name for name in
+             ("cnn.pt", "cnn.pt2", "cnn_state.pt", "cnn_full.pt", "cnn.keras", "cnn.h5", "cnn_sm", "cnn.onnx")}
+    torch.jit.save(torch.jit.trace(model, x), paths["cnn.pt"])
+    torch.export.save(torch.export.export(model, (x,)), paths["cnn.pt2"])
+    torch.save(model.state_dict(), paths["cnn_state.pt"])
+    torch.save(model, paths["cnn_full.pt"])
+    torch.onnx.export(model, (x,), str(paths["cnn.onnx"]), dynamo=False, input_names=["x"])
+    keras_model = tiny_keras()
+    keras_model.save(paths["cnn.keras"])
+    keras_model.save(paths["cnn.h5"])
+    keras_model.export(str(paths["cnn_sm"]), verbose=False)
+    np.savez(folder / "inputs.npz", x=np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32))
+    paths["inputs.npz"] = folder / "inputs.npz"
+    return paths
