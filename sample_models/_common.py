@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import random
 import warnings
 import zipfile
@@ -95,8 +96,11 @@ def save_torch_artifacts(model: nn.Module, example: torch.Tensor, out_dir: Path,
     optionally ``<stem>_state.pt``; returns the written paths."""
     model = model.eval()
     paths = [out_dir / f"{stem}.pt", out_dir / f"{stem}.pt2"]
+    # The input signature travels inside the TorchScript archive (edgekit reads this extra file).
+    signature = json.dumps([{"name": "x", "shape": list(example.shape), "dtype": "float32"}])
     with torch.no_grad(), quiet_torchscript():
-        torch.jit.save(torch.jit.trace(model, example), str(paths[0]))
+        torch.jit.save(torch.jit.trace(model, example), str(paths[0]),
+                       _extra_files={"edgekit_inputs.json": signature})
     torch.export.save(torch.export.export(model, (example,)), paths[1])
     if state_dict:
         paths.append(out_dir / f"{stem}_state.pt")

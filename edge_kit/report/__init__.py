@@ -1,0 +1,1 @@
+"""Report rendering: Markdown and self-contained HTML with inline SVG charts."""
