@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import json
 import sys
 from functools import cached_property
 from pathlib import Path
@@ -20,17 +21,25 @@ from edge_kit.models.base import SourceModel, flatten_outputs
 from edge_kit.models.sniff import Kind
 from edge_kit.signature import TensorSpec, guess_layout
 
+# A TorchScript archive may declare its inputs in this extra file
+# (torch.jit.save(m, path, _extra_files={"edgekit_inputs.json": '[{"name": "x", "shape": [1, 3, 224, 224]}]'})).
+SIGNATURE_FILE = "edgekit_inputs.json"
+
 
 class TorchSource(SourceModel):
     """A PyTorch model: `obj` is a ScriptModule, an ExportedProgram or an nn.Module."""
 
     framework = "torch"
 
-    def __init__(self, path: Path, kind: Kind, obj: Any) -> None:
+    def __init__(self, path: Path, kind: Kind, obj: Any,
+                 embedded_signature: list[TensorSpec] | None = None) -> None:
         super().__init__(path, kind)
         self.obj = obj
+        self.embedded_signature = embedded_signature
 
     def declared_inputs(self) -> list[TensorSpec] | None:
+        if self.kind is Kind.TORCHSCRIPT:
+            return self.embedded_signature
         if self.kind is not Kind.EXPORTED_PROGRAM:
             return None
         specs = []
@@ -80,12 +89,16 @@ class TorchSource(SourceModel):
             return self.obj
         return torch.jit.trace(self.module(), self.example_inputs(), check_trace=False)
 
+    @cached_property
+    def _callable(self) -> Any:
+        """What `run` calls (an ExportedProgram's module is built once, not per call)."""
+        return self.obj.module() if self.kind is Kind.EXPORTED_PROGRAM else self.obj
+
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
 
-        fn = self.obj.module() if self.kind is Kind.EXPORTED_PROGRAM else self.obj
         with torch.no_grad():
-            return flatten_outputs(fn(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]))
+            return flatten_outputs(self._callable(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]))
 
 
 def _import_factory(spec: str) -> Any:
@@ -152,9 +165,10 @@ def load_torch(path: Path, kind: Kind, model_class: str | None, trust: bool) -> 
     """Load a torch source of the sniffed `kind`."""
     import torch
 
+    extra = {SIGNATURE_FILE: ""}
     try:
         if kind is Kind.TORCHSCRIPT:
-            obj = torch.jit.load(str(path), map_location="cpu")
+            obj = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         elif kind is Kind.EXPORTED_PROGRAM:
             obj = torch.export.load(str(path))
         else:
@@ -165,4 +179,17 @@ def load_torch(path: Path, kind: Kind, model_class: str | None, trust: bool) -> 
                              hint="the file may be damaged or from an incompatible torch") from None
     if hasattr(obj, "eval") and kind is not Kind.EXPORTED_PROGRAM:
         obj.eval()
-    return TorchSource(path, kind, obj)
+    return TorchSource(path, kind, obj, _parse_signature(extra[SIGNATURE_FILE], path))
+
+
+def _parse_signature(text: str | bytes, path: Path) -> list[TensorSpec] | None:
+    """Input specs stored in a TorchScript archive's `edgekit_inputs.json` extra file."""
+    if not text:
+        return None
+    try:
+        specs = [TensorSpec(name=str(s["name"]), shape=tuple(int(d) for d in s["shape"]),
+                            dtype=str(s.get("dtype", "float32"))) for s in json.loads(text)]
+    except (ValueError, TypeError, KeyError) as exc:
+        raise ModelLoadError(f"{path.name}: invalid {SIGNATURE_FILE} ({exc})",
+                             hint="fix it or pass --input-shape") from None
+    return [TensorSpec(s.name, s.shape, s.dtype, guess_layout(s.shape, "torch")) for s in specs]
