@@ -1,0 +1,1 @@
+"""Code that runs inside emulated guests and on devices (stdlib + numpy only)."""
