@@ -294,3 +294,9 @@ def ensure_et_runtime(arch: str = "aarch64", *, wheel: Path | None = None,
 def runtime_size(folder: Path) -> int:
     """Total bytes of the runtime folder."""
     return sum(p.stat().st_size for p in folder.iterdir() if p.is_file())
+
+
+def cached_et_runtime(arch: str = "aarch64") -> Path | None:
+    """The intact cached runtime folder for `arch`, or None (never builds)."""
+    dest = cache_root() / "etruntime" / runtime_key(normalize_arch(arch))
+    return dest if dest.is_dir() and not verify_runtime(dest) else None

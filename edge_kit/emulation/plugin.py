@@ -286,3 +286,9 @@ def self_test(plugin: Path, qemu: Path) -> None:
         detail = done.stderr.strip().splitlines()[-1:] or [f"exit status {done.returncode}"]
         raise EnvironmentSetupError(f"the QEMU plugin failed its self-test: {detail[0][:300]}",
                                     hint=f"{qemu} may not support TCG plugins; {_QEMU_HINT}")
+
+
+def cached_plugin() -> Path | None:
+    """The verified cached plugin for the installed qemu-aarch64, or None (never builds)."""
+    folder = cache_root() / "plugin" / plugin_key(qemu_info(), _plugin_source(), _header_override())
+    return folder / PLUGIN_FILE if _verified(folder, warn=False) else None

@@ -186,7 +186,7 @@ class LiteRt:
 
     def profile_ops(self, inputs: list[Any], runs: int) -> dict[str, Any]:
         return {"available": False, "op_types": self.op_types(),
-                "note": "LiteRT's Python API gives no per-operator timings (benchmark_model "
+                "note": "per-operator timings not available: LiteRT's Python API gives none (benchmark_model "
                         "--enable_op_profiling does, in C++); op_types is the static plan"}
 
 
