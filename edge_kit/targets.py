@@ -22,6 +22,11 @@ from edge_kit.errors import UsageError
 FORMATS = ("tflite", "onnx", "executorch", "ptl")
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 ISA_FEATURES = ("neon", "fp16", "dotprod", "i8mm", "sve")
+# [microarch]: what the latency estimate (edge_kit.estimate) needs; see docs/estimate.md.
+MICROARCH_NUMBERS = {"compute_cores": int, "l2_kb": int, "shared_cache_kb": int, "dram_gbps": float}
+MICROARCH_TEXT = ("core", "device_name", "source", "memory_source")
+INSN_CLASSES = ("scalar_int", "branch", "load", "store", "simd_load", "simd_store", "fp_scalar",
+                "neon_int", "neon_int_mac", "neon_fp", "neon_fmla", "dotprod", "mmla", "sve", "sme")
 
 
 @dataclass(frozen=True)
@@ -115,6 +120,8 @@ def _parse(data: dict[str, Any], source: str) -> Target:
     isa = {name: bool(data["isa"].get(name, False)) for name in ISA_FEATURES}
     if not isinstance(data["cores"], int) or data["cores"] < 0:
         raise UsageError(f"target file {source}: cores must be a non-negative integer")
+    if data.get("microarch"):
+        _check_microarch(data["microarch"], source)
     clusters = tuple(CpuCluster(**{k: (str(v) if k != "count" else int(v)) for k, v in c.items()})
                      for c in data.get("cpuinfo", ()))
     return Target(
@@ -127,6 +134,35 @@ def _parse(data: dict[str, Any], source: str) -> Target:
         clock_options_ghz=tuple(float(c) for c in data.get("clock_options_ghz", ())),
         cpuinfo=clusters, microarch=dict(data.get("microarch", {})), source=source,
     )
+
+
+def _check_microarch(table: Any, source: str) -> None:
+    """Validate a [microarch] table: every problem names the file and the field."""
+    where = f"target file {source}: microarch"
+    if not isinstance(table, dict):
+        raise UsageError(f"{where} must be a table")
+    known = set(MICROARCH_NUMBERS) | set(MICROARCH_TEXT) | {"cycles_per_insn"}
+    unknown = sorted(set(table) - known)
+    missing = sorted(k for k in (*MICROARCH_NUMBERS, "core", "device_name", "cycles_per_insn")
+                     if k not in table)
+    if unknown or missing:
+        raise UsageError(f"{where}: {'unknown' if unknown else 'missing'} field(s) "
+                         f"{', '.join(unknown or missing)}", hint=f"known fields: {', '.join(sorted(known))}")
+    for key, kind in MICROARCH_NUMBERS.items():
+        value = table[key]
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 \
+                or (kind is int and value != int(value)):
+            raise UsageError(f"{where}.{key} must be a non-negative {kind.__name__}")
+    if table["compute_cores"] < 1 or table["dram_gbps"] <= 0:
+        raise UsageError(f"{where}: compute_cores must be >= 1 and dram_gbps > 0")
+    if not all(isinstance(table.get(k, ""), str) for k in MICROARCH_TEXT):
+        raise UsageError(f"{where}: {', '.join(MICROARCH_TEXT)} must be strings")
+    cpi = table["cycles_per_insn"]
+    bad = [k for k, v in cpi.items() if k not in INSN_CLASSES or isinstance(v, bool)
+           or not isinstance(v, (int, float)) or v <= 0] if isinstance(cpi, dict) else ["(not a table)"]
+    if bad:
+        raise UsageError(f"{where}.cycles_per_insn: bad entries {', '.join(bad)}",
+                         hint=f"positive numbers for instruction classes {', '.join(INSN_CLASSES)}")
 
 
 def _user_dirs() -> list[Path]:

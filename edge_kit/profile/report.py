@@ -46,6 +46,13 @@ def op_rows(report: dict[str, Any], limit: int = 15) -> list[tuple[str, float, f
     return [(str(r["op"]), float(r["mean_us"]) / 1000.0, 100.0 * float(r["share"])) for r in rows[:limit]]
 
 
+def estimated_op_rows(report: dict[str, Any], limit: int = 15) -> tuple[list[tuple[str, float]], str]:
+    """(op, estimated device ms) rows and how they were apportioned, from the estimate section."""
+    per_op = ((report.get("estimate") or {}).get("per_operator")) or {}
+    rows = [(f"{r['op']} {r.get('node') or ''}".strip(), float(r["ms"])) for r in per_op.get("rows", [])[:limit]]
+    return rows, per_op.get("method", "")
+
+
 def summary_text(report: dict[str, Any]) -> str:
     art, tgt, backend = report["artifact"], report["target"], report["backend"]
     lines = [f"{art['file']} ({art['format']}, {art.get('precision') or 'precision unknown'}, "
@@ -86,11 +93,15 @@ def markdown(report: dict[str, Any]) -> str:
         out += ["", "## Instructions per inference (emulated CPU)", "", "| class | count |", "|---|---:|"]
         out += [f"| {k} | {v:,.0f} |" for k, v in sorted(ins["per_inference"].items(), key=lambda kv: -kv[1]) if v]
     rows = op_rows(report)
-    out += ["", "## Per operator", ""]
+    out += ["", "## Per operator (runtime profiler, emulated time)", ""]
     if rows:
         out += ["| op | ms per run | share |", "|---|---:|---:|"] + [f"| {o} | {m:.3f} | {s:.1f}% |" for o, m, s in rows]
     else:
         out.append((report.get("ops") or {}).get("note", "not available"))
+    est_rows, method = estimated_op_rows(report)
+    if est_rows:
+        out += ["", "## Per operator (estimated device time)", "", f"_{method}_", "", "| op | est. ms |", "|---|---:|"]
+        out += [f"| {o} | {m:.3f} |" for o, m in est_rows]
     return "\n".join(out) + "\n"
 
 
@@ -105,6 +116,12 @@ def html(report: dict[str, Any]) -> str:
                                                       "time per run by operator", "ms")))
     else:
         sections.append(("Per operator", f"<p>{svg._esc((report.get('ops') or {}).get('note', 'not available'))}</p>"))
+    est_rows, method = estimated_op_rows(report)
+    if est_rows:
+        sections.append(("Per operator, estimated on the device",
+                         f'<p class="note">{svg._esc(method)}</p>'
+                         + svg.bar_chart([o for o, _ in est_rows], [m for _, m in est_rows],
+                                         "estimated device time by operator", "ms")))
     labels = ["peak RSS", "bare runtime", "increase over runtime", "model file"]
     values = [(mem.get("peak_rss_kb") or 0) / 1024, (mem.get("rss_runtime_kb") or 0) / 1024,
               (mem.get("peak_over_runtime_kb") or 0) / 1024, art["size_bytes"] / 2**20]

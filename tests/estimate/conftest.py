@@ -1,0 +1,31 @@
+"""Small real artifacts for the estimate tests: the digits CNN as TFLite and ONNX, and one real
+profile of it on an emulated Raspberry Pi 4 (a few seconds)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge_kit.export import ExportRequest, export
+from tests.conftest import SAMPLES
+
+# The digits CNN: conv 1->16 3x3 and 16->32 3x3 on 8x8, then dense 512->64 and 64->10.
+DIGITS_MACS = 8 * 8 * 16 * 9 + 8 * 8 * 32 * 9 * 16 + 512 * 64 + 64 * 10
+
+
+@pytest.fixture(scope="session")
+def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    folder = tmp_path_factory.mktemp("estimate-digits")
+    return {fmt: export(ExportRequest(model=SAMPLES / "digits_cnn.pt2", format=fmt, output=folder / f"digits.{fmt}",
+                                      num_samples=2)).artifact for fmt in ("tflite", "onnx")}
+
+
+@pytest.fixture(scope="session")
+def raspi4_report(digits: dict[str, Path]) -> dict[str, Any]:
+    """A real `edgekit profile` report: emulated Cortex-A72, instructions counted on one thread."""
+    from edge_kit.profile import ProfileRequest, profile
+
+    return profile(ProfileRequest(artifact=digits["tflite"], target="raspi4", num_threads=4, num_runs=2,
+                                  profile_ops=False))

@@ -1,0 +1,97 @@
+"""The report section and its one line: calibrated, uncalibrated, unavailable; a real profile."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from edge_kit.errors import UsageError
+from edge_kit.estimate import estimate_from_report, format_estimate
+from edge_kit.targets import _parse, get_target
+
+
+def test_a_real_profile_report_carries_the_estimate(raspi4_report: dict[str, Any]) -> None:
+    est = raspi4_report["estimate"]
+    assert est["available"] and est["calibrated"] and est["calibration"] == "calibrated"
+    ms = est["estimated_device_latency_ms"]
+    assert 0 < est["low_ms"] < ms < est["high_ms"] and est["statistic"] == "p50"
+    assert est["method"]["version"] == "1" and est["num_threads"] == 4 and est["clock_ghz"] == 1.5
+    assert est["breakdown"]["compute_ms"] + est["breakdown"]["memory_ms"] == pytest.approx(ms, rel=1e-3)
+    assert est["per_operator"]["rows"] and "apportioned" in est["per_operator"]["method"]
+    assert sum(r["ms"] for r in est["per_operator"]["rows"]) == pytest.approx(ms, rel=1e-2)
+    line = format_estimate(est, get_target("raspi4"))
+    assert line == f"estimated on Raspberry Pi 4: {ms:.3g} ms (±{est['interval_pct']}%)"
+    # The emulated wall time is a different, much larger figure, labelled as such.
+    assert raspi4_report["latency"]["kind"] == "emulated"
+
+
+def test_same_counts_same_estimate(raspi4_report: dict[str, Any]) -> None:
+    again = estimate_from_report(copy.deepcopy(raspi4_report), get_target("raspi4"))
+    assert again == raspi4_report["estimate"]
+
+
+def test_clock_override_scales_the_estimate_and_says_so(raspi4_report: dict[str, Any]) -> None:
+    target = get_target("raspi4")
+    base = estimate_from_report(raspi4_report, target)
+    fast = estimate_from_report(raspi4_report, target, clock_ghz=1.8)
+    assert fast["estimated_device_latency_ms"] < base["estimated_device_latency_ms"]
+    assert fast["clock_source"] == "--clock-ghz"
+    assert format_estimate(fast, target).startswith("estimated on Raspberry Pi 4 at 1.8 GHz: ")
+
+
+@pytest.mark.parametrize("target,status", [("raspi5", "same_core"), ("jetson-nano", "uncalibrated"),
+                                           ("aarch64", "uncalibrated")])
+def test_targets_without_published_rows_say_uncalibrated(raspi4_report: dict[str, Any], target: str,
+                                                         status: str) -> None:
+    est = estimate_from_report(raspi4_report, get_target(target))
+    assert est["available"] and not est["calibrated"] and est["calibration"] == status
+    assert est["note"].startswith(f"uncalibrated: ±{est['interval_pct']}%")
+    assert f"(uncalibrated: ±{est['interval_pct']}%)" in format_estimate(est, get_target(target))
+
+
+def test_no_estimate_without_a_core_description_or_counts(raspi4_report: dict[str, Any]) -> None:
+    host = estimate_from_report(raspi4_report, get_target("host"))
+    assert not host["available"] and "microarch" in host["reason"]
+    assert format_estimate(host, get_target("host")).startswith("device estimate: not available")
+    bare = {**raspi4_report, "instructions": None}
+    assert not estimate_from_report(bare, get_target("raspi4"))["available"]
+
+
+def test_missing_artifact_falls_back_to_its_size_and_says_so(raspi4_report: dict[str, Any]) -> None:
+    moved = copy.deepcopy(raspi4_report)
+    moved["artifact"]["path"] = "/nonexistent/model.tflite"
+    est = estimate_from_report(moved, get_target("raspi4"))
+    assert est["available"] and est["breakdown"]["bytes_source"] == "size-only"
+    assert any("no per-operator analysis" in n for n in est["notes"])
+
+
+def _toml(microarch: dict[str, Any]) -> dict[str, Any]:
+    base = {"name": "x", "description": "x", "arch": "aarch64", "docker_platform": "linux/arm64",
+            "qemu_cpu": "cortex-a72", "cores": 4, "clock_ghz": 1.5, "memory_mb": 1024, "os": "debian",
+            "preferred_formats": ["tflite"], "default_precision": "fp32", "isa": {"neon": True}}
+    return {**base, "microarch": microarch}
+
+
+def test_microarch_tables_are_validated() -> None:
+    good = dict(get_target("raspi4").microarch)
+    assert _parse(_toml(good), "x.toml").microarch["core"] == "cortex-a72"
+    for broken, needle in (({**good, "dram_gbps": -1}, "dram_gbps"), ({**good, "speed": 1}, "unknown"),
+                           ({k: v for k, v in good.items() if k != "l2_kb"}, "missing"),
+                           ({**good, "cycles_per_insn": {"fma": 1.0}}, "cycles_per_insn")):
+        with pytest.raises(UsageError, match=needle):
+            _parse(_toml(broken), "x.toml")
+
+
+def test_runtimes_with_their_own_profile_apportion_by_it(raspi4_report: dict[str, Any]) -> None:
+    """onnxruntime / ExecuTorch give per-node time shares: the compute estimate is split by them."""
+    report = copy.deepcopy(raspi4_report)
+    report["ops"] = {"available": True, "source": "onnxruntime profiler",
+                     "by_node": [{"node": "conv1", "op": "Conv", "share": 0.75},
+                                 {"node": "fc", "op": "Gemm", "share": 0.25}]}
+    est = estimate_from_report(report, get_target("raspi4"))
+    rows = {r["node"]: r["ms"] for r in est["per_operator"]["rows"]}
+    assert rows["conv1"] == pytest.approx(3 * rows["fc"], rel=1e-3)
+    assert rows[""] == pytest.approx(est["breakdown"]["memory_ms"], rel=1e-3)
+    assert "onnxruntime profiler" in est["per_operator"]["method"]
