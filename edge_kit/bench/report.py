@@ -21,7 +21,8 @@ def table_rows(board: dict[str, Any]) -> list[list[str]]:
     for r in board["rows"]:
         acc = r.get("accuracy") or {}
         est = r.get("estimate") or {}
-        interval = f" ±{est['interval_pct']:.0f}%" if est.get("interval_pct") else ""
+        interval = ((" ±" if est.get("calibrated") else " uncalibrated ±") + f"{est['interval_pct']:.0f}%"
+                    if est.get("interval_pct") else "")
         rows.append([r["icon"], r["cell"], _fmt((r.get("size_bytes") or 0) / 1e3 if r.get("size_bytes") else None,
                                                 "{:.1f} kB"),
                      _fmt(acc.get("value"), "{:.2f}%"), _fmt(acc.get("drop"), "{:+.2f}"),
