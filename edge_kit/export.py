@@ -1,24 +1,27 @@
-"""`edgekit export` as a library call: load → convert → validate → manifest.
+"""`edgekit export` as a library call: load → convert (quantize) → validate → measure → manifest.
 
 The artifact and its manifest are written atomically; a failed conversion leaves
 nothing behind. An artifact outside tolerance is kept and recorded (status
-"mismatch"); the caller decides whether that is an error.
+"mismatch"), as is one whose accuracy drop exceeds `max_accuracy_drop` after the
+budget search (status "over_budget"); the caller decides whether that is an error.
 """
 
 from __future__ import annotations
 
+import tempfile
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from edge_kit import progress
-from edge_kit.errors import EdgeKitError, ExportError, UnsupportedError
+from edge_kit import budget, progress
+from edge_kit.errors import EdgeKitError, ExportError, UnsupportedError, UsageError
 from edge_kit.exporters import EXPORTERS, Exporter, ExportOptions, get_exporter
 from edge_kit.exporters.quiet import quiet_fds
 from edge_kit.fsutil import atomic_path, check_writable, sha256_file
 from edge_kit.manifest import manifest_path, new_manifest, write_manifest
 from edge_kit.models import SourceModel, load_model
+from edge_kit.recipes import Recipe, get_recipe, resolve
 from edge_kit.signature import random_inputs
 from edge_kit.targets import Target, get_target
 from edge_kit.validate import STATUS_OK, TOLERANCES, Comparison, Tolerance, compare
@@ -31,7 +34,7 @@ class ExportRequest:
     model: Path
     target: str = "host"
     format: str | None = None
-    precision: str = "fp32"
+    precision: str | None = None  # None: the named recipe's precision, else fp32
     output: Path | None = None
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     input_dtypes: list[str] = field(default_factory=list)
@@ -44,7 +47,13 @@ class ExportRequest:
     num_samples: int = 10
     input_range: tuple[float, float] = (0.0, 1.0)
     tolerance: Tolerance | None = None
-    options: dict[str, Any] = field(default_factory=dict)  # quantization settings (recipe, calibration...)
+    recipe: str | None = None  # quantization recipe name (default: the path's default recipe)
+    calibration: str | Path | None = None  # .npz/.npy, a folder of images, or "random"
+    calibration_samples: int | None = None  # default: the recipe's count
+    preprocess: dict[str, Any] = field(default_factory=dict)  # image preprocessing overrides
+    eval_data: Path | None = None  # .npz with x (and y) for the accuracy report
+    max_accuracy_drop: float | None = None  # points; keeps layers in float until it holds
+    options: dict[str, Any] = field(default_factory=dict)  # extra ExportOptions fields
 
 
 @dataclass
@@ -74,11 +83,51 @@ def default_output(model: Path, exporter: Exporter, precision: str) -> Path:
     return model.parent / f"{stem}.{precision}{exporter.suffix}"
 
 
-def _validation_batches(req: ExportRequest, source: SourceModel) -> tuple[list[list[Any]], str]:
+@dataclass
+class Plan:
+    """What an export will do, resolved from the request and the loaded source."""
+
+    exporter: Exporter
+    precision: str
+    recipe: Recipe | None
+    calibration: Any  # edge_kit.calibration.Calibration | None
+    evaluator: Any  # edge_kit.accuracy.Evaluator | None
+
+
+def _plan(req: ExportRequest, target: Target, source: SourceModel) -> Plan:
+    """Format, precision and recipe; calibration and eval data loaded and checked (before writing)."""
+    named = get_recipe(req.recipe) if req.recipe else None
+    precision = req.precision or (named.precision if named else "fp32")
+    fmt = req.format or (named.format if named else None)
+    exporter = get_exporter(fmt) if fmt else choose_format(target, source, precision)
+    exporter.check(source, precision)
+    recipe = resolve(exporter.name, precision, source.framework, req.recipe)
+    from edge_kit.calibration import load_calibration
+
+    calibration = load_calibration(req.calibration, source.inputs, recipe, req.calibration_samples,
+                                   req.preprocess)
+    if req.max_accuracy_drop is not None and req.eval_data is None:
+        raise UsageError("--max-accuracy-drop needs held-out data to measure the drop on",
+                         hint="pass --eval data.npz (arrays x and, for accuracy, labels y)")
+    evaluator = None
+    if req.eval_data is not None:
+        from edge_kit.accuracy import Evaluator, load_eval
+
+        with progress.step("running the source model on the eval set"):
+            evaluator = Evaluator.create(load_eval(req.eval_data, source.inputs), source)
+    return Plan(exporter, precision, recipe, calibration, evaluator)
+
+
+def _validation_batches(req: ExportRequest, source: SourceModel, plan: Plan) -> tuple[list[list[Any]], str]:
+    """--sample-inputs, else the eval inputs, else the calibration inputs, else random inputs."""
     if req.sample_inputs is not None:
         from edge_kit.data import load_inputs
 
         return load_inputs(req.sample_inputs, source.inputs, req.num_samples), str(req.sample_inputs)
+    if plan.evaluator is not None:
+        return plan.evaluator.evalset.batches[:req.num_samples], f"{plan.evaluator.evalset.path} (eval inputs)"
+    if plan.calibration is not None and plan.calibration.description["kind"] != "random":
+        return plan.calibration.batches[:req.num_samples], "calibration inputs"
     low, high = req.input_range
     return random_inputs(source.inputs, req.num_samples, seed=0, low=low, high=high), \
         f"random uniform [{low}, {high}) seed 0"
@@ -97,9 +146,10 @@ def _convert(exporter: Exporter, source: SourceModel, dest: Path, options: Expor
 
 
 def export(req: ExportRequest) -> ExportResult:
-    """Export, validate and write the artifact plus its manifest."""
+    """Export (quantize), validate, measure and write the artifact plus its manifest."""
     target = get_target(req.target)
-    exporter = get_exporter(req.format) if req.format else None
+    if req.format:
+        get_exporter(req.format)  # an unknown format fails before the model loads
     if req.output is not None:
         check_writable(Path(req.output))
     timings: dict[str, float] = {}
@@ -108,43 +158,91 @@ def export(req: ExportRequest) -> ExportResult:
         source = load_model(Path(req.model), input_shapes=req.input_shapes, input_dtypes=req.input_dtypes,
                             model_class=req.model_class, trust=req.trust_model)
     timings["load_s"] = time.perf_counter() - start
-    exporter = exporter or choose_format(target, source, req.precision)
-    exporter.check(source, req.precision)
+    plan = _plan(req, target, source)
+    exporter = plan.exporter
     if exporter.deprecation:
         progress.warn(exporter.deprecation)
-    dest = Path(req.output) if req.output else default_output(Path(req.model), exporter, req.precision)
+    dest = Path(req.output) if req.output else default_output(Path(req.model), exporter, plan.precision)
     check_writable(dest)
     check_writable(manifest_path(dest))
-    options = ExportOptions(precision=req.precision, opset=req.opset, onnx_exporter=req.onnx_exporter,
-                            portable=req.portable, **req.options)
-    batches, inputs_desc = _validation_batches(req, source)
-    tolerance = req.tolerance or TOLERANCES[req.precision]
-    with atomic_path(dest) as tmp:
+    options = ExportOptions(precision=plan.precision, opset=req.opset, onnx_exporter=req.onnx_exporter,
+                            portable=req.portable, recipe=plan.recipe,
+                            calibration=plan.calibration.batches if plan.calibration else None, **req.options)
+    batches, inputs_desc = _validation_batches(req, source, plan)
+    tolerance = req.tolerance or TOLERANCES[plan.precision]
+    with tempfile.TemporaryDirectory(prefix="edgekit-export-") as work, atomic_path(dest) as tmp:
+        options.workdir = Path(work)
         start = time.perf_counter()
-        with progress.step(f"converting to {exporter.name} ({req.precision})"):
+        with progress.step(f"converting to {exporter.name} ({plan.recipe.name if plan.recipe else plan.precision})"):
             facts = _convert(exporter, source, tmp, options)
         timings["export_s"] = time.perf_counter() - start
+        measured = _measure(req, plan, source, tmp, options, timings)
         start = time.perf_counter()
         with progress.step(f"validating in {exporter.runtime} on {len(batches)} inputs"):
             runner = exporter.load(tmp, source.inputs)
             comparison = compare(source, runner, batches, tolerance)
         timings["validate_s"] = time.perf_counter() - start
         manifest = _manifest(req, source, exporter, target, tmp, facts, runner, comparison,
-                             inputs_desc, timings, dest)
+                             inputs_desc, timings, dest, plan, measured, _quantization(plan, options))
         # The artifact is renamed into place when this block ends, then the manifest follows.
     path = write_manifest(dest, manifest)
-    _report(comparison, exporter, dest)
+    _report(comparison, exporter, dest, measured)
     return ExportResult(artifact=dest, manifest_path=path, manifest=manifest)
+
+
+def _measure(req: ExportRequest, plan: Plan, source: SourceModel, tmp: Path, options: ExportOptions,
+             timings: dict[str, float]) -> dict[str, Any] | None:
+    """The accuracy section: measured in the artifact's runtime, with the budget search if asked."""
+    if plan.evaluator is None:
+        return None
+    exporter, evaluator = plan.exporter, plan.evaluator
+    start = time.perf_counter()
+    with progress.step(f"measuring {evaluator.metric} in {exporter.runtime} on {evaluator.evalset.samples} samples"):
+        initial = evaluator.measure(exporter.load(tmp, source.inputs))
+    section: dict[str, Any] = initial.to_dict()
+    if req.max_accuracy_drop is not None:
+        def build(keep: tuple[str, ...]) -> Any:
+            _convert(exporter, source, tmp, replace(options, keep_float=keep))
+            acc = evaluator.measure(exporter.load(tmp, source.inputs))
+            progress.log(f"  {len(keep)} layer(s) in float: {acc.metric} {acc.artifact:.2f}%, drop {acc.drop:.2f}, "
+                         f"output error {acc.output_error:.3g}")
+            return acc
+
+        layers = exporter.quantizable_layers(source, options) if initial.drop > req.max_accuracy_drop else []
+        if initial.drop > req.max_accuracy_drop:
+            progress.log(f"drop {initial.drop:.2f} points > budget {req.max_accuracy_drop}: "
+                         f"searching {len(layers)} layers to keep in float")
+        search = budget.fit(build, layers, initial, req.max_accuracy_drop)
+        section = {**search.final.to_dict(), "budget": search.to_dict()}
+        options.keep_float = search.keep_float
+    timings["accuracy_s"] = time.perf_counter() - start
+    return section
+
+
+def _quantization(plan: Plan, options: ExportOptions) -> dict[str, Any] | None:
+    if plan.recipe is None:
+        return None
+    calibration = plan.calibration.description if plan.calibration else None
+    return {"recipe": plan.recipe.name, "tool": plan.recipe.tool, "settings": plan.recipe.settings(),
+            "calibration": calibration, "keep_float": list(options.keep_float)}
+
+
+def _status(comparison: Comparison, measured: dict[str, Any] | None) -> str:
+    if measured and measured.get("budget", {}).get("status") == budget.OVER:
+        return budget.OVER
+    return comparison.status
 
 
 def _manifest(req: ExportRequest, source: SourceModel, exporter: Exporter, target: Target, tmp: Path,
               facts: dict[str, Any], runner: Any, comparison: Comparison, inputs_desc: str,
-              timings: dict[str, float], dest: Path) -> dict[str, Any]:
+              timings: dict[str, float], dest: Path, plan: Plan, measured: dict[str, Any] | None,
+              quantization: dict[str, Any] | None) -> dict[str, Any]:
     outputs = runner.outputs or source.output_specs()
+    extra = {k: v for k, v in (("quantization", quantization), ("accuracy", measured)) if v}
     return new_manifest(
-        status=comparison.status,
+        status=_status(comparison, measured),
         artifact={"file": dest.name, "format": exporter.name, "runtime": exporter.runtime,
-                  "precision": req.precision, "sha256": sha256_file(tmp),
+                  "precision": plan.precision, "sha256": sha256_file(tmp),
                   "size_bytes": tmp.stat().st_size, **facts},
         source={**source.describe(), "sha256": sha256_file(source.path)},
         target=target.summary(),
@@ -152,14 +250,18 @@ def _manifest(req: ExportRequest, source: SourceModel, exporter: Exporter, targe
         source_inputs=[s.to_dict() for s in source.inputs],
         outputs=[s.to_dict() for s in outputs],
         validation={**comparison.to_dict(), "inputs": inputs_desc},
+        **extra,
         versions=exporter.versions(source),
         timings_s={k: round(v, 3) for k, v in timings.items()},
     )
 
 
-def _report(comparison: Comparison, exporter: Exporter, dest: Path) -> None:
+def _report(comparison: Comparison, exporter: Exporter, dest: Path, measured: dict[str, Any] | None) -> None:
     if comparison.status == STATUS_OK:
         progress.log(f"wrote {dest} ({exporter.name}); validation ok: max abs diff "
                      f"{comparison.max_abs_diff:.2e}, cosine {comparison.cosine_similarity:.6f}")
     else:
         progress.warn(f"wrote {dest} but it is outside tolerance: {'; '.join(comparison.reasons)}")
+    if measured:
+        progress.log(f"{measured['metric']}: source {measured['source']:.2f}%, {exporter.name} "
+                     f"{measured['artifact']:.2f}%, drop {measured['drop']:.2f} points")

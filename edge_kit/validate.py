@@ -74,7 +74,8 @@ def _permutation(src: Sequence[int], dst: Sequence[int]) -> tuple[int, ...] | No
                     hint="check --input-shape; only NCHW/NHWC layout differences are reconciled")
 
 
-def _adapt_inputs(arrays: Sequence[np.ndarray], runner: Runner) -> tuple[list[np.ndarray], bool]:
+def adapt_inputs(arrays: Sequence[np.ndarray], runner: Runner) -> tuple[list[np.ndarray], bool]:
+    """Source-layout inputs transposed to the artifact's layout; True when any was moved."""
     out, moved = [], False
     for array, spec in zip(arrays, runner.inputs):
         perm = _permutation(array.shape, spec.shape) if spec.shape and None not in spec.shape else None
@@ -112,7 +113,7 @@ def compare(source: SourceModel, runner: Runner, batches: Sequence[Sequence[np.n
     ref_scale = 0.0
     for arrays in batches:
         refs = [np.asarray(r, dtype=np.float64) for r in source.run(arrays)]
-        feed, moved_in = _adapt_inputs(arrays, runner)
+        feed, moved_in = adapt_inputs(arrays, runner)
         gots = runner.run(feed)
         if len(gots) != len(refs):
             raise DataError(f"the artifact returns {len(gots)} outputs, the source {len(refs)}")

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
 from edge_kit.cli.options import (PRECISION_CHOICES, json_option, model_argument, model_input_options,
-                                  output_option, target_option)
+                                  output_option, quantization_options, target_option)
 from edge_kit.cli.output import emit_json
 
 
@@ -16,8 +17,9 @@ from edge_kit.cli.output import emit_json
 @target_option
 @click.option("--format", "-f", "fmt", default=None, metavar="FORMAT",
               help="tflite | onnx | executorch | ptl (default: the target's preferred format).")
-@click.option("--quantize", "precision", type=click.Choice(PRECISION_CHOICES), default="fp32",
-              show_default=True, help="Precision of the artifact.")
+@click.option("--quantize", "precision", type=click.Choice(PRECISION_CHOICES), default=None,
+              help="Precision of the artifact (default: the --recipe's, else fp32).")
+@quantization_options
 @output_option
 @model_input_options
 @click.option("--opset", type=int, default=None, help="ONNX opset (default 18).")
@@ -25,7 +27,8 @@ from edge_kit.cli.output import emit_json
               help="torch.onnx exporter.")
 @click.option("--portable", is_flag=True, help="ExecuTorch: portable kernels only, no XNNPACK delegate.")
 @click.option("--sample-inputs", type=click.Path(path_type=Path), default=None,
-              help=".npz/.npy of real inputs for validation (default: random within --input-range).")
+              help=".npz/.npy of real inputs for validation (default: the --eval inputs, else the "
+                   "calibration inputs, else random within --input-range).")
 @click.option("--num-samples", type=click.IntRange(1, 10000), default=10, show_default=True,
               help="Inputs compared during validation.")
 @click.option("--input-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True,
@@ -37,8 +40,10 @@ def export(model: Path, target: str, fmt: str | None, precision: str, output: Pa
            input_shapes: list[tuple[int, ...]], input_dtypes: tuple[str, ...], model_class: str | None,
            trust_model: bool, opset: int | None, onnx_exporter: str, portable: bool,
            sample_inputs: Path | None, num_samples: int, input_range: tuple[float, float],
-           allow_mismatch: bool, as_json: bool) -> None:
-    """Export MODEL for a target and prove the artifact matches it."""
+           allow_mismatch: bool, as_json: bool, recipe: str | None, calibration: str | None,
+           calibration_samples: int | None, eval_data: Path | None, max_accuracy_drop: float | None,
+           **preprocess: Any) -> None:
+    """Export MODEL for a target and prove the artifact matches it (quantized: measure what it costs)."""
     from edge_kit.errors import ValidationError
     from edge_kit.export import ExportRequest
     from edge_kit.export import export as run_export
@@ -47,9 +52,16 @@ def export(model: Path, target: str, fmt: str | None, precision: str, output: Pa
         model=model, target=target, format=fmt, precision=precision, output=output,
         input_shapes=list(input_shapes), input_dtypes=list(input_dtypes), model_class=model_class,
         trust_model=trust_model, opset=opset, onnx_exporter=onnx_exporter, portable=portable,
-        sample_inputs=sample_inputs, num_samples=num_samples, input_range=input_range))
+        sample_inputs=sample_inputs, num_samples=num_samples, input_range=input_range,
+        recipe=recipe, calibration=calibration, calibration_samples=calibration_samples,
+        preprocess=preprocess, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop))
     if as_json:
         emit_json(result.manifest)
+    if result.status == "over_budget":
+        budget = result.manifest["accuracy"]["budget"]
+        raise ValidationError(f"{result.artifact.name}: accuracy drop {budget['final_drop']:.2f} points exceeds "
+                              f"--max-accuracy-drop {budget['max_drop']}: {budget['reason']}",
+                              hint="the best attempt and its manifest were kept; try another --recipe or budget")
     if result.status != "ok" and not allow_mismatch:
         reasons = "; ".join(result.manifest["validation"]["reasons"])
         raise ValidationError(f"{result.artifact.name} is outside tolerance: {reasons}",

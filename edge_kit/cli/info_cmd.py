@@ -1,4 +1,4 @@
-"""Informational commands: `targets` (and later `recipes`, `doctor`)."""
+"""Informational commands: `targets`, `recipes` (and later `doctor`)."""
 
 from __future__ import annotations
 
@@ -25,5 +25,22 @@ def targets(as_json: bool) -> None:
              f"{(t.clock_ghz or 0):>6.2f}  {','.join(t.preferred_formats):<28}{t.description}")
 
 
+@click.command()
+@json_option
+def recipes(as_json: bool) -> None:
+    """List the quantization recipes (data files in quantize/*.toml); * marks defaults."""
+    from edge_kit.recipes import all_recipes, is_default
+
+    found = sorted(all_recipes().values(), key=lambda r: (r.format, r.precision, r.name))
+    if as_json:
+        emit_json([r.summary() for r in found])
+        return
+    echo(f"  {'recipe':<44}{'format':<12}{'precision':<14}{'sources':<24}description")
+    for r in found:
+        echo(f"{'*' if is_default(r) else ' '} {r.name:<44}{r.format:<12}{r.precision:<14}"
+             f"{','.join(r.sources):<24}{r.description}")
+
+
 def register(group: click.Group) -> None:
     group.add_command(targets)
+    group.add_command(recipes)

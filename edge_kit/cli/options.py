@@ -49,3 +49,41 @@ model_input_options = stack(
     click.option("--trust-model", is_flag=True,
                  help="Allow model files that run code when loaded (full pickles, Keras Lambda layers)."),
 )
+
+
+def _floats(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
+    if value is None:
+        return None
+    try:
+        return tuple(float(v) for v in value.split(",") if v.strip())
+    except ValueError:
+        raise click.BadParameter(f"expected comma-separated numbers, e.g. 0.485,0.456,0.406, got '{value}'") from None
+
+
+quantization_options = stack(
+    click.option("--recipe", default=None, metavar="NAME",
+                 help="Quantization recipe (see `edgekit recipes`; default: the path's default)."),
+    click.option("--calibration", default=None, metavar="PATH|random",
+                 help="Static int8 calibration: a .npz/.npy of inputs, a folder of images, or 'random'."),
+    click.option("--calibration-samples", type=click.IntRange(1, 100000), default=None,
+                 help="Calibration samples to use (default: the recipe's, 200)."),
+    click.option("--mean", callback=_floats, default=None, metavar="0.485,0.456,0.406",
+                 help="Image calibration: per-channel mean subtracted after --scale."),
+    click.option("--std", callback=_floats, default=None, metavar="0.229,0.224,0.225",
+                 help="Image calibration: per-channel std divided by."),
+    click.option("--scale", type=float, default=None, help="Image calibration: pixel multiplier (default 1/255)."),
+    click.option("--resize", type=click.IntRange(0), default=None,
+                 help="Image calibration: shorter side before the centre crop (default: the input size)."),
+    click.option("--layout", type=click.Choice(["auto", "NCHW", "NHWC"]), default=None,
+                 help="Image calibration: layout of the input (default: the model's)."),
+    click.option("--color", type=click.Choice(["auto", "rgb", "gray"]), default=None,
+                 help="Image calibration: colour mode (default: from the channel count)."),
+    click.option("--eval", "eval_data", type=click.Path(path_type=Path), default=None,
+                 help=".npz with x (and labels y): report source vs artifact accuracy and the drop."),
+    click.option("--max-accuracy-drop", type=click.FloatRange(0.0), default=None, metavar="POINTS",
+                 help="Keep the most sensitive layers in float until the drop fits (needs --eval)."),
+)
+
+devices_file_option = click.option(
+    "--devices-file", type=click.Path(path_type=Path), default=None, metavar="PATH",
+    help="Devices inventory (default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml).")

@@ -30,7 +30,8 @@ class ExportOptions:
     recipe: Any = None  # edge_kit.recipes.Recipe for quantized precisions
     calibration: list[list[np.ndarray]] | None = None  # input batches for static int8
     keep_float: tuple[str, ...] = ()  # layers/nodes kept in float (accuracy budget)
-    extra: dict[str, Any] = field(default_factory=dict)
+    workdir: Path | None = None  # scratch folder for intermediates, alive for one export
+    extra: dict[str, Any] = field(default_factory=dict)  # per-export cache shared by re-quantizations
 
 
 class Runner(Protocol):
@@ -69,6 +70,11 @@ class Exporter(ABC):
         what = (f"{source.framework} → {self.name}" if precision == "fp32"
                 else f"{source.framework} → {self.name} at {precision}")
         raise UnsupportedError(f"no conversion path {what}", hint=f"supported: {pairs}")
+
+    def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:
+        """Names (in this format's own namespace) of the layers `options.keep_float` can keep
+        in float at `options.precision`; empty when this path cannot keep layers in float."""
+        return []
 
     @abstractmethod
     def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:

@@ -1,6 +1,7 @@
 """ExecuTorch `.pte`: torch.export → to_edge_transform_and_lower(XNNPACK) → to_executorch.
 
 `--portable` skips the delegate (portable kernels only). Runs in ExecuTorch's runtime.
+fp16 and PT2E int8 (XNNPACK quantizer) come from `edge_kit.quant.executorch`.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-from edge_kit.errors import ModelLoadError
+from edge_kit.errors import ModelLoadError, UnsupportedError
 from edge_kit.exporters.base import Exporter, ExportOptions, package_version
 from edge_kit.models.base import SourceModel
 from edge_kit.signature import TensorSpec, guess_layout
@@ -71,12 +72,25 @@ class ExecutorchExporter(Exporter):
     suffix = ".pte"
     runtime = "executorch"
     description = "ExecuTorch program (.pte), XNNPACK delegate by default"
-    support = {"torch": ("fp32",)}
+    support = {"torch": ("fp32", "fp16", "int8-dynamic", "int8")}
 
     def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
-        program = source.exported_program  # type: ignore[attr-defined]
+        if options.portable and options.precision.startswith("int8"):
+            raise UnsupportedError("portable ExecuTorch programs have no kernels for quantized ops",
+                                   hint="drop --portable (int8 runs in the XNNPACK delegate) or use fp32/fp16")
+        if options.precision == "fp32":
+            program = source.exported_program  # type: ignore[attr-defined]
+        else:
+            from edge_kit.quant import executorch as quant
+
+            program = quant.program(source, options)
         dest.write_bytes(lower(program, options.portable))
         return {"delegate": None if options.portable else "xnnpack"}
+
+    def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:
+        from edge_kit.quant import executorch as quant
+
+        return quant.layers(source, options)
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> ExecutorchRunner:
         return ExecutorchRunner(path, threads)

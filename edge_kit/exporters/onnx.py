@@ -1,6 +1,7 @@
 """ONNX: torch.onnx (dynamo by default, legacy on request), Keras/SavedModel via tf2onnx.
 
-Runs in onnxruntime (CPU execution provider).
+Runs in onnxruntime (CPU execution provider). fp16 and int8 come from `edge_kit.quant.onnx`,
+applied to the float model this module exports first.
 """
 
 from __future__ import annotations
@@ -65,14 +66,48 @@ def _export_tensorflow(source: Any, dest: Path, opset: int) -> None:
     tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset, output_path=str(dest))
 
 
+def _facts(dest: Path, source: Any, options: ExportOptions) -> dict[str, Any]:
+    import onnx
+
+    model = onnx.load(str(dest), load_external_data=False)
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    if not model.graph.node:
+        raise ExportError("the ONNX exporter produced an empty graph")
+    return {"opset": opsets.get("ai.onnx"), "onnx_exporter":
+            options.onnx_exporter if source.framework == "torch" else
+            ("tf2onnx" if source.framework == "tensorflow" else "copy")}
+
+
 class OnnxExporter(Exporter):
     name = "onnx"
     suffix = ".onnx"
     runtime = "onnxruntime"
     description = "ONNX, run by ONNX Runtime"
-    support = {"torch": ("fp32",), "tensorflow": ("fp32",), "onnx": ("fp32",)}
+    support = {fw: ("fp32", "fp16", "int8-dynamic", "int8") for fw in ("torch", "tensorflow", "onnx")}
 
     def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
+        if options.precision == "fp32":
+            return self._export_fp32(source, dest, options)
+        from edge_kit.quant import onnx as quant
+
+        facts = quant.quantize(self._float_model(source, options), dest, options)
+        return {**_facts(dest, source, options), **facts}
+
+    def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:
+        from edge_kit.quant import onnx as quant
+
+        return quant.layers(self._float_model(source, options), options)
+
+    def _float_model(self, source: SourceModel, options: ExportOptions) -> Path:
+        """The float model quantization starts from (exported once per export, then reused)."""
+        from edge_kit.quant import scratch
+
+        path = scratch(options) / "fp32.onnx"
+        if not path.exists():
+            self._export_fp32(source, path, options)
+        return path
+
+    def _export_fp32(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
         opset = options.opset or DEFAULT_OPSET
         if source.framework == "torch":
             _export_torch(source, dest, options, opset)
@@ -80,15 +115,7 @@ class OnnxExporter(Exporter):
             _export_tensorflow(source, dest, opset)
         else:
             shutil.copyfile(source.path, dest)
-        import onnx
-
-        model = onnx.load(str(dest), load_external_data=False)
-        opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
-        if not model.graph.node:
-            raise ExportError("the ONNX exporter produced an empty graph")
-        return {"opset": opsets.get("ai.onnx"), "onnx_exporter":
-                options.onnx_exporter if source.framework == "torch" else
-                ("tf2onnx" if source.framework == "tensorflow" else "copy")}
+        return _facts(dest, source, options)
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> OnnxRunner:
         return OnnxRunner(path, threads)

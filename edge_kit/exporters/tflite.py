@@ -1,10 +1,12 @@
 """TFLite / LiteRT: Keras and SavedModel through tf.lite.TFLiteConverter, torch through litert-torch.
 
-Runs in ai-edge-litert's Interpreter (the successor of tflite-runtime).
+Runs in ai-edge-litert's Interpreter (the successor of tflite-runtime). fp16 and int8 come
+from `edge_kit.quant.tflite`.
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -60,9 +62,16 @@ class TfliteRunner:
         return outs
 
 
-def _export_torch(source: Any, dest: Path) -> None:
+def import_litert_torch() -> Any:
+    """Import litert-torch without its progress lines (LITERT_TORCH_SHOW_PROGRESS=y shows them)."""
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
     import litert_torch
 
+    return litert_torch
+
+
+def _export_torch(source: Any, dest: Path) -> None:
+    litert_torch = import_litert_torch()
     model = litert_torch.convert(source.module(), source.example_inputs())
     model.export(str(dest))
 
@@ -83,14 +92,28 @@ class TfliteExporter(Exporter):
     suffix = ".tflite"
     runtime = "litert"
     description = "TFLite / LiteRT flatbuffer, run by ai-edge-litert (XNNPACK)"
-    support = {"torch": ("fp32",), "tensorflow": ("fp32",)}
+    support = {"torch": ("fp32", "fp16", "int8-dynamic", "int8"),
+               "tensorflow": ("fp32", "fp16", "int8-dynamic", "int8")}
 
     def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
-        if source.framework == "torch":
+        converter = "litert-torch" if source.framework == "torch" else "tf.lite.TFLiteConverter"
+        if options.precision != "fp32":
+            from edge_kit.quant import tflite as quant
+
+            dest.write_bytes(quant.torch(source, options) if source.framework == "torch"
+                             else quant.keras(source, options))
+        elif source.framework == "torch":
             _export_torch(source, dest)
-            return {"converter": "litert-torch"}
-        _export_tensorflow(source, dest)
-        return {"converter": "tf.lite.TFLiteConverter"}
+        else:
+            _export_tensorflow(source, dest)
+        return {"converter": converter}
+
+    def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:
+        from edge_kit.quant import tflite as quant
+
+        if source.framework == "torch":
+            return quant.torch_layers(source, options)
+        return quant.keras_layers(source, options)
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> TfliteRunner:
         return TfliteRunner(path, threads)
@@ -98,7 +121,8 @@ class TfliteExporter(Exporter):
     def versions(self, source: SourceModel | None = None) -> dict[str, str | None]:
         out = {"ai-edge-litert": package_version("ai-edge-litert")}
         if source is None or source.framework == "torch":
-            out.update(torch=package_version("torch"), **{"litert-torch": package_version("litert-torch")})
+            out.update(torch=package_version("torch"), **{"litert-torch": package_version("litert-torch"),
+                                                          "ai-edge-quantizer": package_version("ai-edge-quantizer")})
         if source is None or source.framework == "tensorflow":
             out.update(tensorflow=package_version("tensorflow-cpu"))
         return out

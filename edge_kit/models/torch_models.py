@@ -70,7 +70,9 @@ class TorchSource(SourceModel):
         if isinstance(self.obj, torch.jit.ScriptModule):
             from torch._export.converter import TS2EPConverter
 
-            return TS2EPConverter(self.obj, self.example_inputs()).convert()
+            converted = TS2EPConverter(self.obj, self.example_inputs()).convert()
+            # The converter leaves symbolic dims; edge artifacts want the concrete signature.
+            return torch.export.export(converted.module(), self.example_inputs())
         return torch.export.export(self.obj, self.example_inputs())
 
     def module(self) -> Any:

@@ -1,0 +1,142 @@
+"""What quantization costs, for every sample model × format × precision (not a test).
+
+    .venv/bin/python benchmarks/bench_quantization.py [--samples DIR] [--mobilenet] [--only NAME]
+        [--formats tflite,onnx,executorch] [--precisions fp32,fp16,int8-dynamic,int8] [--json OUT]
+
+Each row is a real `edgekit export` (library call) with the model's held-out data as
+`--eval` and its calibration file (static int8): artifact size, the metric in the
+artifact's own runtime (top-1 accuracy with labels, top-1 agreement with the fp32 source
+without), the drop in points, the manifest status, and the size relative to fp32.
+`--mobilenet` adds MobileNetV2 (real ImageNet weights, bundled photos; written to a
+temporary folder by `python -m sample_models.export_mobilenet`). Artifacts go to a
+temporary folder; nothing is written into the repository.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte"}
+PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
+
+
+@dataclass(frozen=True)
+class Sample:
+    """A sample model with its eval and calibration data and the formats it exports to."""
+
+    name: str
+    model: str
+    eval: str
+    calibration: str
+    formats: tuple[str, ...] = ("tflite", "onnx", "executorch")
+
+
+SAMPLES = (
+    Sample("digits", "digits_cnn.pt2", "digits_eval.npz", "digits_calib.npz"),
+    Sample("digits-keras", "digits_cnn.keras", "digits_eval_nhwc.npz", "digits_calib_nhwc.npz", ("tflite", "onnx")),
+    Sample("mnist", "mnist_cnn.pt2", "mnist_eval.npz", "mnist_calib.npz"),
+    Sample("sensor", "sensor_cnn.pt2", "sensor_eval.npz", "sensor_calib.npz"),
+)
+
+
+def mobilenet(folder: Path) -> Sample:
+    """Write MobileNetV2 and its 22 photos into `folder`. It is evaluated on the photos and
+    calibrated on their other views (mirrored, 1.25x zoom), not on the evaluated inputs."""
+    subprocess.run([sys.executable, "-m", "sample_models.export_mobilenet", str(folder)], cwd=ROOT,
+                   check=True, capture_output=True, timeout=600)
+    from sample_models.mobilenet import load_photos, photo_names
+
+    views = load_photos(augment=True)[len(photo_names()):]
+    np.savez(folder / "mobilenet_v2_calib.npz", x=views)
+    return Sample("mobilenet_v2", str(folder / "mobilenet_v2.pt2"), str(folder / "mobilenet_v2_eval.npz"),
+                  str(folder / "mobilenet_v2_calib.npz"))
+
+
+def run_one(sample: Sample, samples_dir: Path, fmt: str, precision: str, out: Path) -> dict[str, Any]:
+    """One export; a row with the figures, or with the error line when it failed."""
+    from edge_kit.errors import EdgeKitError
+    from edge_kit.export import ExportRequest, export
+
+    row: dict[str, Any] = {"model": sample.name, "format": fmt, "precision": precision}
+    start = time.perf_counter()
+    try:
+        result = export(ExportRequest(
+            model=samples_dir / sample.model, format=fmt, precision=precision,
+            output=out / f"{sample.name}.{precision}{SUFFIX[fmt]}", eval_data=samples_dir / sample.eval,
+            calibration=samples_dir / sample.calibration if precision == "int8" else None))
+    except EdgeKitError as exc:
+        return {**row, "status": "failed", "error": exc.one_line(), "seconds": time.perf_counter() - start}
+    acc = result.manifest["accuracy"]
+    return {**row, "status": result.status, "size_bytes": result.manifest["artifact"]["size_bytes"],
+            "metric": acc["metric"], "source": acc["source"], "artifact": acc["artifact"], "drop": acc["drop"],
+            "recipe": result.manifest.get("quantization", {}).get("recipe"),
+            "seconds": time.perf_counter() - start}
+
+
+def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Add each row's size relative to the fp32 artifact of the same model and format."""
+    fp32 = {(r["model"], r["format"]): r.get("size_bytes") for r in rows if r["precision"] == "fp32"}
+    for r in rows:
+        base = fp32.get((r["model"], r["format"]))
+        r["size_ratio"] = round(r["size_bytes"] / base, 4) if base and r.get("size_bytes") else None
+    return rows
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [f"{'model':<14}{'format':<12}{'precision':<14}{'size':>10}{'ratio':>8}  {'metric':<16}"
+             f"{'source':>8}{'artifact':>9}{'drop':>7}  status"]
+    for r in rows:
+        if r["status"] == "failed":
+            lines.append(f"{r['model']:<14}{r['format']:<12}{r['precision']:<14}{'-':>10}{'-':>8}  {'-':<16}"
+                         f"{'-':>8}{'-':>9}{'-':>7}  failed: {r['error'][:90]}")
+            continue
+        ratio = f"{r['size_ratio']:.3f}" if r["size_ratio"] else "-"
+        lines.append(f"{r['model']:<14}{r['format']:<12}{r['precision']:<14}{r['size_bytes']:>10,}{ratio:>8}  "
+                     f"{r['metric']:<16}{r['source']:>8.2f}{r['artifact']:>9.2f}{r['drop']:>7.2f}  {r['status']}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--samples", type=Path, default=ROOT / "sample_models", help="folder of sample models")
+    parser.add_argument("--mobilenet", action="store_true", help="add MobileNetV2 on the bundled photos")
+    parser.add_argument("--only", action="append", default=[], help="model names to run (repeatable)")
+    parser.add_argument("--formats", default="tflite,onnx,executorch")
+    parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
+    args = parser.parse_args()
+    sys.path.insert(0, str(ROOT))
+    from edge_kit import progress
+
+    progress.set_quiet(True)
+    rows: list[dict[str, Any]] = []
+    with tempfile.TemporaryDirectory(prefix="edgekit-bench-") as tmp:
+        out = Path(tmp)
+        samples = [s for s in SAMPLES if not args.only or s.name in args.only]
+        if args.mobilenet and (not args.only or "mobilenet_v2" in args.only):
+            samples.append(mobilenet(out / "mobilenet"))
+        for sample in samples:
+            for fmt in (f for f in args.formats.split(",") if f in sample.formats):
+                for precision in args.precisions.split(","):
+                    rows.append(run_one(sample, args.samples, fmt, precision, out))
+                    print(f"# {sample.name} {fmt} {precision}: {rows[-1]['status']} "
+                          f"({rows[-1]['seconds']:.1f}s)", file=sys.stderr, flush=True)
+    rows = with_ratios(rows)
+    print(table(rows))
+    if args.json:
+        args.json.write_text(json.dumps(rows, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    main()

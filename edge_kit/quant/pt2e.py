@@ -1,0 +1,116 @@
+"""PT2E quantization shared by ExecuTorch (XNNPACKQuantizer) and litert-torch (PT2EQuantizer).
+
+Layers are torch module paths (`features.3.conv.0`); a layer kept in float is left
+unannotated by the quantizer, so its conv/linear (and fused bn/relu) run in float.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from edge_kit.errors import UnsupportedError
+
+LAYER_OPS = ("conv1d", "conv2d", "conv3d", "conv_transpose", "linear", "addmm", "mm")
+
+
+def module_path(node: Any) -> str | None:
+    """The innermost module path a graph node came from ('' for the root), or None."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return None
+    path = list(stack.values())[-1][0]
+    return path.removeprefix("L['self'].")
+
+
+def _is_layer(node: Any) -> bool:
+    return node.op == "call_function" and _op_name(node) in LAYER_OPS
+
+
+def layer_names(graph_module: Any) -> list[str]:
+    """Module paths of the conv/linear layers, in graph order (what `keep_float` takes)."""
+    out: list[str] = []
+    for node in graph_module.graph.nodes:
+        path = module_path(node) if _is_layer(node) else None
+        if path and path not in out:
+            out.append(path)
+    return out
+
+
+def _op_name(node: Any) -> str:
+    return str(getattr(node.target, "__name__", node.target)).split(".")[0]
+
+
+def keep_filter(keep: Sequence[str], ops: Sequence[str] = ()) -> Callable[[Any], bool]:
+    """A node filter: True for nodes the quantizer may annotate (not inside a kept module,
+    not an op type kept in float, e.g. `linear`)."""
+    kept, kept_ops = set(keep), set(ops)
+
+    def quantize_node(node: Any) -> bool:
+        if node.op == "call_function" and _op_name(node) in kept_ops:
+            return False
+        stack = node.meta.get("nn_module_stack") or {}
+        return not any(path.removeprefix("L['self'].") in kept for path, _ in stack.values())
+
+    return quantize_node
+
+
+def with_minmax_activations(config: Any) -> Any:
+    """The same config with MinMax instead of Histogram observers for activations."""
+    from torchao.quantization.pt2e.observer import MinMaxObserver
+
+    def swap(spec: Any) -> Any:
+        if spec is None or getattr(spec, "is_dynamic", False):
+            return spec
+        return dataclasses.replace(spec, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2 ** -12))
+
+    return dataclasses.replace(config, input_activation=swap(config.input_activation),
+                               output_activation=swap(config.output_activation))
+
+
+def graph_module(source: Any) -> Any:
+    """A fresh, independent graph module of the source (PT2E mutates what it is given)."""
+    return copy.deepcopy(source.exported_program.module())
+
+
+def quantize(source: Any, quantizer: Any, calibration: Sequence[Sequence[np.ndarray]] | None,
+             fold_quantize: bool = True, keep_all: bool = False) -> Any:
+    """prepare_pt2e → run the calibration batches → convert_pt2e; the quantized graph module.
+
+    Quantizing nothing is an UnsupportedError unless every layer was kept in float on purpose."""
+    import torch
+    from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
+
+    prepared = prepare_pt2e(graph_module(source), quantizer)
+    with torch.no_grad():
+        for arrays in calibration or [[a.numpy() for a in source.example_inputs()]]:
+            prepared(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays])
+    converted = convert_pt2e(prepared, fold_quantize=fold_quantize)
+    if not any("quantize" in str(node.target) for node in converted.graph.nodes if node.op == "call_function") \
+            and not keep_all:
+        raise UnsupportedError(f"{type(quantizer).__name__} found no layer it can quantize in this model "
+                               "(unsupported op types)", hint="try another precision or format; "
+                                                              "see `edgekit recipes`")
+    return converted
+
+
+def half_module(module: Any) -> Any:
+    """`module` in float16 with float32 inputs and outputs (casts at the edges)."""
+    import torch
+
+    class HalfWrapper(torch.nn.Module):
+        def __init__(self, inner: torch.nn.Module) -> None:
+            super().__init__()
+            self.inner = copy.deepcopy(inner).half()
+
+        def forward(self, *args: torch.Tensor) -> Any:
+            out = self.inner(*[a.half() if a.is_floating_point() else a for a in args])
+            if isinstance(out, (tuple, list)):
+                return type(out)(o.float() for o in out)
+            return out.float()
+
+    return HalfWrapper(module).eval()

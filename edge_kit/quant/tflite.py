@@ -1,0 +1,166 @@
+"""TFLite precisions. Keras/SavedModel: TFLiteConverter flags (float16, dynamic range, full
+integer with float/int8/uint8 I/O). PyTorch: PT2E through litert-torch (static or dynamic
+int8), float16 weights through ai-edge-quantizer.
+
+Layers kept in float: torch module paths (litert-torch's quantizer skips them) or, for
+Keras full integer, the output tensor names of TFLite ops (`denylisted_nodes` of the MLIR
+quantizer, applied to one calibrated model so re-quantizing costs no recalibration).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, Callable, Iterator
+
+from edge_kit.exporters.base import ExportOptions
+from edge_kit.quant import pt2e
+
+LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
+             "CONV_3D")
+
+
+def _converter(source: Any) -> Any:
+    from edge_kit.models.tf_models import KerasSource, import_tf
+
+    tf = import_tf()
+    if isinstance(source, KerasSource):
+        return tf.lite.TFLiteConverter.from_keras_model(source.model)
+    return tf.lite.TFLiteConverter.from_saved_model(str(source.path))
+
+
+def _calibrated(source: Any, options: ExportOptions) -> bytes:
+    """The float model with calibration statistics (computed once per export)."""
+    if "tflite_calibrated" not in options.extra:
+        from edge_kit.models.tf_models import import_tf
+
+        tf = import_tf()
+        converter = _converter(source)
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        batches = options.calibration or []
+        converter.representative_dataset = lambda: iter([list(b) for b in batches])
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter._experimental_calibrate_only = True  # noqa: SLF001 - the debugger's own route
+        options.extra["tflite_calibrated"] = converter.convert()
+    return options.extra["tflite_calibrated"]
+
+
+def keras(source: Any, options: ExportOptions) -> bytes:
+    """A Keras/SavedModel source at `options.precision`, as TFLite bytes."""
+    from edge_kit.models.tf_models import import_tf
+
+    tf = import_tf()
+    recipe = options.recipe
+    if options.precision == "int8":
+        from tensorflow.lite.python import convert
+
+        io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[recipe.io_type]
+        return convert.mlir_quantize(_calibrated(source, options), disable_per_channel=not recipe.per_channel,
+                                     input_data_type=io, output_data_type=io,
+                                     denylisted_ops=list(recipe.keep_float_ops) or None,
+                                     denylisted_nodes=list(options.keep_float) or None)
+    converter = _converter(source)
+    converter.optimizations = [tf.lite.Optimize.DEFAULT]
+    if options.precision == "fp16":
+        converter.target_spec.supported_types = [tf.float16]
+    else:
+        converter._experimental_disable_per_channel = not recipe.per_channel  # noqa: SLF001
+    return converter.convert()
+
+
+def keras_layers(source: Any, options: ExportOptions) -> list[str]:
+    """Output tensor names of the conv/dense ops the MLIR quantizer can leave in float."""
+    if options.precision != "int8":
+        return []
+    from ai_edge_litert.interpreter import Interpreter
+
+    interpreter = Interpreter(model_content=_calibrated(source, options))
+    names = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
+    return [names[op["outputs"][0]] for op in interpreter._get_ops_details()  # noqa: SLF001
+            if op["op_name"] in LAYER_OPS and len(op["outputs"]) and op["outputs"][0] in names]
+
+
+def _litert_quantizer(options: ExportOptions) -> Any:
+    from litert_torch.quantize import pt2e_quantizer as pq
+
+    recipe = options.recipe
+    keep = pt2e.keep_filter(options.keep_float, recipe.keep_float_ops)
+
+    def both(filter_fn: Callable[[Any], bool] | None) -> Callable[[Any], bool]:
+        return lambda node: keep(node) and (filter_fn is None or filter_fn(node))
+
+    class KeepFloatQuantizer(pq.PT2EQuantizer):
+        """litert-torch's quantizer, leaving the kept modules and op types unannotated."""
+
+        def _annotate_all_static_patterns(self, model: Any, config: Any, filter_fn: Any = None) -> Any:
+            return super()._annotate_all_static_patterns(model, config, both(filter_fn))
+
+        def _annotate_all_dynamic_patterns(self, model: Any, config: Any, filter_fn: Any = None) -> Any:
+            return super()._annotate_all_dynamic_patterns(model, config, both(filter_fn))
+
+    config = pq.get_symmetric_quantization_config(is_per_channel=recipe.per_channel,
+                                                  is_dynamic=options.precision == "int8-dynamic")
+    if recipe.calibration_method == "minmax":
+        config = pt2e.with_minmax_activations(config)
+    return KeepFloatQuantizer().set_global(config)
+
+
+def _fp16_weights(model: bytes) -> bytes:
+    from ai_edge_quantizer import qtyping, quantizer
+    from ai_edge_quantizer.algorithm_manager import AlgorithmName
+
+    q = quantizer.Quantizer(model)
+    q.add_weight_only_config(regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+                             num_bits=16, algorithm_key=AlgorithmName.FLOAT_CASTING)
+    return bytes(q.quantize(enable_progress_report=False).quantized_model)
+
+
+@contextlib.contextmanager
+def _strict_qdq() -> Iterator[None]:
+    """Convert in litert's strict QDQ mode: only what PT2E annotated is quantized.
+
+    Otherwise the converter also quantizes float layers that sit between quantized ones,
+    so layers kept in float would silently become int8 (and I/O would be int8). litert-torch
+    0.10 has no public flag for it, so its config class is wrapped for the call's duration."""
+    from litert_torch._convert import litert_converter
+
+    api = litert_converter.converter_api_ext
+    original = api.ConvertToTFLConfig
+    if not hasattr(original(), "strict_qdq_mode"):
+        yield
+        return
+
+    def strict() -> Any:
+        config = original()
+        config.strict_qdq_mode = True
+        return config
+
+    api.ConvertToTFLConfig = strict
+    try:
+        yield
+    finally:
+        api.ConvertToTFLConfig = original
+
+
+def torch(source: Any, options: ExportOptions) -> bytes:
+    """A PyTorch source at `options.precision` through litert-torch, as TFLite bytes."""
+    from edge_kit.exporters.tflite import import_litert_torch
+
+    litert_torch = import_litert_torch()
+    from litert_torch.quantize.quant_config import QuantConfig
+
+    if options.precision == "fp16":
+        return _fp16_weights(litert_torch.convert(source.module(), source.example_inputs()).model_content())
+    quantizer = _litert_quantizer(options)
+    calibration = options.calibration if options.precision == "int8" else None
+    module = pt2e.quantize(source, quantizer, calibration, fold_quantize=False, keep_all=bool(options.keep_float))
+    with _strict_qdq():
+        model = litert_torch.convert(module, source.example_inputs(),
+                                     quant_config=QuantConfig(pt2e_quantizer=quantizer))
+    return model.model_content()
+
+
+def torch_layers(source: Any, options: ExportOptions) -> list[str]:
+    """Torch module paths of the conv/linear layers litert-torch's quantizer can skip."""
+    if options.precision not in ("int8", "int8-dynamic"):
+        return []
+    return pt2e.layer_names(pt2e.graph_module(source))
