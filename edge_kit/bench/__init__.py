@@ -7,14 +7,16 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from edge_kit.bench.cells import FAILED, OK, CellSpec, run_cell
 from edge_kit.bench.leaderboard import leaderboard
-from edge_kit.bench.live import LiveProgress
+from edge_kit.bench.live import DONE_STAGES, LiveProgress
 from edge_kit.errors import UsageError
 from edge_kit.fsutil import check_writable
 from edge_kit.targets import PRECISIONS, get_target
@@ -37,6 +39,8 @@ class BenchRequest:
     jobs: int | None = None
     force: bool = False
     timeout_s: float = 1800.0
+    devices: str | None = None  # a device group (or names): profile every cell on each of them over SSH
+    devices_file: Path | None = None  # default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml
 
 
 def _specs(req: BenchRequest) -> list[CellSpec]:
@@ -79,22 +83,55 @@ def bench(req: BenchRequest) -> dict[str, Any]:
         raise ModelLoadError(f"model {req.model} does not exist", hint="check the path")
     check_writable(Path(req.output), directory=True)
     specs = _specs(req)
+    devices = _devices(req)
     jobs = req.jobs or os.cpu_count() or 1
     gate = threading.Semaphore(_profile_slots(req))
     start = time.perf_counter()
     out = Path(req.output)
-    with LiveProgress([s.name for s in specs]) as live, ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = [pool.submit(run_cell, spec, out / "cells" / spec.name, force=req.force, profile_gate=gate,
-                               timeout_s=req.timeout_s, on_stage=live.callback(spec.name)) for spec in specs]
-        cells = [f.result() for f in futures]
-    board = leaderboard(cells, out / "cells", req.budget, get_target(req.target))
+    with LiveProgress([s.name for s in specs], [d.name for d in devices]) as live, \
+            _fanout(req, specs, devices, live) as fanout, ThreadPoolExecutor(max_workers=jobs) as pool:
+        def one(spec: CellSpec) -> dict[str, Any]:
+            report = live.callback(spec.name)
+            on_stage = (lambda s: report(f"{s} here, devices next" if s in DONE_STAGES else s)) if fanout else report
+            cell = run_cell(spec, out / "cells" / spec.name, force=req.force, profile_gate=gate,
+                            timeout_s=req.timeout_s, on_stage=on_stage)
+            if fanout:
+                cell = fanout.run(spec, out / "cells" / spec.name, cell, force=req.force)
+                cached = cell.get("cached") and all(d.get("cached") for d in cell["devices"].values())
+                report("cached" if cached else cell["status"])
+            return cell
+
+        cells = list(pool.map(one, specs))
+    board = leaderboard(cells, out / "cells", req.budget, get_target(req.target), [d.summary() for d in devices])
     board.update(model=str(req.model), target=get_target(req.target).summary(), jobs=jobs,
                  wall_s=round(time.perf_counter() - start, 1),
                  settings={"formats": sorted({s.format for s in specs}), "precisions": req.precisions,
                            "num_runs": req.num_runs, "calibration": req.calibration,
-                           "eval": str(req.eval_data) if req.eval_data else None, "budget_points": req.budget})
+                           "eval": str(req.eval_data) if req.eval_data else None, "budget_points": req.budget,
+                           "devices": req.devices})
     write_reports(board, out)
     return board
+
+
+def _devices(req: BenchRequest) -> list[Any]:
+    if not req.devices:
+        return []
+    from edge_kit.devices import load_inventory
+
+    return load_inventory(req.devices_file).select(req.devices)
+
+
+@contextmanager
+def _fanout(req: BenchRequest, specs: list[CellSpec], devices: list[Any], live: LiveProgress) -> Iterator[Any]:
+    """The device fan-out (None without --devices)."""
+    if not devices:
+        yield None
+        return
+    from edge_kit.bench.fanout import Fanout
+
+    with Fanout(devices, get_target(req.target).name, specs[0].profile_args if specs else [], req.timeout_s,
+                req.devices_file, on_device=live.device) as fanout:
+        yield fanout
 
 
 __all__ = ["BenchRequest", "FAILED", "OK", "bench"]

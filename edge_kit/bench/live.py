@@ -14,8 +14,8 @@ DONE_STAGES = ("ok", "outside", "failed", "cached")
 class LiveProgress:
     """Thread-safe progress for the bench's cells."""
 
-    def __init__(self, cells: list[str]) -> None:
-        self.cells, self.done, self._lock = cells, 0, threading.Lock()
+    def __init__(self, cells: list[str], devices: list[str] | None = None) -> None:
+        self.cells, self.devices, self.done, self._lock = cells, devices or [], 0, threading.Lock()
         self._rich: Any = None
         self._tasks: dict[str, Any] = {}
         self._start: dict[str, float] = {}
@@ -30,8 +30,11 @@ class LiveProgress:
             self._rich.__enter__()
             self._overall = self._rich.add_task("bench: all cells", total=len(self.cells))
             self._tasks = {n: self._rich.add_task(f"  {n}: queued", total=1, start=False) for n in self.cells}
+            self._tasks.update({f"@{d}": self._rich.add_task(f"  device {d}: idle", total=None, start=False)
+                                for d in self.devices})
         else:
-            progress.log(f"bench: {len(self.cells)} cells: {', '.join(self.cells)}")
+            progress.log(f"bench: {len(self.cells)} cells: {', '.join(self.cells)}"
+                         + (f"; devices: {', '.join(self.devices)}" if self.devices else ""))
         return self
 
     def callback(self, name: str) -> Callable[[str], None]:
@@ -49,6 +52,14 @@ class LiveProgress:
                 self._rich.update(self._overall, completed=self.done)
             else:
                 progress.log(f"bench: [{self.done}/{len(self.cells)}] {name}: {stage} ({elapsed:.0f}s)")
+
+    def device(self, name: str, text: str) -> None:
+        """Per-device progress: what the device is doing now."""
+        with self._lock:
+            if self._rich is not None:
+                self._rich.update(self._tasks[f"@{name}"], description=f"  device {name}: {text}")
+            else:
+                progress.log(f"bench: device {name}: {text}")
 
     def __exit__(self, *exc: object) -> None:
         if self._rich is not None:

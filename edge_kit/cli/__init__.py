@@ -33,9 +33,9 @@ def cli(debug: bool, quiet: bool) -> None:
 
 
 def _register() -> None:
-    from edge_kit.cli import export_cmd, info_cmd, profile_cmd, setup_cmd
+    from edge_kit.cli import bench_cmd, devices_cmd, export_cmd, info_cmd, package_cmd, profile_cmd, setup_cmd
 
-    for module in (export_cmd, info_cmd, profile_cmd, setup_cmd):
+    for module in (export_cmd, info_cmd, profile_cmd, setup_cmd, bench_cmd, package_cmd, devices_cmd):
         module.register(cli)
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from edge_kit.cli.options import json_option, model_argument, model_input_options, target_option
+from edge_kit.cli.options import devices_file_option, json_option, model_argument, model_input_options, target_option
 from edge_kit.cli.output import echo, emit_json
 
 
@@ -31,13 +31,18 @@ def _split(value: str | None) -> list[str] | None:
 @click.option("--num_threads", "--num-threads", "num_threads", type=click.IntRange(1, 64), default=None)
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Cells in parallel (default: cores).")
 @click.option("--force", is_flag=True, help="Redo finished cells instead of reusing them.")
+@click.option("--devices", default=None, metavar="GROUP",
+              help="Also profile every cell on each device of this group (or device names, comma-separated) "
+                   "over SSH; one job per device at a time unless its concurrency says more.")
+@devices_file_option
 @click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("edgekit-bench"), show_default=True,
               help="Folder for cells and reports (bench.json, bench.md, bench.html).")
 @model_input_options
 @json_option
 def bench(model: Path, target: str, formats: str | None, precisions: str, calibration: str | None,
           eval_data: Path | None, max_accuracy_drop: float | None, budget: float, num_runs: int,
-          num_threads: int | None, jobs: int | None, force: bool, output: Path,
+          num_threads: int | None, jobs: int | None, force: bool, devices: str | None, devices_file: Path | None,
+          output: Path,
           input_shapes: list[tuple[int, ...]], input_dtypes: tuple[str, ...], model_class: str | None,
           trust_model: bool, as_json: bool) -> None:
     """Export MODEL to every format × precision, validate, measure and profile each; rank them."""
@@ -51,7 +56,8 @@ def bench(model: Path, target: str, formats: str | None, precisions: str, calibr
     board = run_bench(BenchRequest(
         model=model, target=target, formats=_split(formats), precisions=_split(precisions) or [],
         output=output, calibration=calibration, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
-        budget=budget, export_args=extra, num_runs=num_runs, num_threads=num_threads, jobs=jobs, force=force))
+        budget=budget, export_args=extra, num_runs=num_runs, num_threads=num_threads, jobs=jobs, force=force,
+        devices=devices, devices_file=devices_file))
     if as_json:
         emit_json(board)
     else:

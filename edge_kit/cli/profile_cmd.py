@@ -6,16 +6,22 @@ from pathlib import Path
 
 import click
 
-from edge_kit.cli.options import json_option, target_option
+from edge_kit.cli.options import devices_file_option, json_option, target_option
 from edge_kit.cli.output import echo, emit_json
 
 
 @click.command()
 @click.argument("artifact", type=click.Path(path_type=Path))
 @target_option
-@click.option("--backend", type=click.Choice(["qemu", "docker", "host"]), default=None,
-              help="qemu (default for ARM targets), docker (buildx, needs an engine) or host.")
+@click.option("--backend", type=click.Choice(["qemu", "docker", "host", "ssh"]), default=None,
+              help="qemu (default for ARM targets), docker (buildx, needs an engine), host, or ssh (a real "
+                   "device; the default with --device).")
 @click.option("--builder", default=None, help="docker buildx builder (e.g. a remote native arm64 node).")
+@click.option("--device", default=None, metavar="NAME|user@host[:port]",
+              help="Profile on this device over SSH (a name from the devices inventory, or an address).")
+@click.option("--provision", is_flag=True,
+              help="ssh: install the pinned runtimes into ~/.cache/edgekit-device on the device when missing.")
+@devices_file_option
 @click.option("--num_threads", "--num-threads", "num_threads", type=click.IntRange(1, 64), default=None,
               help="Threads for the runtime (default: the target's cores).")
 @click.option("--warmup_runs", "--warmup-runs", "warmup_runs", type=click.IntRange(0, 1000), default=1,
@@ -39,11 +45,12 @@ from edge_kit.cli.output import echo, emit_json
 @click.option("--report", "-o", "--output", "report_dir", type=click.Path(path_type=Path), default=None,
               help="Write profile.json, profile.md and profile.html into this folder.")
 @json_option
-def profile(artifact: Path, target: str, backend: str | None, builder: str | None, num_threads: int | None,
+def profile(artifact: Path, target: str | None, backend: str | None, builder: str | None, device: str | None,
+            provision: bool, devices_file: Path | None, num_threads: int | None,
             warmup_runs: int, num_runs: int, max_secs: float, input_path: Path | None, count_runs: int,
             count_threads: int, no_count: bool, no_profile_ops: bool, clock_ghz: float | None, timeout_s: float,
             report_dir: Path | None, as_json: bool) -> None:
-    """Profile an exported ARTIFACT (.tflite, .onnx, .pte) on a target."""
+    """Profile an exported ARTIFACT (.tflite, .onnx, .pte) on a target, or on a real device over SSH."""
     from edge_kit.fsutil import check_writable
     from edge_kit.profile import ProfileRequest
     from edge_kit.profile import profile as run_profile
@@ -51,8 +58,11 @@ def profile(artifact: Path, target: str, backend: str | None, builder: str | Non
 
     if report_dir is not None:
         check_writable(report_dir, directory=True)
+    if device is not None and click.get_current_context().get_parameter_source("target").name == "DEFAULT":
+        target = None  # the device's own target (from the inventory)
     report = run_profile(ProfileRequest(
-        artifact=artifact, target=target, backend=backend, builder=builder, num_threads=num_threads,
+        artifact=artifact, target=target, backend=backend, builder=builder, device=device, provision=provision,
+        devices_file=devices_file, num_threads=num_threads,
         warmup_runs=warmup_runs, num_runs=num_runs, max_secs=max_secs, input=input_path,
         count_instructions=not no_count, count_runs=count_runs, count_threads=count_threads, profile_ops=not no_profile_ops,
         clock_ghz=clock_ghz, timeout_s=timeout_s))

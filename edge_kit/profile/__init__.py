@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from edge_kit import __version__, progress
-from edge_kit.errors import ManifestError, UnsupportedError
+from edge_kit.errors import ManifestError, UnsupportedError, UsageError
 from edge_kit.fsutil import sha256_file
 from edge_kit.models.sniff import Kind, sniff
 from edge_kit.profile.backends import HarnessRun, get_backend
@@ -32,8 +32,8 @@ class ProfileRequest:
     """What to profile, where, and how (flags follow TFLite's benchmark_model)."""
 
     artifact: Path
-    target: str = "raspi4"
-    backend: str | None = None  # qemu | docker | host (default: qemu for ARM targets)
+    target: str | None = None  # default: the device's target (ssh), else raspi4
+    backend: str | None = None  # qemu | docker | host | ssh (default: ssh with a device, qemu for ARM targets)
     num_threads: int | None = None  # default: the target's core count
     warmup_runs: int = 1
     num_runs: int = 10
@@ -46,6 +46,9 @@ class ProfileRequest:
     timeout_s: float = 600.0
     clock_ghz: float | None = None
     builder: str | None = None
+    device: str | None = None  # ssh: an inventory name or user@host[:port]
+    provision: bool = False  # ssh: install the pinned runtimes into a private folder on the device
+    devices_file: Path | None = None  # default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml
 
 
 def _artifact(path: Path) -> dict[str, Any]:
@@ -97,12 +100,15 @@ def harness_args(req: ProfileRequest, threads: int, inputs: Path | None = None) 
 
 def profile(req: ProfileRequest) -> dict[str, Any]:
     """Run the harness on the target and assemble the schema-versioned profile report."""
-    target = get_target(req.target)
+    device = _device(req)
+    target = get_target(req.target or (device.target if device and device.target else None)
+                        or ("aarch64" if device else "raspi4"))
     artifact = _artifact(Path(req.artifact))
-    backend = get_backend(req.backend, target, req.builder)
+    backend = get_backend(req.backend, target, req.builder, device=device, provision=req.provision)
     threads = req.num_threads or target.resolved_cores()
     count_runs = req.count_runs if (req.count_instructions and backend.counts_instructions) else 0
-    where = f"{target.name} via {backend.name}" + (f" ({target.qemu_cpu}, emulated)" if backend.emulated else "")
+    where = f"{target.name} via {backend.name}" + (f" ({target.qemu_cpu}, emulated)" if backend.emulated else
+                                                   f" ({device.name})" if device else "")
     start = time.perf_counter()
     with progress.step(f"profiling {artifact['file']} on {where}"), \
             tempfile.TemporaryDirectory(prefix="edgekit-inputs-") as tmp:
@@ -115,6 +121,18 @@ def profile(req: ProfileRequest) -> dict[str, Any]:
     return report
 
 
+def _device(req: ProfileRequest) -> Any:
+    """The ssh backend's device (an `edge_kit.devices.Device`), or None for the other backends."""
+    if req.device is None:
+        if req.backend == "ssh" or req.provision:
+            raise UsageError(f"{'--provision' if req.provision else 'the ssh backend'} needs a device",
+                             hint="pass --device NAME or --device user@host[:port]")
+        return None
+    from edge_kit.devices import load_inventory
+
+    return load_inventory(req.devices_file).device(req.device)
+
+
 def assemble(req: ProfileRequest, target: Target, artifact: dict[str, Any], backend: dict[str, Any],
              run: HarnessRun, threads: int, wall_s: float) -> dict[str, Any]:
     """The profile report from the harness's JSON and the instruction counts."""
@@ -123,7 +141,7 @@ def assemble(req: ProfileRequest, target: Target, artifact: dict[str, Any], back
     h = run.report
     timing = h["timing"]
     kind = "emulated" if backend.get("emulated") else "measured"
-    latency = {"kind": kind, "note": _latency_note(kind), "load_ms": timing["load_ms"],
+    latency = {"kind": kind, "note": _latency_note(kind, backend), "load_ms": timing["load_ms"],
                "first_inference_ms": timing["first_inference_ms"], **timing["runs"],
                "samples_ms": timing["latencies_ms"], "stopped_by": timing.get("stopped_by")}
     report = new_manifest(artifact=artifact, target=target.summary(), backend=backend,
@@ -140,10 +158,12 @@ def assemble(req: ProfileRequest, target: Target, artifact: dict[str, Any], back
     return report
 
 
-def _latency_note(kind: str) -> str:
+def _latency_note(kind: str, backend: dict[str, Any]) -> str:
     if kind == "emulated":
         return ("emulated wall time under QEMU (typically 50-400x slower than the device); "
                 "see estimate for the device")
+    if backend.get("device"):
+        return f"measured wall time on the device {backend['device']} ({backend.get('address')})"
     return "measured wall time on this machine"
 
 

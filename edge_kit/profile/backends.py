@@ -1,7 +1,7 @@
-"""Where the harness runs: QEMU user-mode (default for ARM targets), the host, or Docker.
+"""Where the harness runs: QEMU user-mode (default for ARM targets), the host, Docker, or a device over SSH.
 
 Every backend runs the same harness (`edge_kit/harness/`) and returns its JSON report.
-Only QEMU can count instructions (the TCG plugin); the others measure.
+Only QEMU can count instructions (the TCG plugin); the others measure (ssh: `edge_kit/profile/ssh.py`).
 """
 
 from __future__ import annotations
@@ -156,15 +156,21 @@ def _run(cmd: list[str], timeout_s: float, model: Path) -> subprocess.CompletedP
                              hint="raise --timeout, or lower --num_runs / --max_secs") from None
 
 
-BACKENDS = ("qemu", "docker", "host")
+BACKENDS = ("qemu", "docker", "host", "ssh")
 
 
-def get_backend(name: str | None, target: Target, builder: str | None = None) -> Backend:
-    """The requested backend, or the default for the target (qemu for ARM targets, host otherwise)."""
+def get_backend(name: str | None, target: Target, builder: str | None = None, *, device: Any = None,
+                provision: bool = False) -> Backend:
+    """The requested backend, or the default (ssh when a device is given, qemu for ARM targets, host otherwise).
+
+    `device` is an `edge_kit.devices.Device` (the ssh backend's board)."""
     from edge_kit.profile.docker import DockerBackend
 
     if name is None:
-        name = "qemu" if target.emulated else "host"
+        name = "ssh" if device is not None else "qemu" if target.emulated else "host"
+    if name != "ssh" and (device is not None or provision):
+        raise UsageError(f"--device and --provision need the ssh backend, not {name}",
+                         hint="drop --backend, or use --backend ssh")
     if name == "qemu":
         if not target.emulated:
             raise UsageError(f"target {target.name} is not emulated", hint="use --backend host")
@@ -173,4 +179,10 @@ def get_backend(name: str | None, target: Target, builder: str | None = None) ->
         return HostBackend()
     if name == "docker":
         return DockerBackend(builder=builder)
+    if name == "ssh":
+        if device is None:
+            raise UsageError("the ssh backend needs a device", hint="pass --device NAME or --device user@host[:port]")
+        from edge_kit.profile.ssh import SshBackend
+
+        return SshBackend(device, provision=provision)
     raise UsageError(f"unknown backend '{name}'", hint=f"known backends: {', '.join(BACKENDS)}")

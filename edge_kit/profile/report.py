@@ -23,6 +23,8 @@ def _size(nbytes: int) -> str:
 def estimate_line(report: dict[str, Any]) -> str:
     """'estimated on Raspberry Pi 4: 17.3 ms (±15%)' or why there is no estimate."""
     est = report.get("estimate")
+    if not est and report["backend"].get("device"):
+        return f"measured on the device {report['backend']['device']} (real hardware: no estimate needed)"
     if not est:
         return "device estimate: not available (no instruction counts: use the qemu backend)"
     from edge_kit.estimate import format_estimate
@@ -57,7 +59,8 @@ def summary_text(report: dict[str, Any]) -> str:
     art, tgt, backend = report["artifact"], report["target"], report["backend"]
     lines = [f"{art['file']} ({art['format']}, {art.get('precision') or 'precision unknown'}, "
              f"{_size(art['size_bytes'])}) on {tgt['name']} via {backend['name']}"
-             + (f" ({backend.get('qemu_cpu')}, emulated)" if backend.get("emulated") else ""),
+             + (f" ({backend.get('qemu_cpu')}, emulated)" if backend.get("emulated") else
+                f" ({backend['device']}, {report['machine'].get('machine')})" if backend.get("device") else ""),
              f"  {estimate_line(report)}", f"  {latency_line(report)}"]
     mem = report["memory"]
     lines.append(f"  memory: peak RSS {_kb(mem.get('peak_rss_kb'))}, +{_kb(mem.get('peak_over_runtime_kb'))} "
