@@ -18,15 +18,15 @@ INPUT_SHAPE_NHWC = (1, 8, 8, 1)
 def make_model() -> nn.Module:
     """Untrained digits CNN: input N x 1 x 8 x 8 float32 in [0, 1], output N x 10 logits."""
     return nn.Sequential(
-        nn.Conv2d(1, 16, kernel_size=3, padding=1),
+        nn.Conv2d(1, 32, kernel_size=3, padding=1),
         nn.ReLU(),
-        nn.Conv2d(16, 32, kernel_size=3, padding=1),
+        nn.Conv2d(32, 64, kernel_size=3, padding=1),
         nn.ReLU(),
         nn.MaxPool2d(2),
         nn.Flatten(),
-        nn.Linear(32 * 4 * 4, 64),
+        nn.Linear(64 * 4 * 4, 256),
         nn.ReLU(),
-        nn.Linear(64, NUM_CLASSES),
+        nn.Linear(256, NUM_CLASSES),
     )
 
 
@@ -36,10 +36,10 @@ def make_keras_model() -> Any:
 
     return keras.Sequential([
         keras.Input(shape=INPUT_SHAPE_NHWC[1:]),
-        keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
         keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
         keras.layers.MaxPooling2D(2),
         keras.layers.Flatten(),
-        keras.layers.Dense(64, activation="relu"),
+        keras.layers.Dense(256, activation="relu"),
         keras.layers.Dense(NUM_CLASSES),
     ], name="digits_cnn")

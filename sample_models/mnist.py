@@ -17,11 +17,11 @@ def _conv_block(cin: int, cout: int) -> list[nn.Module]:
 def make_model() -> nn.Module:
     """Untrained MNIST CNN: input N x 1 x 28 x 28 float32 in [0, 1], output N x 10 logits."""
     return nn.Sequential(
-        *_conv_block(1, 16),   # 28 -> 14
-        *_conv_block(16, 32),  # 14 -> 7
-        *_conv_block(32, 32),  # 7 -> 3
+        *_conv_block(1, 32),   # 28 -> 14
+        *_conv_block(32, 64),  # 14 -> 7
+        *_conv_block(64, 64),  # 7 -> 3
         nn.Flatten(),
-        nn.Linear(32 * 3 * 3, 64),
+        nn.Linear(64 * 3 * 3, 512),
         nn.ReLU(),
-        nn.Linear(64, NUM_CLASSES),
+        nn.Linear(512, NUM_CLASSES),
     )

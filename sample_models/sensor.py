@@ -23,12 +23,14 @@ def _conv_block(cin: int, cout: int, kernel: int) -> list[nn.Module]:
 def make_model() -> nn.Module:
     """Untrained sensor CNN: input N x 6 x 64, output N x 4 logits (order of ``CLASSES``)."""
     return nn.Sequential(
-        *_conv_block(CHANNELS, 16, 5),
+        *_conv_block(CHANNELS, 64, 5),
         nn.MaxPool1d(2),  # 64 -> 32
-        *_conv_block(16, 32, 5),
+        *_conv_block(64, 128, 5),
         nn.MaxPool1d(2),  # 32 -> 16
-        *_conv_block(32, 32, 3),
+        *_conv_block(128, 256, 7),
         nn.AdaptiveAvgPool1d(1),
         nn.Flatten(),
-        nn.Linear(32, len(CLASSES)),
+        nn.Linear(256, 256),
+        nn.ReLU(),
+        nn.Linear(256, len(CLASSES)),
     )

@@ -30,7 +30,8 @@ def _device_cell(result: dict[str, Any] | None) -> str:
     return f"{result['measured_p50_ms']:.2f} ms" + (f" ({err:+.0f}%)" if err is not None else "")
 
 
-def table_rows(board: dict[str, Any]) -> list[list[str]]:
+def table_rows(board: dict[str, Any], icons: bool = True) -> list[list[str]]:
+    """Leaderboard rows; `icons=False` spells the status out (HTML: no emoji font needed)."""
     names = [d["name"] for d in board.get("devices") or []]
     rows = []
     for r in board["rows"]:
@@ -38,7 +39,7 @@ def table_rows(board: dict[str, Any]) -> list[list[str]]:
         est = r.get("estimate") or {}
         interval = ((" ±" if est.get("calibrated") else " uncalibrated ±") + f"{est['interval_pct']:.0f}%"
                     if est.get("interval_pct") else "")
-        rows.append([r["icon"], r["cell"], _fmt((r.get("size_bytes") or 0) / 1e3 if r.get("size_bytes") else None,
+        rows.append([r["icon"] if icons else r["status"], r["cell"], _fmt((r.get("size_bytes") or 0) / 1e3 if r.get("size_bytes") else None,
                                                 "{:.1f} kB"),
                      _fmt(acc.get("value"), "{:.2f}%"), _fmt(acc.get("drop"), "{:+.2f}"),
                      _fmt(r.get("estimated_ms"), "{:.2f} ms") + (interval if r.get("estimated_ms") else ""),
@@ -113,7 +114,7 @@ def html(board: dict[str, Any]) -> str:
     rows, done = board["rows"], [r for r in board["rows"] if r.get("size_bytes")]
     basis = "estimated device p50 (ms)" if any(r.get("estimated_ms") for r in rows) else "emulated p50 (ms)"
     sections = [("", f"<p><b>Recommended: {svg._esc(board['recommended'] or 'none')}</b> — "
-                     f"{svg._esc(board['recommendation'])}</p>" + svg.table(columns(board), table_rows(board))),
+                     f"{svg._esc(board['recommendation'])}</p>" + svg.table(columns(board), table_rows(board, icons=False))),
                 ("Latency vs accuracy", svg.scatter(_points(board), "latency vs accuracy (Pareto front in green)",
                                                     basis, "accuracy / agreement (%)")),
                 ("Size", svg.bar_chart([r["cell"] for r in done], [r["size_bytes"] / 1e3 for r in done],

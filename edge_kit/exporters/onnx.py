@@ -78,6 +78,23 @@ def _facts(dest: Path, source: Any, options: ExportOptions) -> dict[str, Any]:
             ("tf2onnx" if source.framework == "tensorflow" else "copy")}
 
 
+def strip_debug_info(path: Path) -> None:
+    """Drop torch.onnx's per-node debug records (stack traces with local paths, FX names).
+
+    They are several kB per model, reveal the exporting machine's paths and do not
+    change what runs; shapes, names and opsets are kept.
+    """
+    import onnx
+
+    model = onnx.load(str(path), load_external_data=False)
+    for node in model.graph.node:
+        node.doc_string = ""
+        kept = [p for p in node.metadata_props if not p.key.startswith(("pkg.torch.", "namespace"))]
+        del node.metadata_props[:]
+        node.metadata_props.extend(kept)
+    onnx.save(model, str(path))
+
+
 class OnnxExporter(Exporter):
     name = "onnx"
     suffix = ".onnx"
@@ -111,6 +128,7 @@ class OnnxExporter(Exporter):
         opset = options.opset or DEFAULT_OPSET
         if source.framework == "torch":
             _export_torch(source, dest, options, opset)
+            strip_debug_info(dest)
         elif source.framework == "tensorflow":
             _export_tensorflow(source, dest, opset)
         else:

@@ -87,6 +87,20 @@ def _export_tensorflow(source: Any, dest: Path) -> None:
     dest.write_bytes(converter.convert())
 
 
+def strip_tensor_names(model: bytes) -> bytes:
+    """Shorten intermediate tensor names (converter debug strings such as fused torch module
+    paths) to `t<index>`; model inputs/outputs and the signature keep theirs. Outputs are unchanged."""
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    obj = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    for subgraph in obj.subgraphs:
+        keep = set(subgraph.inputs or []) | set(subgraph.outputs or [])
+        for index, tensor in enumerate(subgraph.tensors):
+            if index not in keep:
+                tensor.name = f"t{index}".encode()
+    return bytes(flatbuffer_utils.convert_object_to_bytearray(obj))
+
+
 class TfliteExporter(Exporter):
     name = "tflite"
     suffix = ".tflite"
@@ -106,6 +120,7 @@ class TfliteExporter(Exporter):
             _export_torch(source, dest)
         else:
             _export_tensorflow(source, dest)
+        dest.write_bytes(strip_tensor_names(dest.read_bytes()))
         return {"converter": converter}
 
     def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:

@@ -98,7 +98,7 @@ def scatter(points: Sequence[Point], title: str, x_label: str, y_label: str,
     """A scatter plot with the Pareto front joined by a line (lower x, higher y is better)."""
     if not points:
         return _svg(width, 40, [f'<text x="10" y="34" {FONT}>no points</text>'], title)
-    x0, y0, plot_w, plot_h = 60, 30, width - 90, height - 80
+    x0, y0, plot_w, plot_h = 60, 30, width - 170, height - 80  # room for labels on the right
     x_hi = _nice_max(max(p.x for p in points))
     y_lo, y_hi = min(p.y for p in points), max(p.y for p in points)
     y_lo, y_hi = (y_lo - 1, y_hi + 1) if y_hi == y_lo else (y_lo - 0.05 * (y_hi - y_lo), y_hi + 0.05 * (y_hi - y_lo))
@@ -118,11 +118,12 @@ def scatter(points: Sequence[Point], title: str, x_label: str, y_label: str,
     if len(front) > 1:
         path = " ".join(f"{x:.1f},{y:.1f}" for x, y in map(pos, front))
         body.append(f'<polyline points="{path}" fill="none" stroke="{PALETTE[1]}" stroke-width="2" '
-                    f'class="pareto"/>')
+                    f'class="pareto-line"/>')
     for i, p in enumerate(points):
         x, y = pos(p)
         on_front = p in front
         body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="{7 if p.highlight else 5}" '
+                    f'class="{"pareto" if on_front else "dominated"}" '
                     f'fill="{PALETTE[2] if p.highlight else PALETTE[0]}" stroke="{PALETTE[1] if on_front else "none"}" '
                     f'stroke-width="2"><title>{_esc(p.label)}: {p.x:.4g}, {p.y:.4g}</title></circle>'
                     f'<text x="{x + 8:.1f}" y="{y - 6:.1f}" {FONT} font-size="10">{_esc(p.label)}</text>')
