@@ -51,7 +51,8 @@ model_input_options = stack(
 )
 
 
-def _floats(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
+def parse_floats(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
+    """click callback: '0.485,0.456,0.406' -> (0.485, 0.456, 0.406)."""
     if value is None:
         return None
     try:
@@ -67,9 +68,9 @@ quantization_options = stack(
                  help="Static int8 calibration: a .npz/.npy of inputs, a folder of images, or 'random'."),
     click.option("--calibration-samples", type=click.IntRange(1, 100000), default=None,
                  help="Calibration samples to use (default: the recipe's, 200)."),
-    click.option("--mean", callback=_floats, default=None, metavar="0.485,0.456,0.406",
+    click.option("--mean", callback=parse_floats, default=None, metavar="0.485,0.456,0.406",
                  help="Image calibration: per-channel mean subtracted after --scale."),
-    click.option("--std", callback=_floats, default=None, metavar="0.229,0.224,0.225",
+    click.option("--std", callback=parse_floats, default=None, metavar="0.229,0.224,0.225",
                  help="Image calibration: per-channel std divided by."),
     click.option("--scale", type=float, default=None, help="Image calibration: pixel multiplier (default 1/255)."),
     click.option("--resize", type=click.IntRange(0), default=None,

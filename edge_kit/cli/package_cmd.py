@@ -6,19 +6,10 @@ from pathlib import Path
 
 import click
 
-from edge_kit.cli.options import json_option, output_option
+from edge_kit.cli.options import json_option, output_option, parse_floats
 from edge_kit.cli.output import emit_json
 
 PLATFORM_CHOICES = ("android", "ios", "linux")
-
-
-def _floats(_ctx: click.Context, _param: click.Parameter, value: str | None) -> tuple[float, ...] | None:
-    if value is None:
-        return None
-    try:
-        return tuple(float(v) for v in value.split(",") if v.strip())
-    except ValueError:
-        raise click.BadParameter(f"expected comma-separated numbers, e.g. 0.485,0.456,0.406, got '{value}'") from None
 
 
 @click.command()
@@ -33,9 +24,9 @@ def _floats(_ctx: click.Context, _param: click.Parameter, value: str | None) -> 
               help="Bundle name: asset names, DigitsModel class, digits_model package (default: from the file name).")
 @click.option("--bundle-version", "version", default="1.0.0", show_default=True,
               help="Version of the bundle (wheel version, Info.plist, metadata).")
-@click.option("--mean", callback=_floats, default=None, metavar="0.485,0.456,0.406",
+@click.option("--mean", callback=parse_floats, default=None, metavar="0.485,0.456,0.406",
               help="Normalization recorded for the app: per-channel mean subtracted after --scale.")
-@click.option("--std", callback=_floats, default=None, metavar="0.229,0.224,0.225",
+@click.option("--std", callback=parse_floats, default=None, metavar="0.229,0.224,0.225",
               help="Normalization: per-channel std divided by.")
 @click.option("--scale", type=float, default=None, help="Normalization: raw-value multiplier, e.g. 0.00392156862745098 (1/255).")
 @click.option("--verify-on", default=None, metavar="TARGET",

@@ -12,15 +12,13 @@ Gradle creates an empty one for such libraries.
 
 from __future__ import annotations
 
-import re
 
 from edge_kit import __version__
 from edge_kit.package import readme, wrappers
 from edge_kit.package.archive import Entry, sha256_hex, sums_entry
-from edge_kit.package.base import Bundle, Platform, kotlin_floats, render, runtime_name, template
+from edge_kit.package.base import Bundle, Platform, kotlin_floats, render, runtime_name, template, template_sections
 
 MIN_SDK = 21
-SECTION = re.compile(r"^// == (imports|runner|helpers) ==$", re.M)
 
 
 def package_name(bundle: Bundle) -> str:
@@ -32,8 +30,7 @@ def kotlin_path(bundle: Bundle) -> str:
 
 
 def _sections(fmt: str) -> dict[str, str]:
-    parts = SECTION.split(template(f"android/runner_{fmt}.kt"))
-    return {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
+    return template_sections(template(f"android/runner_{fmt}.kt"))
 
 
 def _array(values: list[str]) -> str:

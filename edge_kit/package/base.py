@@ -118,3 +118,12 @@ def kotlin_floats(values: list[float]) -> str:
 
 def shape_text(shape: list[int]) -> str:
     return ", ".join(str(int(d)) for d in shape)
+
+
+SECTION = re.compile(r"^// == (\w+) ==$", re.M)
+
+
+def template_sections(text: str) -> dict[str, str]:
+    """A runner template's `// == name ==` sections (imports, runner, helpers) by name."""
+    parts = SECTION.split(text)
+    return {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}

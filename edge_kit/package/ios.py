@@ -9,20 +9,16 @@
 
 from __future__ import annotations
 
-import re
 
 from edge_kit import __version__
 from edge_kit.package import readme, wrappers
 from edge_kit.package.archive import Entry, sha256_hex, sums_entry
-from edge_kit.package.base import Bundle, Platform, render, runtime_name, template
+from edge_kit.package.base import Bundle, Platform, render, runtime_name, template, template_sections
 
-SECTION = re.compile(r"^// == (imports|runner) ==$", re.M)
 
 
 def _sections(fmt: str, values: dict[str, str]) -> dict[str, str]:
-    text = template(f"ios/runner_{fmt}.swift").replace("@@CLASS@@", values["CLASS"])
-    parts = SECTION.split(text)
-    return {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
+    return template_sections(template(f"ios/runner_{fmt}.swift").replace("@@CLASS@@", values["CLASS"]))
 
 
 def _list(values: list[str]) -> str:
