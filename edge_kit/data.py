@@ -6,35 +6,86 @@ wrong dtype, NaN/inf, empty) is a one-line DataError naming the file.
 
 from __future__ import annotations
 
+import math
+import struct
 import zipfile
+import zlib
 from pathlib import Path
-from typing import Sequence
+from typing import BinaryIO, Sequence
 
 import numpy as np
 
 from edge_kit.errors import DataError
 from edge_kit.signature import TensorSpec
 
+NPY_MAGIC = b"\x93NUMPY"
+MAX_DATA_BYTES = 8 << 30  # no single array of a data file may take more than 8 GiB of memory
+# What numpy's and zipfile's parsers raise on damaged or forged files (besides ValueError).
+PARSE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, TypeError, struct.error,
+                UnicodeDecodeError, SyntaxError, NotImplementedError, OverflowError, RecursionError)
+
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
-    """All arrays in a `.npz` (by name) or `.npy` (as 'x'), without unpickling."""
+    """All arrays in a `.npz` (by name) or `.npy` (as 'x'), without unpickling.
+
+    Each array's header is read first: an array larger than its file says it holds (a
+    truncated or forged file), or than MAX_DATA_BYTES, is refused before any allocation.
+    """
     path = Path(path)
     if not path.is_file():
         raise DataError(f"data file {path} does not exist", hint="check the path")
     try:
-        loaded = np.load(path, allow_pickle=False)
-        arrays = {k: loaded[k] for k in loaded.files} if isinstance(loaded, np.lib.npyio.NpzFile) \
-            else {"x": np.asarray(loaded)}
+        with open(path, "rb") as handle:
+            head = handle.read(len(NPY_MAGIC))
+        if head.startswith(NPY_MAGIC):
+            with open(path, "rb") as handle:
+                _check_header(handle, path.stat().st_size, "x", path)
+            arrays = {"x": np.asarray(np.load(path, allow_pickle=False))}
+        elif head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
+            arrays = _read_npz(path)
+        else:
+            raise DataError(f"{path.name} is not a .npz or .npy file",
+                            hint="save the arrays with numpy.savez or numpy.save")
     except ValueError as exc:
         if "pickle" in str(exc).lower():
             raise DataError(f"{path.name} holds pickled Python objects; edgekit never unpickles data",
                             hint="save plain numeric arrays with numpy.savez") from None
-        raise DataError(f"{path.name} is not a readable .npz/.npy file: {exc}") from None
-    except (OSError, EOFError, zipfile.BadZipFile) as exc:
-        raise DataError(f"{path.name} is not a readable .npz/.npy file: {exc}") from None
+        raise DataError(f"{path.name} is not a readable .npz/.npy file: {_first_line(exc)}") from None
+    except PARSE_ERRORS as exc:
+        raise DataError(f"{path.name} is not a readable .npz/.npy file: {_first_line(exc)}") from None
     if not arrays:
         raise DataError(f"{path.name} holds no arrays")
     return arrays
+
+
+def _read_npz(path: Path) -> dict[str, np.ndarray]:
+    with zipfile.ZipFile(path) as archive:
+        for info in archive.infolist():
+            with archive.open(info) as member:
+                _check_header(member, info.file_size, info.filename.removesuffix(".npy"), path)
+    with np.load(path, allow_pickle=False) as loaded:
+        return {key: loaded[key] for key in loaded.files}
+
+
+def _check_header(handle: BinaryIO, size: int, name: str, path: Path) -> None:
+    """Refuse an array whose header promises more bytes than `size` holds, or than we accept."""
+    version = np.lib.format.read_magic(handle)
+    read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+    shape, _fortran, dtype = read(handle)
+    if dtype.hasobject:
+        return  # np.load refuses it (allow_pickle=False) with its own message
+    nbytes = math.prod(shape) * dtype.itemsize
+    if nbytes > MAX_DATA_BYTES:
+        raise DataError(f"{path.name}: array '{name}' of shape {list(shape)} would take {nbytes:,} bytes, "
+                        f"above the limit of {MAX_DATA_BYTES:,}", hint="pass fewer or smaller samples")
+    if nbytes > size:
+        raise DataError(f"{path.name}: array '{name}' of shape {list(shape)} needs {nbytes:,} bytes but the "
+                        f"file holds {size:,}", hint="the file is truncated or damaged; save it again")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = " ".join(str(exc).split())
+    return text[:160] if text else type(exc).__name__
 
 
 def _check_array(name: str, array: np.ndarray, spec: TensorSpec, source: str) -> np.ndarray:

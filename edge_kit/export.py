@@ -8,6 +8,8 @@ budget search (status "over_budget"); the caller decides whether that is an erro
 
 from __future__ import annotations
 
+import errno
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field, replace
@@ -15,11 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit import budget, progress
-from edge_kit.errors import EdgeKitError, ExportError, UnsupportedError, UsageError
+from edge_kit.errors import EdgeKitError, ExportError, OutputError, UnsupportedError, UsageError
 from edge_kit.exporters import EXPORTERS, Exporter, ExportOptions, get_exporter
 from edge_kit.exporters.quiet import quiet_fds
-from edge_kit.fsutil import atomic_path, check_writable, sha256_file
-from edge_kit.manifest import manifest_path, new_manifest, write_manifest
+from edge_kit.fsutil import atomic_files, check_writable, sha256_file
+from edge_kit.manifest import manifest_path, manifest_text, new_manifest
 from edge_kit.models import SourceModel, load_model
 from edge_kit.recipes import Recipe, get_recipe, resolve
 from edge_kit.signature import random_inputs
@@ -140,9 +142,23 @@ def _convert(exporter: Exporter, source: SourceModel, dest: Path, options: Expor
     except EdgeKitError:
         raise
     except Exception as exc:  # noqa: BLE001 - converters raise anything; report one line
+        if _disk_full(exc):
+            raise OutputError(f"no space left on the device for the converter's scratch files ({dest.parent})",
+                              hint="free some space, or point TMPDIR at a larger disk") from exc
         first = next((line for line in str(exc).strip().splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"{exporter.name} conversion failed: {type(exc).__name__}: {first[:240]}",
                           hint="rerun with --debug for the converter's traceback") from exc
+
+
+def _disk_full(exc: BaseException | None) -> bool:
+    """Whether an OSError 'no space left' is somewhere in an exception's chain."""
+    for _ in range(20):
+        if exc is None:
+            return False
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
 
 
 def export(req: ExportRequest) -> ExportResult:
@@ -170,24 +186,37 @@ def export(req: ExportRequest) -> ExportResult:
                             calibration=plan.calibration.batches if plan.calibration else None, **req.options)
     batches, inputs_desc = _validation_batches(req, source, plan)
     tolerance = req.tolerance or TOLERANCES[plan.precision]
-    with tempfile.TemporaryDirectory(prefix="edgekit-export-") as work, atomic_path(dest) as tmp:
+    with tempfile.TemporaryDirectory(prefix="edgekit-export-") as work:
+        # Converters write into a private scratch folder (a converter that dies on a full disk,
+        # like LLVM's exit(1), then leaves nothing in the output folder); the finished
+        # artifact and its manifest are published together at the very end.
         options.workdir = Path(work)
+        staged = Path(work) / "artifact" / f"artifact{exporter.suffix}"
+        staged.parent.mkdir()
         start = time.perf_counter()
         with progress.step(f"converting to {exporter.name} ({plan.recipe.name if plan.recipe else plan.precision})"):
-            facts = _convert(exporter, source, tmp, options)
+            facts = _convert(exporter, source, staged, options)
         timings["export_s"] = time.perf_counter() - start
-        measured = _measure(req, plan, source, tmp, options, timings)
+        measured = _measure(req, plan, source, staged, options, timings)
         start = time.perf_counter()
         with progress.step(f"validating in {exporter.runtime} on {len(batches)} inputs"):
-            runner = exporter.load(tmp, source.inputs)
+            runner = exporter.load(staged, source.inputs)
             comparison = compare(source, runner, batches, tolerance)
         timings["validate_s"] = time.perf_counter() - start
-        manifest = _manifest(req, source, exporter, target, tmp, facts, runner, comparison,
+        manifest = _manifest(req, source, exporter, target, staged, facts, runner, comparison,
                              inputs_desc, timings, dest, plan, measured, _quantization(plan, options))
-        # The artifact is renamed into place when this block ends, then the manifest follows.
-    path = write_manifest(dest, manifest)
+        path = _publish(staged, dest, manifest)
     _report(comparison, exporter, dest, measured)
     return ExportResult(artifact=dest, manifest_path=path, manifest=manifest)
+
+
+def _publish(staged: Path, dest: Path, manifest: dict[str, Any]) -> Path:
+    """Write the artifact and its manifest next to each other, both or neither."""
+    path = manifest_path(dest)
+    with atomic_files(dest, path) as (tmp_artifact, tmp_manifest):
+        shutil.copyfile(staged, tmp_artifact)
+        tmp_manifest.write_text(manifest_text(manifest), encoding="utf-8")
+    return path
 
 
 def _measure(req: ExportRequest, plan: Plan, source: SourceModel, tmp: Path, options: ExportOptions,

@@ -1,13 +1,16 @@
 """Atomic file output: write to a temporary sibling, then rename over the destination.
 
-A crash, Ctrl-C or SIGTERM (see `edge_kit.signals`) never leaves a partial artifact:
+A crash, Ctrl-C or SIGTERM (see `edge_kit.cli`) never leaves a partial artifact:
 the temporary file is removed and the destination keeps its previous content.
+Files that belong together (an artifact and its manifest) are renamed together under
+a lock on their folder, so concurrent writers never leave a mixed pair behind.
 """
 
 from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import hashlib
 import os
 import shutil
@@ -35,14 +38,21 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
 
 def check_writable(dest: Path, *, directory: bool = False) -> None:
     """Fail early (before any heavy work) when `dest` cannot be written."""
-    if dest.exists() and dest.is_dir() and not directory:
+    dest = Path(dest)
+    try:
+        _check_writable(dest, directory)
+    except OSError as exc:  # a name too long, a loop of links, a folder we may not search
+        raise output_error(exc, dest) from None
+
+
+def _check_writable(dest: Path, directory: bool) -> None:
+    if dest.is_dir() and not directory:
         raise OutputError(f"output path {dest} is a directory",
                           hint="pass the artifact's file path to -o/--output")
     if dest.exists() and not dest.is_dir() and directory:
         raise OutputError(f"output path {dest} is a file, expected a folder",
                           hint="pass a folder path to -o/--output")
-    parent = dest.parent
-    probe = parent
+    probe = dest.parent
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
@@ -50,18 +60,77 @@ def check_writable(dest: Path, *, directory: bool = False) -> None:
     if not os.access(probe, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {probe} is not writable",
                           hint="choose another -o/--output or fix its permissions")
+    if len(os.fsencode(dest.name)) > _name_max(probe):
+        raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(dest))
 
 
-def _os_error(exc: OSError, dest: Path) -> OutputError:
-    if exc.errno == errno.ENOSPC:
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def output_error(exc: OSError, dest: Path) -> OutputError:
+    """The OutputError (exit 10) for an OSError met while writing `dest`."""
+    if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         return OutputError(f"no space left on the device while writing {dest}",
                            hint="free some space or write elsewhere with -o")
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return OutputError(f"permission denied writing {dest}",
                            hint="choose another -o/--output or fix its permissions")
     if exc.errno == errno.ENAMETOOLONG:
-        return OutputError(f"file name too long: {str(dest)[:80]}...", hint="use a shorter -o path")
+        return OutputError(f"file name too long: {str(dest)[:80]}...",
+                           hint="use a shorter -o path (at most 255 bytes per name, 4096 in all)")
     return OutputError(f"cannot write {dest}: {exc.strerror or exc}")
+
+
+def _umask() -> int:
+    """The process umask (read without changing it where /proc allows)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _make_tmp(dest: Path, directory: bool, suffix: str | None) -> Path:
+    """A new temporary sibling of `dest`: an empty file, or an empty folder."""
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        if directory:
+            return Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=dest.parent))
+        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=suffix if suffix is not None
+                                    else "".join(dest.suffixes[-1:]), dir=dest.parent)
+        os.close(fd)
+        return Path(name)
+    except OSError as exc:
+        raise output_error(exc, dest) from None
+
+
+def _commit(tmp: Path, dest: Path) -> None:
+    """Move a finished temporary onto `dest` (with the permissions a plain write would give)."""
+    private = 0o700 if tmp.is_dir() else 0o600
+    if (tmp.stat().st_mode & 0o777) == private:  # mkstemp/mkdtemp's mode, untouched by the caller
+        tmp.chmod((0o777 if tmp.is_dir() else 0o666) & ~_umask())
+    if tmp.is_dir() and dest.is_dir():
+        old = dest.with_name(f"{TMP_PREFIX}old-{dest.name}-{os.getpid()}")
+        os.replace(dest, old)
+        os.replace(tmp, dest)
+        shutil.rmtree(old, ignore_errors=True)
+    else:
+        os.replace(tmp, dest)
+
+
+def _discard(tmp: Path) -> None:
+    if tmp.is_dir():
+        shutil.rmtree(tmp, ignore_errors=True)
+    else:
+        tmp.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -73,33 +142,52 @@ def atomic_path(dest: Path, *, directory: bool = False, suffix: str | None = Non
     """
     dest = Path(dest)
     check_writable(dest, directory=directory)
-    try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        if directory:
-            tmp = Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=dest.parent))
-        else:
-            fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=suffix if suffix is not None
-                                        else "".join(dest.suffixes[-1:]), dir=dest.parent)
-            os.close(fd)
-            tmp = Path(name)
-    except OSError as exc:
-        raise _os_error(exc, dest) from None
+    tmp = _make_tmp(dest, directory, suffix)
     try:
         yield tmp
-        if directory and dest.is_dir():
-            old = dest.with_name(f"{TMP_PREFIX}old-{dest.name}-{os.getpid()}")
-            os.replace(dest, old)
-            os.replace(tmp, dest)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, dest)
+        _commit(tmp, dest)
     except OSError as exc:
-        raise _os_error(exc, dest) from None
+        raise output_error(exc, dest) from None
     finally:
-        if tmp.is_dir():
-            shutil.rmtree(tmp, ignore_errors=True)
-        else:
-            tmp.unlink(missing_ok=True)
+        _discard(tmp)
+
+
+@contextlib.contextmanager
+def _folder_lock(folder: Path) -> Iterator[None]:
+    """An exclusive flock on the folder itself (no lock file is left in it)."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing releases the lock
+
+
+@contextlib.contextmanager
+def atomic_files(*dests: Path) -> Iterator[list[Path]]:
+    """Temporary siblings of several files in one folder, moved onto them together on success.
+
+    The moves run under a lock on the folder, so when two processes publish the same
+    files at once, the files on disk all come from one of them, never a mix. An OSError
+    in the block (a full disk) becomes an OutputError naming the first destination.
+    """
+    paths = [Path(d) for d in dests]
+    for dest in paths:
+        check_writable(dest)
+    tmps: list[Path] = []
+    writing = paths[0]
+    try:
+        for dest in paths:
+            tmps.append(_make_tmp(dest, False, None))
+        yield tmps
+        with _folder_lock(paths[0].parent):
+            for tmp, writing in zip(tmps, paths):
+                _commit(tmp, writing)
+    except OSError as exc:
+        raise output_error(exc, writing) from None
+    finally:
+        for tmp in tmps:
+            _discard(tmp)
 
 
 def write_bytes_atomic(dest: Path, data: bytes) -> None:
@@ -108,7 +196,7 @@ def write_bytes_atomic(dest: Path, data: bytes) -> None:
         try:
             tmp.write_bytes(data)
         except OSError as exc:
-            raise _os_error(exc, dest) from None
+            raise output_error(exc, dest) from None
 
 
 def write_text_atomic(dest: Path, text: str) -> None:

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit.errors import UnsupportedError, UsageError
+from edge_kit.typecheck import NUMBER, ListOf, Spec, read_text, wrong_type
 
 FORMATS = ("tflite", "onnx", "executorch")
 QUANTIZED = ("fp16", "int8-dynamic", "int8")
@@ -106,6 +107,14 @@ class Recipe:
 
 
 _REQUIRED = ("name", "description", "format", "precision", "sources", "tool")
+_S, _B = (str,), (bool,)
+_TYPES: dict[str, Spec] = {
+    "name": _S, "description": _S, "format": _S, "precision": _S, "sources": ListOf(_S), "tool": _S,
+    "default": _B, "per_channel": _B, "calibration_method": _S, "calibration_samples": (int,),
+    "percentile": NUMBER, "histogram_bins": (int,), "activation_type": _S, "weight_type": _S, "io_type": _S,
+    "quant_format": _S, "symmetric_activations": _B, "keep_float_ops": ListOf(_S), "preprocess": (dict,)}
+_PREPROCESS_TYPES: dict[str, Spec] = {"resize": (int,), "mean": ListOf(NUMBER), "std": ListOf(NUMBER),
+                                      "scale": NUMBER, "layout": _S, "color": _S}
 
 
 def _fail(origin: str, problem: str, hint: str | None = None) -> UsageError:
@@ -168,6 +177,9 @@ def parse(data: dict[str, Any], origin: str) -> Recipe:
     missing = [key for key in _REQUIRED if key not in data]
     if missing:
         raise _fail(origin, f"missing field(s) {', '.join(missing)}")
+    problem = wrong_type(data, _TYPES) or wrong_type(data.get("preprocess", {}), _PREPROCESS_TYPES, "preprocess.")
+    if problem:
+        raise _fail(origin, problem)
     values = {**data, "origin": origin, "sources": tuple(data["sources"]),
               "keep_float_ops": tuple(data.get("keep_float_ops", ())),
               "preprocess": _preprocess(dict(data.get("preprocess", {})), origin)}
@@ -193,7 +205,8 @@ def _texts(user_dirs: tuple[Path, ...]) -> list[tuple[str, str, bool]]:
            for entry in sorted(shipped.iterdir(), key=lambda e: e.name) if entry.name.endswith(".toml")]
     for folder in user_dirs:
         if folder.is_dir():
-            out += [(str(p), p.read_text(encoding="utf-8"), True) for p in sorted(folder.glob("*.toml"))]
+            out += [(str(p), read_text(p, "recipe file"), True) for p in sorted(folder.glob("*.toml"))
+                    if p.is_file()]
     return out
 
 

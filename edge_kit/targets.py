@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit.errors import UsageError
+from edge_kit.typecheck import NUMBER, ListOf, Spec, read_text, wrong_type
 
 FORMATS = ("tflite", "onnx", "executorch", "ptl")
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
@@ -100,6 +101,24 @@ _REQUIRED = ("name", "description", "arch", "docker_platform", "qemu_cpu", "core
              "clock_ghz", "memory_mb", "os", "preferred_formats", "default_precision", "isa")
 
 
+_S, _NUM = (str,), NUMBER
+_TYPES: dict[str, Spec] = {
+    "name": _S, "description": _S, "arch": _S, "docker_platform": _S, "qemu_cpu": _S, "cores": (int,),
+    "clock_ghz": _NUM, "memory_mb": (int,), "os": _S, "preferred_formats": ListOf(_S),
+    "default_precision": _S, "isa": (dict,), "aliases": ListOf(_S), "clock_options_ghz": ListOf(_NUM),
+    "cpuinfo": ListOf((dict,)), "microarch": (dict,), "source": _S}
+_CLUSTER: dict[str, Spec] = {"implementer": _S, "part": _S, "variant": _S, "revision": _S, "count": (int,),
+                             "features": _S}
+
+
+def _type_problem(data: dict[str, Any]) -> str | None:
+    problem = wrong_type(data, _TYPES)
+    for i, cluster in enumerate(data.get("cpuinfo", ()) if problem is None else ()):
+        problem = problem or wrong_type(cluster, _CLUSTER, f"cpuinfo[{i}].") or (
+            None if set(cluster) == set(_CLUSTER) else f"cpuinfo[{i}] needs exactly {', '.join(_CLUSTER)}")
+    return problem
+
+
 def _parse(data: dict[str, Any], source: str) -> Target:
     """Validate one target table; every problem names the file and the field."""
     known = {f.name for f in fields(Target)}
@@ -110,6 +129,9 @@ def _parse(data: dict[str, Any], source: str) -> Target:
     missing = [key for key in _REQUIRED if key not in data]
     if missing:
         raise UsageError(f"target file {source}: missing field(s) {', '.join(missing)}")
+    problem = _type_problem(data)
+    if problem:
+        raise UsageError(f"target file {source}: {problem}")
     bad_formats = [f for f in data["preferred_formats"] if f not in FORMATS]
     if bad_formats or not data["preferred_formats"]:
         raise UsageError(f"target file {source}: preferred_formats must be a non-empty list of "
@@ -180,7 +202,8 @@ def _load_all(user_dirs: tuple[Path, ...]) -> dict[str, Target]:
                if entry.name.endswith(".toml")]
     for folder in user_dirs:
         if folder.is_dir():
-            sources += [(str(p), p.read_text(encoding="utf-8")) for p in sorted(folder.glob("*.toml"))]
+            sources += [(str(p), read_text(p, "target file")) for p in sorted(folder.glob("*.toml"))
+                        if p.is_file()]
     for source, text in sources:
         try:
             data = tomllib.loads(text)

@@ -74,3 +74,20 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     np.savez(folder / "inputs.npz", x=np.random.default_rng(0).random((4, 1, 8, 8), dtype=np.float32))
     paths["inputs.npz"] = folder / "inputs.npz"
     return paths
+
+
+def torch_reference(model: Path, eval_npz: Path) -> tuple[float, int]:
+    """Top-1 accuracy (%) of a sample ``.pt2`` on its held-out data, and its MACs per inference
+    counted by torch's own FLOP counter (so tests never hard-code a model's figures)."""
+    import numpy as np
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    module = torch.export.load(str(model)).module()
+    with np.load(eval_npz, allow_pickle=False) as data:
+        x, y = torch.from_numpy(data["x"]), data["y"]
+    with torch.no_grad():
+        predictions = np.array([int(module(x[i:i + 1]).argmax(1)) for i in range(len(y))])
+        with FlopCounterMode(display=False) as counter:
+            module(x[:1])
+    return float((predictions == y).mean() * 100), counter.get_total_flops() // 2

@@ -18,7 +18,9 @@ from edge_kit.bench.cells import FAILED, OK, CellSpec, run_cell
 from edge_kit.bench.leaderboard import leaderboard
 from edge_kit.bench.live import DONE_STAGES, LiveProgress
 from edge_kit.errors import UsageError
+from edge_kit.exporters import get_exporter
 from edge_kit.fsutil import check_writable
+from edge_kit.proc import stop_all
 from edge_kit.targets import PRECISIONS, get_target
 
 
@@ -45,7 +47,7 @@ class BenchRequest:
 
 def _specs(req: BenchRequest) -> list[CellSpec]:
     target = get_target(req.target)
-    formats = req.formats or list(target.preferred_formats)
+    formats = [get_exporter(f).name for f in req.formats] if req.formats else list(target.preferred_formats)
     unknown = [p for p in req.precisions if p not in PRECISIONS]
     if unknown:
         raise UsageError(f"unknown precision(s) {', '.join(unknown)}", hint=f"use {', '.join(PRECISIONS)}")
@@ -77,10 +79,9 @@ def bench(req: BenchRequest) -> dict[str, Any]:
     """Run every cell (in parallel, up to `jobs`), then build the leaderboard and reports."""
     from edge_kit.bench.report import write_reports
 
-    if not Path(req.model).exists():
-        from edge_kit.errors import ModelLoadError
+    from edge_kit.models import sniff_source
 
-        raise ModelLoadError(f"model {req.model} does not exist", hint="check the path")
+    sniff_source(Path(req.model))  # a missing, empty, corrupt or exported file fails before any cell runs
     check_writable(Path(req.output), directory=True)
     specs = _specs(req)
     devices = _devices(req)
@@ -101,7 +102,12 @@ def bench(req: BenchRequest) -> dict[str, Any]:
                 report("cached" if cached else cell["status"])
             return cell
 
-        cells = list(pool.map(one, specs))
+        try:
+            cells = list(pool.map(one, specs))
+        except BaseException:  # Ctrl-C, SIGTERM: no new cell, running exports stop and clean up
+            pool.shutdown(wait=False, cancel_futures=True)
+            stop_all()
+            raise
     board = leaderboard(cells, out / "cells", req.budget, get_target(req.target), [d.summary() for d in devices])
     board.update(model=str(req.model), target=get_target(req.target).summary(), jobs=jobs,
                  wall_s=round(time.perf_counter() - start, 1),

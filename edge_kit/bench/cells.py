@@ -21,7 +21,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from edge_kit import __version__
+from edge_kit.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 from edge_kit.fsutil import sha256_file, write_text_atomic
+from edge_kit.proc import run as run_child
 
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte", "ptl": ".ptl"}
 OK, OUTSIDE, FAILED = "ok", "outside", "failed"
@@ -57,11 +59,12 @@ def _edgekit(args: list[str], log: Path, timeout_s: float) -> tuple[int, str]:
     env = {**os.environ, "PYTHONHASHSEED": "0"}
     with open(log, "w", encoding="utf-8") as err:
         try:
-            proc = subprocess.run([sys.executable, "-m", "edge_kit", *args], stdout=subprocess.PIPE,
-                                  stderr=err, text=True, timeout=timeout_s, env=env)
+            proc = run_child([sys.executable, "-m", "edge_kit", *args], stderr=err, timeout=timeout_s, env=env)
         except subprocess.TimeoutExpired:
             err.write(f"edgekit: error: timed out after {timeout_s:.0f} s\n")
             return 124, ""
+    if proc.returncode in (EXIT_INTERRUPTED, EXIT_TERMINATED):  # not a result: nothing is recorded
+        raise InterruptedError(f"edgekit {args[0]} was interrupted")
     return proc.returncode, proc.stdout
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from edge_kit.emulation import aptsources
 from edge_kit.emulation.aptsources import AptEntry
 from edge_kit.errors import EnvironmentSetupError
+from edge_kit.proc import run as run_child
 
 HEADER_ENV = "EDGEKIT_QEMU_PLUGIN_HEADER"
 HEADER_MEMBER = "include/qemu/qemu-plugin.h"
@@ -37,8 +38,7 @@ def _run(cmd: list[str], *, cwd: Path | None = None, what: str, hint: str) -> st
     if shutil.which(cmd[0]) is None:
         raise EnvironmentSetupError(f"'{cmd[0]}' is not available to {what}", hint=hint)
     try:
-        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True,
-                              timeout=_APT_TIMEOUT_S, check=False)
+        done = run_child(cmd, cwd=cwd, timeout=_APT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
         raise EnvironmentSetupError(f"'{cmd[0]}' timed out trying to {what}",
                                     hint=f"check network access, {hint}") from None

@@ -35,6 +35,7 @@ from pathlib import Path
 from edge_kit.cache import cache_root
 from edge_kit.errors import EnvironmentSetupError, UsageError
 from edge_kit.fsutil import atomic_path, sha256_file, write_text_atomic
+from edge_kit.proc import run as run_child
 from edge_kit.progress import log, step, warn
 
 SHIM_NAME = "libedgekit_et.so"
@@ -198,7 +199,7 @@ def _package_dir(arch: str, wheel: Path | None, scratch: Path) -> Path:
 
 def _run(cmd: list[str], timeout: float, what: str) -> subprocess.CompletedProcess[str]:
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False)
+        return run_child(cmd, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise EnvironmentSetupError(f"{what} took longer than {timeout:.0f}s") from None
     except OSError as exc:
@@ -297,6 +298,12 @@ def runtime_size(folder: Path) -> int:
 
 
 def cached_et_runtime(arch: str = "aarch64") -> Path | None:
-    """The intact cached runtime folder for `arch`, or None (never builds)."""
+    """The intact cached runtime folder for `arch`, None when not built (never builds); a damaged
+    folder is an EnvironmentSetupError naming what its checksums found."""
     dest = cache_root() / "etruntime" / runtime_key(normalize_arch(arch))
-    return dest if dest.is_dir() and not verify_runtime(dest) else None
+    if not dest.is_dir():
+        return None
+    problems = verify_runtime(dest)
+    if problems:
+        raise EnvironmentSetupError(f"damaged: {'; '.join(problems)}", hint="edgekit setup rebuilds it")
+    return dest

@@ -34,6 +34,7 @@ from edge_kit.emulation.insncounts import (CLASSES, MARKER_BEGIN, MARKER_END, MA
                                            MARKER_OPERATOR_BASE, InsnCounts, read_counts)
 from edge_kit.errors import EnvironmentSetupError, RuntimeFailure
 from edge_kit.fsutil import atomic_path, sha256_file, write_bytes_atomic
+from edge_kit.proc import run as run_child
 
 __all__ = ["ensure_plugin", "plugin_args", "read_counts", "InsnCounts", "CLASSES",
            "MARKER_FD", "MARKER_BEGIN", "MARKER_END", "MARKER_OPERATOR_BASE", "QemuInfo",
@@ -184,7 +185,7 @@ def _compile(cc: list[str], source: bytes, header: bytes, out: Path) -> None:
         src.write_bytes(source)
         (inc / "qemu-plugin.h").write_bytes(header)
         cmd = [*cc, *CFLAGS, f"-I{inc}", str(src), "-o", str(out)]
-        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300, check=False)
+        done = run_child(cmd, timeout=300)
     if done.returncode != 0:
         errors = [ln for ln in done.stderr.splitlines() if "error" in ln] or [done.stderr.strip()]
         raise EnvironmentSetupError(f"compiling the QEMU plugin failed: {errors[0][:300]}",

@@ -34,6 +34,7 @@ from edge_kit.cache import cache_root
 from edge_kit.emulation import aptsources
 from edge_kit.emulation.treecheck import read_json, verify_tree, write_manifest
 from edge_kit.errors import EnvironmentSetupError
+from edge_kit.proc import run as run_child
 from edge_kit.progress import Bar, log, warn
 
 RECIPE_VERSION = 1  # bump when the build steps change: every cached rootfs is rebuilt
@@ -146,11 +147,15 @@ def ensure_rootfs(*, rebuild: bool = False) -> Path:
     return rootfs_dir()
 
 
-def _run(cmd: list[str], timeout: float, what: str, fix: str) -> None:
-    """Run a build step; a failure raises EnvironmentSetupError with its last output line."""
+def _run(cmd: list[str], timeout: float, what: str, fix: str, scratch: Path) -> None:
+    """Run a build step; a failure raises EnvironmentSetupError with its last output line.
+
+    The step's temporary files go under `scratch` (removed with it, even when the step is
+    killed: pip and mmdebstrap leave theirs behind on SIGTERM)."""
+    tmp = scratch / "tmp"
+    tmp.mkdir(exist_ok=True)
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False,
-                              stdin=subprocess.DEVNULL)
+        proc = run_child(cmd, timeout=timeout, env={**os.environ, "TMPDIR": str(tmp)})
     except FileNotFoundError:
         raise EnvironmentSetupError(f"{what}: {cmd[0]} is not installed", hint=fix) from None
     except subprocess.TimeoutExpired:
@@ -171,7 +176,7 @@ def _debootstrap(tree: Path, scratch: Path) -> None:
     _run(["mmdebstrap", f"--arch={DEBIAN_ARCH}", "--variant=extract", "--quiet",
           f"--include={','.join(DEB_PACKAGES)}", DEBIAN_RELEASE, str(tree), str(sources)],
          MMDEBSTRAP_TIMEOUT_S, "building the Debian arm64 root filesystem (mmdebstrap)",
-         "check the host's apt sources and network with: apt-get update")
+         "check the host's apt sources and network with: apt-get update", scratch)
 
 
 def _install_wheels(tree: Path, scratch: Path) -> None:
@@ -183,7 +188,7 @@ def _install_wheels(tree: Path, scratch: Path) -> None:
         cmd += ["--platform", tag]
     cmd += [f"{name}=={version}" for name, version in WHEELS.items()]
     _run(cmd, PIP_TIMEOUT_S, "installing the aarch64 runtime wheels (pip)",
-         f"check that pip can reach the package index: {sys.executable} -m pip download numpy")
+         f"check that pip can reach the package index: {sys.executable} -m pip download numpy", scratch)
 
 
 def _tidy(tree: Path, scratch: Path) -> None:
@@ -232,6 +237,7 @@ def _build(key: str) -> None:
             for func, weight, note in steps:
                 func(tree, scratch)
                 bar.advance(weight, note)
+            shutil.rmtree(scratch / "tmp", ignore_errors=True)
             meta = {"key": key, "recipe": recipe(), "build_seconds": time.monotonic() - start,
                     "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
             write_manifest(tree, scratch / "manifest.json", scratch / "stamp.json", meta)

@@ -10,7 +10,18 @@ from edge_kit.models.base import SourceModel
 from edge_kit.models.sniff import SOURCE_KINDS, Kind, sniff
 from edge_kit.signature import resolve_inputs
 
-__all__ = ["Kind", "SourceModel", "load_model", "sniff"]
+__all__ = ["Kind", "SourceModel", "load_model", "sniff", "sniff_source"]
+
+
+def sniff_source(path: Path) -> Kind:
+    """The kind of a source model (what `load_model` takes), or a ModelLoadError/UnsupportedError."""
+    path = Path(path)
+    kind = sniff(path)
+    if kind not in SOURCE_KINDS:
+        raise UnsupportedError(f"{path.name} is already an exported {kind.value} artifact, not a source model",
+                               hint="export from the original PyTorch, Keras or ONNX model; "
+                                    "artifacts go to `edgekit profile` or `edgekit package`")
+    return kind
 
 
 def load_model(path: Path, *, input_shapes: Sequence[tuple[int, ...]] = (),
@@ -18,11 +29,7 @@ def load_model(path: Path, *, input_shapes: Sequence[tuple[int, ...]] = (),
                trust: bool = False) -> SourceModel:
     """Sniff, load and resolve the concrete input signature of a source model."""
     path = Path(path)
-    kind = sniff(path)
-    if kind not in SOURCE_KINDS:
-        raise UnsupportedError(f"{path.name} is already an exported {kind.value} artifact, not a source model",
-                               hint="export from the original PyTorch, Keras or ONNX model; "
-                                    "artifacts go to `edgekit profile` or `edgekit package`")
+    kind = sniff_source(path)
     if kind in (Kind.TORCHSCRIPT, Kind.EXPORTED_PROGRAM, Kind.TORCH_PICKLE):
         from edge_kit.models.torch_models import load_torch
 

@@ -26,11 +26,22 @@ def ort_session(path: Path, threads: int = 0) -> Any:
     if threads:
         options.intra_op_num_threads = threads
     try:
-        return ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        return ort.InferenceSession(model_ref(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"onnxruntime cannot load {Path(path).name}: {first[:200]}",
                              hint="the model may use an operator or opset onnxruntime lacks") from None
+
+
+def model_ref(path: Path) -> str | bytes:
+    """What onnx and onnxruntime open: the path, or the model's bytes when the path is not
+    UTF-8 (their C++ side takes only UTF-8 strings; a file name need not be one)."""
+    text = str(path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return Path(path).read_bytes()
+    return text
 
 
 def ort_specs(args: Sequence[Any]) -> list[TensorSpec]:
@@ -61,7 +72,7 @@ def load_onnx(path: Path) -> OnnxSource:
     import onnx
 
     try:
-        onnx.checker.check_model(str(path))
+        onnx.checker.check_model(model_ref(path))
     except Exception as exc:  # noqa: BLE001 - onnx.checker raises ValidationError and others
         raise ModelLoadError(f"{path.name} is not a valid ONNX model: {str(exc).splitlines()[0][:200]}",
                              hint="re-export it, or check missing initializers / unknown operators") from None

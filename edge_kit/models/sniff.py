@@ -82,9 +82,14 @@ def _is_onnx(path: Path) -> bool:
 def sniff(path: Path) -> Kind:
     """The kind of model at `path`, or a ModelLoadError saying why it is none."""
     path = Path(path)
-    if not path.exists():
-        raise ModelLoadError(f"model file {path} does not exist", hint="check the path")
-    if path.is_dir():
+    try:
+        exists, is_dir = path.exists(), path.is_dir()
+    except OSError as exc:  # a name too long, a loop of links, a folder we may not search
+        raise ModelLoadError(f"cannot open model file {_short(path)}: {exc.strerror}",
+                             hint="check the path") from None
+    if not exists:
+        raise ModelLoadError(f"model file {_short(path)} does not exist", hint="check the path")
+    if is_dir:
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
             return Kind.SAVED_MODEL
         raise ModelLoadError(f"{path} is a folder but not a TensorFlow SavedModel (no saved_model.pb)",
@@ -113,6 +118,26 @@ def sniff(path: Path) -> Kind:
     raise ModelLoadError(f"{path.name} is not a model edgekit recognises (it looks like {what})",
                          hint="supported: TorchScript/ExportedProgram .pt/.pt2, torch state_dict + "
                               "--model-class, Keras .keras/.h5, SavedModel folder, .onnx")
+
+
+def _short(path: Path, limit: int = 120) -> str:
+    """A path for a message: long ones keep their start and their file name."""
+    text = str(path)
+    return text if len(text) <= limit else f"{text[:40]}...{text[-(limit - 43):]}"
+
+
+def check_artifact(path: Path, kind: Kind) -> None:
+    """Refuse an exported artifact whose structure its runtime's verifier rejects (a corrupt
+    flatbuffer), before it is copied anywhere or run; other kinds are checked when they load."""
+    if kind is not Kind.TFLITE:
+        return
+    from ai_edge_litert.interpreter import Interpreter
+
+    try:
+        Interpreter(model_path=str(path))  # verifies the flatbuffer; allocates no tensors
+    except (ValueError, RuntimeError) as exc:
+        raise ModelLoadError(f"{path.name} is a corrupt TFLite model: {str(exc).splitlines()[0][:160]}",
+                             hint="export it again; the file may be truncated or damaged") from None
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -1,15 +1,19 @@
 """PyTorch sources: TorchScript archives, ExportedPrograms and state_dicts (+ --model-class).
 
 Full pickles execute code from the file when unpickled: they are refused unless the
-user passes the explicit trust flag. state_dicts load with `weights_only=True`.
+user passes the explicit trust flag. state_dicts load with `weights_only=True`, and so
+does every pickle inside an ExportedProgram archive (see `_weights_only`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import importlib.util
 import json
+import os
 import sys
+from collections.abc import Iterator
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Sequence
@@ -24,6 +28,7 @@ from edge_kit.signature import TensorSpec, guess_layout
 # A TorchScript archive may declare its inputs in this extra file
 # (torch.jit.save(m, path, _extra_files={"edgekit_inputs.json": '[{"name": "x", "shape": [1, 3, 224, 224]}]'})).
 SIGNATURE_FILE = "edgekit_inputs.json"
+FORCE_SAFE, FORCE_UNSAFE = "TORCH_FORCE_WEIGHTS_ONLY_LOAD", "TORCH_FORCE_NO_WEIGHTS_ONLY_LOAD"
 
 
 class TorchSource(SourceModel):
@@ -123,8 +128,11 @@ def _import_factory(spec: str) -> Any:
                 sys.path.insert(0, str(Path.cwd()))  # like `python -m`: the working folder is importable
             module = importlib.import_module(module_name)
         return getattr(module, attr)
-    except (ImportError, FileNotFoundError, AttributeError) as exc:
-        raise UsageError(f"cannot import --model-class '{spec}': {exc}",
+    except Exception as exc:  # noqa: BLE001 - importing runs the user's module: it may raise anything
+        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+        if not isinstance(exc, (ImportError, FileNotFoundError, AttributeError)):
+            detail = f"{type(exc).__name__}: {detail}"
+        raise UsageError(f"cannot import --model-class '{spec}': {detail}",
                          hint="check the module path and that it is importable") from None
 
 
@@ -154,12 +162,29 @@ def _load_pickle(path: Path, model_class: str | None, trust: bool) -> Any:
     if model_class is None:
         raise UsageError(f"{path.name} holds only weights (a state_dict)",
                          hint="pass --model-class module:Factory that builds the architecture")
-    module = _import_factory(model_class)()
+    module = _build(model_class)
     try:
         module.load_state_dict(data, strict=True)
     except RuntimeError as exc:
         raise ModelLoadError(f"the weights in {path.name} do not fit {model_class}: "
                              f"{str(exc).splitlines()[0][:160]}") from None
+    return module
+
+
+def _build(model_class: str) -> Any:
+    """Call the --model-class factory; whatever it raises is the user's code failing, said in one line."""
+    import torch
+
+    factory = _import_factory(model_class)
+    try:
+        module = factory()
+    except Exception as exc:  # noqa: BLE001 - user code may raise anything
+        raise UsageError(f"--model-class {model_class} failed to build the model: {type(exc).__name__}: "
+                         f"{(str(exc).splitlines() or [''])[0][:160]}",
+                         hint="it must be callable with no arguments and return a torch.nn.Module") from None
+    if not isinstance(module, torch.nn.Module):
+        raise UsageError(f"--model-class {model_class} returned a {type(module).__name__}, not a torch.nn.Module",
+                         hint="point it at a factory or class that builds the architecture")
     return module
 
 
@@ -169,10 +194,13 @@ def load_torch(path: Path, kind: Kind, model_class: str | None, trust: bool) -> 
 
     extra = {SIGNATURE_FILE: ""}
     try:
+        # Archives are opened here and handed over as file objects: torch's C++ readers take
+        # only UTF-8 path strings, and a file name need not be UTF-8.
         if kind is Kind.TORCHSCRIPT:
-            obj = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
+            with open(path, "rb") as handle:
+                obj = torch.jit.load(handle, map_location="cpu", _extra_files=extra)
         elif kind is Kind.EXPORTED_PROGRAM:
-            obj = torch.export.load(str(path))
+            obj = _load_exported_program(path, trust)
         else:
             obj = _load_pickle(path, model_class, trust)
     except (RuntimeError, ValueError, KeyError, OSError, EOFError) as exc:
@@ -182,6 +210,41 @@ def load_torch(path: Path, kind: Kind, model_class: str | None, trust: bool) -> 
     if hasattr(obj, "eval") and kind is not Kind.EXPORTED_PROGRAM:
         obj.eval()
     return TorchSource(path, kind, obj, _parse_signature(extra[SIGNATURE_FILE], path))
+
+
+@contextlib.contextmanager
+def _weights_only() -> Iterator[None]:
+    """Make every torch.load in the block weights-only, even where torch asks for a full pickle.
+
+    torch.export.load unpickles tensor-subclass weights and constants with weights_only=False,
+    and retries its sample inputs that way after a refusal: a crafted .pt2 runs code on load.
+    """
+    saved = {key: os.environ.pop(key, None) for key in (FORCE_SAFE, FORCE_UNSAFE)}
+    os.environ[FORCE_SAFE] = "1"
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            os.environ.pop(key, None)
+            if value is not None:
+                os.environ[key] = value
+
+
+def _load_exported_program(path: Path, trust: bool) -> Any:
+    """torch.export.load, refusing the pickled objects a .pt2 may hold unless trusted."""
+    import pickle
+
+    import torch
+
+    with open(path, "rb") as handle:
+        if trust:
+            return torch.export.load(handle)
+        try:
+            with _weights_only():
+                return torch.export.load(handle)
+        except pickle.UnpicklingError:
+            raise TrustError(f"{path.name} stores pickled Python objects: loading them would run code "
+                             "stored in the file", hint="pass --trust-model if you trust its author") from None
 
 
 def _parse_signature(text: str | bytes, path: Path) -> list[TensorSpec] | None:

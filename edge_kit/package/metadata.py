@@ -112,6 +112,8 @@ def _normalization(spec: dict[str, Any], shape: list[int], norm: Normalization,
 
 def _classes(outputs: list[dict[str, Any]]) -> int | None:
     """Number of classes when output 0 looks like one row of class scores ([1, N] or [N])."""
+    if not outputs:
+        return None
     shape = outputs[0]["shape"]
     if len(shape) in (1, 2) and (len(shape) == 1 or shape[0] == 1) and shape[-1] > 1:
         return int(shape[-1])
@@ -123,7 +125,7 @@ def _check_labels(labels: list[str] | None, outputs: list[dict[str, Any]], origi
         return
     classes = _classes(outputs)
     if classes != len(labels):
-        out = outputs[0]
+        out = outputs[0] if outputs else {"name": "(none)", "shape": []}
         what = f"{classes} classes" if classes else "no class axis"
         raise DataError(f"{origin} has {len(labels)} labels but output '{out['name']}' "
                         f"(shape {out['shape']}) has {what}",

@@ -17,7 +17,7 @@ import numpy as np
 from edge_kit import __version__, progress
 from edge_kit.errors import ManifestError, UnsupportedError, UsageError
 from edge_kit.fsutil import sha256_file
-from edge_kit.models.sniff import Kind, sniff
+from edge_kit.models.sniff import Kind, check_artifact, sniff
 from edge_kit.profile.backends import HarnessRun, get_backend
 from edge_kit.targets import Target, get_target
 
@@ -59,6 +59,7 @@ def _artifact(path: Path) -> dict[str, Any]:
     if kind not in PROFILABLE:
         raise UnsupportedError(f"cannot profile a {kind.value} file ({path.name})",
                                hint="profile an exported .tflite, .onnx or .pte artifact")
+    check_artifact(path, kind)
     fmt, runtime = PROFILABLE[kind]
     info: dict[str, Any] = {"path": str(path), "file": path.name, "format": fmt, "runtime": runtime,
                             "size_bytes": path.stat().st_size, "sha256": sha256_file(path)}

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit.errors import RuntimeFailure, UsageError
+from edge_kit.proc import run as run_child
 from edge_kit.targets import Target
 
 HARNESS_EXIT = {2: "bad arguments or inputs", 3: "the model did not load", 4: "an inference failed",
@@ -149,8 +150,7 @@ class HostBackend(Backend):
 def _run(cmd: list[str], timeout_s: float, model: Path) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONHASHSEED": "0", "EDGEKIT_EMULATOR": ""}
     try:
-        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s, env=env,
-                              start_new_session=True)
+        return run_child(cmd, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
         raise RuntimeFailure(f"profiling {model.name} timed out after {timeout_s:.0f} s",
                              hint="raise --timeout, or lower --num_runs / --max_secs") from None
