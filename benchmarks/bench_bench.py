@@ -27,6 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_quantization import ROOT, mobilenet  # noqa: E402
 
+sys.path.insert(0, str(ROOT))  # sample_models
+
 GOAL_S = 600.0
 
 

@@ -44,7 +44,8 @@ class LiveProgress:
         with self._lock:
             finished = stage in DONE_STAGES
             self.done += finished
-            elapsed = time.perf_counter() - self._start.setdefault(name, time.perf_counter())
+            now = time.perf_counter()
+            elapsed = now - self._start.setdefault(name, now)
             if self._rich is not None:
                 task = self._tasks[name]
                 self._rich.start_task(task)
