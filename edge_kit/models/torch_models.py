@@ -107,9 +107,13 @@ class TorchSource(SourceModel):
         (MobileNetV2 with ImageNet weights: 2 s instead of 20 ms per image)."""
         import torch
 
-        torch.set_flush_denormal(True)
-        with torch.no_grad():
-            return flatten_outputs(self._callable(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]))
+        torch.set_flush_denormal(True)  # a processor flag: set for this call only
+        try:
+            with torch.no_grad():
+                return flatten_outputs(self._callable(*[torch.from_numpy(np.ascontiguousarray(a))
+                                                        for a in arrays]))
+        finally:
+            torch.set_flush_denormal(False)
 
 
 def _import_factory(spec: str) -> Any:
