@@ -38,7 +38,7 @@ def table_rows(board: dict[str, Any], icons: bool = True) -> list[list[str]]:
         acc = r.get("accuracy") or {}
         est = r.get("estimate") or {}
         interval = ((" ±" if est.get("calibrated") else " uncalibrated ±") + f"{est['interval_pct']:.0f}%"
-                    if est.get("interval_pct") else "")
+                    if est.get("interval_pct") else "") + (" (extrapolated)" if est.get("extrapolated") else "")
         rows.append([r["icon"] if icons else r["status"], r["cell"], _fmt((r.get("size_bytes") or 0) / 1e3 if r.get("size_bytes") else None,
                                                 "{:.1f} kB"),
                      _fmt(acc.get("value"), "{:.2f}%"), _fmt(acc.get("drop"), "{:+.2f}"),

@@ -20,6 +20,7 @@ ASSUMPTIONS = ("work = instructions counted under QEMU for this artifact's kerne
                "intra-op threads share the work (Amdahl, P={p}); bytes spilling past the caches move at "
                "beta x peak DRAM bandwidth; clock fixed, no thermal throttling")
 _PER_OP_LIMIT = 60
+EXTRAPOLATION_FACTOR = 4.0  # beyond this factor of the fitted models' instruction counts, say so
 
 
 def _unavailable(target: Target, reason: str) -> dict[str, Any]:
@@ -43,6 +44,30 @@ def _calibration(doc: dict[str, Any], target: Target, core: Core) -> tuple[str, 
     return "uncalibrated", pct["uncalibrated"], (
         f"uncalibrated: ±{pct['uncalibrated']}% (no published row for this board or its core, {core.name}: "
         "the issue rates are documented, the fitted parameters come from other cores)")
+
+
+def _fitted_range(doc: dict[str, Any]) -> tuple[float, float] | None:
+    """Smallest and largest instructions per inference among the records the parameters were fitted on."""
+    from edge_kit.estimate.calibrate import RECORDS, read_records
+
+    try:
+        records = read_records(RECORDS)
+    except DataError:
+        return None
+    keys = {(r["edgekit_target"], r["model"], r["precision"], int(r["threads"])) for r in doc["rows"]}
+    totals = [sum(rec["per_inference"].values()) for key, rec in records.items() if key in keys]
+    return (min(totals), max(totals)) if totals else None
+
+
+def _extrapolation(doc: dict[str, Any], instructions: float) -> str | None:
+    """A note when the model is far outside the size of the models the estimate was fitted on."""
+    fitted = _fitted_range(doc)
+    if fitted is None or fitted[0] / EXTRAPOLATION_FACTOR <= instructions <= fitted[1] * EXTRAPOLATION_FACTOR:
+        return None
+    side = ("smaller: fixed per-inference costs (invoke, thread wake-up) are not modelled, so it is likely "
+            "a lower bound") if instructions < fitted[0] else "larger: cache and memory behaviour is unverified"
+    return (f"extrapolated: {instructions / 1e6:.3g} M instructions per inference, the fitted models have "
+            f"{fitted[0] / 1e6:.0f}-{fitted[1] / 1e6:.0f} M; the interval does not cover a model this much {side}")
 
 
 def _cost(report: dict[str, Any]) -> ModelCost:
@@ -76,11 +101,15 @@ def estimate_from_report(report: dict[str, Any], target: Target, clock_ghz: floa
     pred = predict({k: float(v) for k, v in per_class.items()}, cost, core, params, clock, threads)
     status, pct, note = _calibration(doc, target, core)
     notes = _notes(pred, cost, settings, threads)
+    extrapolated = _extrapolation(doc, sum(float(v) for v in per_class.values()))
+    if extrapolated:
+        notes.insert(0, extrapolated)
     ms = round(pred.latency_ms, 4)
     return {
         "available": True, "estimated_device_latency_ms": ms, "statistic": "p50",
         "low_ms": round(ms * (1 - pct / 100), 4), "high_ms": round(ms * (1 + pct / 100), 4),
         "interval_pct": pct, "calibrated": status == "calibrated", "calibration": status, "note": note,
+        "extrapolated": extrapolated is not None,
         "target": target.name, "device": core.device_name, "core": core.name, "clock_ghz": clock,
         "clock_source": "--clock-ghz" if clock_ghz else "target", "num_threads": threads,
         "threads_modelled": pred.threads,
@@ -156,4 +185,6 @@ def format_estimate(section: dict[str, Any] | None, target: Target) -> str:
         where += f" at {section['clock_ghz']:g} GHz"
     pct = section["interval_pct"]
     bound = f"±{pct}%" if section.get("calibrated") else f"uncalibrated: ±{pct}%"
+    if section.get("extrapolated"):
+        bound += "; extrapolated far outside the models it was fitted on, see the notes"
     return f"estimated on {where}: {_ms(section['estimated_device_latency_ms'])} ms ({bound})"

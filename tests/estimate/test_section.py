@@ -22,7 +22,7 @@ def test_a_real_profile_report_carries_the_estimate(raspi4_report: dict[str, Any
     assert est["per_operator"]["rows"] and "apportioned" in est["per_operator"]["method"]
     assert sum(r["ms"] for r in est["per_operator"]["rows"]) == pytest.approx(ms, rel=1e-2)
     line = format_estimate(est, get_target("raspi4"))
-    assert line == f"estimated on Raspberry Pi 4: {ms:.3g} ms (±{est['interval_pct']}%)"
+    assert line.startswith(f"estimated on Raspberry Pi 4: {ms:.3g} ms (±{est['interval_pct']}%; extrapolated")
     # The emulated wall time is a different, much larger figure, labelled as such.
     assert raspi4_report["latency"]["kind"] == "emulated"
 
@@ -48,7 +48,7 @@ def test_targets_without_published_rows_say_uncalibrated(raspi4_report: dict[str
     est = estimate_from_report(raspi4_report, get_target(target))
     assert est["available"] and not est["calibrated"] and est["calibration"] == status
     assert est["note"].startswith(f"uncalibrated: ±{est['interval_pct']}%")
-    assert f"(uncalibrated: ±{est['interval_pct']}%)" in format_estimate(est, get_target(target))
+    assert f"(uncalibrated: ±{est['interval_pct']}%; extrapolated" in format_estimate(est, get_target(target))
 
 
 def test_no_estimate_without_a_core_description_or_counts(raspi4_report: dict[str, Any]) -> None:
@@ -95,3 +95,19 @@ def test_runtimes_with_their_own_profile_apportion_by_it(raspi4_report: dict[str
     assert rows["conv1"] == pytest.approx(3 * rows["fc"], rel=1e-3)
     assert rows[""] == pytest.approx(est["breakdown"]["memory_ms"], rel=1e-3)
     assert "onnxruntime profiler" in est["per_operator"]["method"]
+
+
+def test_models_far_smaller_than_the_fitted_ones_are_flagged_as_extrapolated(raspi4_report: dict[str, Any]) -> None:
+    import json
+
+    from edge_kit.estimate.calibrate import RECORDS
+
+    digits = raspi4_report["estimate"]  # ~0.5 M instructions; MobileNets are 100-200 M
+    assert digits["extrapolated"] and "likely a lower bound" in digits["notes"][0]
+    record = next(r for r in json.loads(RECORDS.read_text())["records"]
+                  if (r["target"], r["model"], r["precision"]) == ("raspi4", "mobilenet_v2_1.0_224", "fp32"))
+    mobilenet = {"instructions": {"per_inference": record["per_inference"]}, "settings": {"num_threads": 4},
+                 "artifact": {"size_bytes": 14_000_000}}
+    est = estimate_from_report(mobilenet, get_target("raspi4"))
+    assert est["available"] and not est["extrapolated"]
+    assert format_estimate(est, get_target("raspi4")).endswith(f"(±{est['interval_pct']}%)")
