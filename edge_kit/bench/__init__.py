@@ -68,6 +68,11 @@ def _specs(req: BenchRequest) -> list[CellSpec]:
             for f in formats for p in req.precisions]
 
 
+def host_threads(jobs: int, cells: int) -> int:
+    """Framework threads per export, so that side-by-side exports share the cores, never exceed them."""
+    return max(1, (os.cpu_count() or 1) // max(1, min(jobs, cells)))
+
+
 def _profile_slots(req: BenchRequest) -> int:
     """How many cells may profile at once without oversubscribing the host with emulated threads."""
     cores = os.cpu_count() or 1
@@ -86,6 +91,8 @@ def bench(req: BenchRequest) -> dict[str, Any]:
     specs = _specs(req)
     devices = _devices(req)
     jobs = req.jobs or os.cpu_count() or 1
+    for spec in specs:
+        spec.host_threads = host_threads(jobs, len(specs))
     gate = threading.Semaphore(_profile_slots(req))
     start = time.perf_counter()
     out = Path(req.output)
