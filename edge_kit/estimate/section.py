@@ -7,6 +7,7 @@ per class, the artifact's path, the number of threads) into the device estimate;
 
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 from typing import Any
 
@@ -46,17 +47,23 @@ def _calibration(doc: dict[str, Any], target: Target, core: Core) -> tuple[str, 
         "the issue rates are documented, the fitted parameters come from other cores)")
 
 
-def _fitted_range(doc: dict[str, Any]) -> tuple[float, float] | None:
-    """Smallest and largest instructions per inference among the records the parameters were fitted on."""
+@functools.lru_cache(maxsize=1)
+def _record_totals() -> dict[tuple[str, str, str, int], float]:
+    """Instructions per inference of each shipped calibration record (read once per process)."""
     from edge_kit.estimate.calibrate import RECORDS, read_records
 
     try:
-        records = read_records(RECORDS)
+        return {key: sum(rec["per_inference"].values()) for key, rec in read_records(RECORDS).items()}
     except DataError:
-        return None
-    keys = {(r["edgekit_target"], r["model"], r["precision"], int(r["threads"])) for r in doc["rows"]}
-    totals = [sum(rec["per_inference"].values()) for key, rec in records.items() if key in keys]
-    return (min(totals), max(totals)) if totals else None
+        return {}
+
+
+def _fitted_range(doc: dict[str, Any]) -> tuple[float, float] | None:
+    """Smallest and largest instructions per inference among the records the parameters were fitted on."""
+    totals = _record_totals()
+    fitted = [totals[key] for key in {(r["edgekit_target"], r["model"], r["precision"], int(r["threads"]))
+                                      for r in doc["rows"]} if key in totals]
+    return (min(fitted), max(fitted)) if fitted else None
 
 
 def _extrapolation(doc: dict[str, Any], instructions: float) -> str | None:
