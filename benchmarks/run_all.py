@@ -19,6 +19,7 @@ SCRIPTS = (
     ("bench_harness.py", [], False),
     ("bench_plugin.py", ["--no-download"], False),
     ("bench_estimate.py", ["--ordering", "--repeat"], False),
+    ("diag_mobilenet_ptq.py", [], False),
     ("bench_quantization.py", ["--mobilenet"], True),
     ("bench_bench.py", [], True),
 )
