@@ -230,6 +230,10 @@ def _measure(req: ExportRequest, plan: Plan, source: SourceModel, tmp: Path, opt
         initial = evaluator.measure(exporter.load(tmp, source.inputs))
     section: dict[str, Any] = initial.to_dict()
     if req.max_accuracy_drop is not None:
+        if initial.resolution > req.max_accuracy_drop:
+            progress.warn(f"{initial.samples} eval samples: one sample moves {initial.metric} by "
+                          f"{initial.resolution:.2f} points, more than the {req.max_accuracy_drop}-point budget, "
+                          "so the budget allows no changed prediction at all; use a larger eval set")
         def build(keep: tuple[str, ...]) -> Any:
             _convert(exporter, source, tmp, replace(options, keep_float=keep))
             acc = evaluator.measure(exporter.load(tmp, source.inputs))
@@ -292,5 +296,6 @@ def _report(comparison: Comparison, exporter: Exporter, dest: Path, measured: di
     else:
         progress.warn(f"wrote {dest} but it is outside tolerance: {'; '.join(comparison.reasons)}")
     if measured:
-        progress.log(f"{measured['metric']}: source {measured['source']:.2f}%, {exporter.name} "
-                     f"{measured['artifact']:.2f}%, drop {measured['drop']:.2f} points")
+        from edge_kit.accuracy import summary
+
+        progress.log(summary(measured, exporter.name))

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from edge_kit.accuracy import load_eval, outputs
+from edge_kit.accuracy import Accuracy, load_eval, outputs, wilson95
 from edge_kit.errors import DataError
 from edge_kit.export import ExportRequest, export
 from edge_kit.signature import TensorSpec
@@ -40,14 +40,35 @@ def test_only_classifier_outputs_have_a_top1(tmp_path: Path):
         outputs(lambda arrays: [np.zeros((1, 4, 4, 2))], evalset)
 
 
+def test_the_wilson_interval_matches_its_closed_forms():
+    z2 = 1.959964 ** 2
+    assert wilson95(0, 10) == pytest.approx((0.0, 100 * z2 / (10 + z2)))  # no successes
+    assert wilson95(22, 22) == pytest.approx((100 * 22 / (22 + z2), 100.0))  # all successes
+    low, high = wilson95(18, 22)
+    assert (low, high) == pytest.approx(tuple(100 - v for v in reversed(wilson95(4, 22))))  # symmetric
+    assert low < 100 * 18 / 22 < high
+    assert high - low > wilson95(180, 220)[1] - wilson95(180, 220)[0]  # more samples, narrower
+
+
+def test_every_accuracy_carries_its_resolution_and_interval():
+    acc = Accuracy("top1_agreement", 100.0, 100 * 18 / 22, 100 * 4 / 22, 22, "photos.npz").to_dict()
+    assert acc["resolution_points"] == pytest.approx(4.5455)
+    assert acc["artifact_interval95"] == pytest.approx([61.48, 92.69], abs=0.01)
+
+
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
-def test_fp32_export_reports_its_accuracy_with_no_drop(tiny: dict, tmp_path: Path, fmt: str):
+def test_fp32_export_reports_its_accuracy_with_no_drop(tiny: dict, tmp_path: Path, fmt: str, capsys):
     x = np.random.default_rng(1).random((12, 1, 8, 8), dtype=np.float32)
     result = export(ExportRequest(model=tiny["cnn.pt2"], format=fmt, output=tmp_path / f"m.{fmt}",
-                                  eval_data=_eval(tmp_path, x=x, y=np.arange(12) % 10)))
+                                  eval_data=_eval(tmp_path, x=x, y=np.arange(12) % 10), max_accuracy_drop=1.0))
     acc = result.manifest["accuracy"]
     assert acc["metric"] == "top1_accuracy" and acc["samples"] == 12
     assert acc["drop"] == 0.0 and acc["source"] == acc["artifact"]
+    low, high = acc["artifact_interval95"]
+    assert low < acc["artifact"] <= high and acc["resolution_points"] == pytest.approx(100 / 12, abs=1e-4)
+    # a 1-point budget on 12 samples (8.33 points each) is called out, and the export still succeeds
+    assert "12 eval samples: one sample moves top1_accuracy by 8.33 points" in capsys.readouterr().err
+    assert result.manifest["status"] == "ok"
     assert result.manifest["validation"]["inputs"].endswith("(eval inputs)")
     assert "quantization" not in result.manifest
 
