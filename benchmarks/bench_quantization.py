@@ -1,12 +1,16 @@
 """What quantization costs, for every sample model × format × precision (not a test).
 
     .venv/bin/python benchmarks/bench_quantization.py [--samples DIR] [--mobilenet] [--only NAME]
-        [--formats tflite,onnx,executorch] [--precisions fp32,fp16,int8-dynamic,int8] [--json OUT]
+        [--formats tflite,onnx,executorch] [--precisions fp32,fp16,int8-dynamic,int8] [--equalize]
+        [--json OUT]
 
 Each row is a real `edgekit export` (library call) with the model's held-out data as
 `--eval` and its calibration file (static int8): artifact size, the metric in the
 artifact's own runtime (top-1 accuracy with labels, top-1 agreement with the fp32 source
-without), the drop in points, the manifest status, and the size relative to fp32.
+without), the drop in points, the output error (mean normalised squared error of the scores
+against the source's), the manifest status, and the size relative to fp32. `--equalize` adds
+an `int8-eq` row per torch model and format: the `*_equalized` recipe (residual streams
+equalized before static int8).
 `--mobilenet` adds MobileNetV2 (real ImageNet weights, bundled photos; written to a
 temporary folder by `python -m sample_models.export_mobilenet`). Artifacts go to a
 temporary folder; nothing is written into the repository.
@@ -28,6 +32,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte"}
+EQUALIZED = {"tflite": "litert_pt2e_int8_static_per_channel_equalized",
+             "onnx": "onnx_int8_static_qdq_per_channel_minmax_equalized",
+             "executorch": "xnnpack_pt2e_int8_static_per_channel_equalized"}
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 
 
@@ -63,23 +70,26 @@ def mobilenet(folder: Path) -> Sample:
                   str(folder / "mobilenet_v2_calib.npz"))
 
 
-def run_one(sample: Sample, samples_dir: Path, fmt: str, precision: str, out: Path) -> dict[str, Any]:
+def run_one(sample: Sample, samples_dir: Path, fmt: str, precision: str, out: Path,
+            recipe: str | None = None) -> dict[str, Any]:
     """One export; a row with the figures, or with the error line when it failed."""
     from edge_kit.errors import EdgeKitError
     from edge_kit.export import ExportRequest, export
 
-    row: dict[str, Any] = {"model": sample.name, "format": fmt, "precision": precision}
+    label = precision + ("-eq" if recipe else "")
+    row: dict[str, Any] = {"model": sample.name, "format": fmt, "precision": label}
     start = time.perf_counter()
     try:
         result = export(ExportRequest(
-            model=samples_dir / sample.model, format=fmt, precision=precision,
-            output=out / f"{sample.name}.{precision}{SUFFIX[fmt]}", eval_data=samples_dir / sample.eval,
+            model=samples_dir / sample.model, format=fmt, precision=precision, recipe=recipe,
+            output=out / f"{sample.name}.{label}{SUFFIX[fmt]}", eval_data=samples_dir / sample.eval,
             calibration=samples_dir / sample.calibration if precision == "int8" else None))
     except EdgeKitError as exc:
         return {**row, "status": "failed", "error": exc.one_line(), "seconds": time.perf_counter() - start}
     acc = result.manifest["accuracy"]
     return {**row, "status": result.status, "size_bytes": result.manifest["artifact"]["size_bytes"],
             "metric": acc["metric"], "source": acc["source"], "artifact": acc["artifact"], "drop": acc["drop"],
+            "output_error": acc["output_error"],
             "recipe": result.manifest.get("quantization", {}).get("recipe"),
             "seconds": time.perf_counter() - start}
 
@@ -95,15 +105,16 @@ def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [f"{'model':<14}{'format':<12}{'precision':<14}{'size':>10}{'ratio':>8}  {'metric':<16}"
-             f"{'source':>8}{'artifact':>9}{'drop':>7}  status"]
+             f"{'source':>8}{'artifact':>9}{'drop':>7}{'out err':>10}  status"]
     for r in rows:
         if r["status"] == "failed":
             lines.append(f"{r['model']:<14}{r['format']:<12}{r['precision']:<14}{'-':>10}{'-':>8}  {'-':<16}"
-                         f"{'-':>8}{'-':>9}{'-':>7}  failed: {r['error'][:90]}")
+                         f"{'-':>8}{'-':>9}{'-':>7}{'-':>10}  failed: {r['error'][:90]}")
             continue
         ratio = f"{r['size_ratio']:.3f}" if r["size_ratio"] else "-"
         lines.append(f"{r['model']:<14}{r['format']:<12}{r['precision']:<14}{r['size_bytes']:>10,}{ratio:>8}  "
-                     f"{r['metric']:<16}{r['source']:>8.2f}{r['artifact']:>9.2f}{r['drop']:>7.2f}  {r['status']}")
+                     f"{r['metric']:<16}{r['source']:>8.2f}{r['artifact']:>9.2f}{r['drop']:>7.2f}{r['output_error']:>10.3g}  "
+                     f"{r['status']}")
     return "\n".join(lines)
 
 
@@ -114,6 +125,8 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], help="model names to run (repeatable)")
     parser.add_argument("--formats", default="tflite,onnx,executorch")
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
+    parser.add_argument("--equalize", action="store_true",
+                        help="add int8 rows with residual streams equalized (torch models)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -128,9 +141,12 @@ def main() -> None:
             samples.append(mobilenet(out / "mobilenet"))
         for sample in samples:
             for fmt in (f for f in args.formats.split(",") if f in sample.formats):
-                for precision in args.precisions.split(","):
-                    rows.append(run_one(sample, args.samples, fmt, precision, out))
-                    print(f"# {sample.name} {fmt} {precision}: {rows[-1]['status']} "
+                runs = [(p, None) for p in args.precisions.split(",")]
+                if args.equalize and "int8" in args.precisions.split(",") and sample.model.endswith(".pt2"):
+                    runs.append(("int8", EQUALIZED[fmt]))
+                for precision, recipe in runs:
+                    rows.append(run_one(sample, args.samples, fmt, precision, out, recipe))
+                    print(f"# {sample.name} {fmt} {rows[-1]['precision']}: {rows[-1]['status']} "
                           f"({rows[-1]['seconds']:.1f}s)", file=sys.stderr, flush=True)
     rows = with_ratios(rows)
     print(table(rows))

@@ -8,8 +8,8 @@ executorch exporter uses), in torch's reference kernels so every intermediate te
 Prints, against fp32: fp16 and int8-weights-only agreement (with and without bias correction),
 full int8 agreement and logit SQNR for three calibration sets (the 44 other views the benchmarks
 use, 200 random crops, and the evaluated photos themselves as a leakage upper bound), and the
-SQNR of every residual add. Last, an experiment edgekit does not ship: equalizing the channels of
-each linear-bottleneck residual stream (exact in float) before quantizing.
+SQNR of every residual add. Last, the same with the linear residual streams equalized first
+(edge_kit.quant.equalize, what the `*_equalized` recipes do).
 A diagnosis, not a test: nothing here is asserted. About 1 min on 2 cores.
 """
 
@@ -29,8 +29,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from edge_kit.quant import pt2e  # noqa: E402
-from sample_models.mobilenet import (  # noqa: E402
-    _PHOTOS, _V2_SETTING, _as_rgb_uint8, _preprocess, mobilenet_v2)
+from edge_kit.quant.equalize import equalize  # noqa: E402
+from sample_models.mobilenet import _PHOTOS, _as_rgb_uint8, _preprocess, mobilenet_v2  # noqa: E402
 
 LAYERS = (torch.nn.Conv2d, torch.nn.Linear)
 
@@ -149,54 +149,6 @@ def residual_adds(module: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
     return {k: torch.cat(v) for k, v in seen.items()}
 
 
-def residual_streams(model: torch.nn.Module) -> list[tuple[list[Any], list[Any]]]:
-    """MobileNetV2's linear streams: (projection convs writing a stage's residual stream, the
-    1x1 convs reading it). No activation sits on the stream, so scaling its channels is exact."""
-    blocks = list(model.features)
-
-    def convs(module: torch.nn.Module) -> list[Any]:
-        return [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
-
-    streams, index = [], 1
-    for _, _, repeats, _ in _V2_SETTING:
-        stage = blocks[index:index + repeats]
-        index += repeats
-        readers = [convs(b)[0] for b in stage[1:]] + [convs(blocks[index])[0]]
-        streams.append(([convs(b)[-1] for b in stage], readers))
-    return streams
-
-
-def equalize_streams(folded: torch.nn.Module, calib: torch.Tensor, alpha: float = 0.5) -> torch.nn.Module:
-    """Scale each stream channel c by 1/s_c (writers' output channel c) and s_c (readers' input
-    channel c), s_c = range_x^alpha / range_w^(1-alpha): the per-tensor activation range shrinks
-    to what the wide channels need, the readers' per-channel weights absorb the difference."""
-    model = copy.deepcopy(folded)
-    streams = residual_streams(model)
-    ranges: dict[int, torch.Tensor] = {}
-
-    def record(k: int) -> Any:
-        def hook(mod: Any, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> None:
-            seen = inputs[0].abs().amax(dim=(0, 2, 3))
-            ranges[k] = torch.maximum(ranges[k], seen) if k in ranges else seen
-        return hook
-
-    hooks = [r.register_forward_hook(record(k)) for k, (_, readers) in enumerate(streams) for r in readers]
-    with torch.no_grad():
-        model(calib)
-    for h in hooks:
-        h.remove()
-    with torch.no_grad():
-        for k, (writers, readers) in enumerate(streams):
-            weight_range = torch.stack([r.weight.abs().amax(dim=(0, 2, 3)) for r in readers]).amax(0)
-            scale = ranges[k].clamp_min(1e-8) ** alpha / weight_range.clamp_min(1e-8) ** (1 - alpha)
-            for w in writers:
-                w.weight /= scale[:, None, None, None]
-                w.bias /= scale
-            for r in readers:
-                r.weight *= scale[None, :, None, None]
-    return model
-
-
 def main() -> None:
     torch.set_num_threads(2)
     start = time.perf_counter()
@@ -236,9 +188,12 @@ def main() -> None:
             print(f"  {path:12s} range [{ref_add.min():7.2f}, {ref_add.max():6.2f}]  "
                   f"SQNR {sqnr(ref_add, value):5.1f} dB")
 
-    equalized = equalize_streams(folded, calibrations["200 random crops"])
-    print("experiment, not shipped: residual streams equalized (alpha 0.5) before int8 static; "
-          f"float drift {float((run(equalized, photos) - ref).abs().max()):.1e}")
+    crops = calibrations["200 random crops"]
+    program, done = equalize(torch.export.export(model, (photos[:1],)),
+                             [[crops[i:i + 1].numpy()] for i in range(len(crops))])
+    equalized = program.module()
+    print(f"residual streams equalized first ({done['streams']} streams, {done['channels']} channels; "
+          f"the *_equalized recipes), float drift {float((run(equalized, photos) - ref).abs().max()):.1e}:")
     for name in ("44 other views (mirrored, 1.25x zoom)", "200 random crops"):
         out = run(int8_static(equalized, calibrations[name]), photos)
         print(f"  calibrated on {name:40s} {agreement(ref, out)}  logit SQNR {sqnr(ref, out):.1f} dB")

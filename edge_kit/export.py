@@ -137,6 +137,7 @@ def _validation_batches(req: ExportRequest, source: SourceModel, plan: Plan) -> 
 
 def _convert(exporter: Exporter, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
     try:
+        source = _equalized(source, options)
         with quiet_fds():
             return exporter.export(source, dest, options)
     except EdgeKitError:
@@ -148,6 +149,22 @@ def _convert(exporter: Exporter, source: SourceModel, dest: Path, options: Expor
         first = next((line for line in str(exc).strip().splitlines() if line.strip()), type(exc).__name__)
         raise ExportError(f"{exporter.name} conversion failed: {type(exc).__name__}: {first[:240]}",
                           hint="rerun with --debug for the converter's traceback") from exc
+
+
+def _equalized(source: SourceModel, options: ExportOptions) -> SourceModel:
+    """The source to quantize: its linear streams equalized when the recipe asks (once per export)."""
+    recipe = options.recipe
+    if recipe is None or not recipe.equalize_streams or source.framework != "torch":
+        return source
+    if "equalized_source" not in options.extra:
+        from edge_kit.quant.equalize import equalize
+
+        with progress.step("equalizing linear residual streams on the calibration data"):
+            program, done = equalize(source.exported_program, options.calibration or [])  # type: ignore[attr-defined]
+        options.extra["equalized_source"] = source.with_program(program)  # type: ignore[attr-defined]
+        options.extra["equalized"] = done
+        progress.log(f"equalized {done['streams']} stream(s), {done['channels']} channels")
+    return options.extra["equalized_source"]
 
 
 def _disk_full(exc: BaseException | None) -> bool:
@@ -256,8 +273,11 @@ def _quantization(plan: Plan, options: ExportOptions) -> dict[str, Any] | None:
     if plan.recipe is None:
         return None
     calibration = plan.calibration.description if plan.calibration else None
-    return {"recipe": plan.recipe.name, "tool": plan.recipe.tool, "settings": plan.recipe.settings(),
-            "calibration": calibration, "keep_float": list(options.keep_float)}
+    section = {"recipe": plan.recipe.name, "tool": plan.recipe.tool, "settings": plan.recipe.settings(),
+               "calibration": calibration, "keep_float": list(options.keep_float)}
+    if "equalized" in options.extra:
+        section["equalized"] = options.extra["equalized"]
+    return section
 
 
 def _status(comparison: Comparison, measured: dict[str, Any] | None) -> str:

@@ -35,9 +35,10 @@ def recipes(as_json: bool) -> None:
     if as_json:
         emit_json([r.summary() for r in found])
         return
-    echo(f"  {'recipe':<44}{'format':<12}{'precision':<14}{'sources':<24}description")
+    width = max([44, *(len(r.name) + 2 for r in found)])
+    echo(f"  {'recipe':<{width}}{'format':<12}{'precision':<14}{'sources':<24}description")
     for r in found:
-        echo(f"{'*' if is_default(r) else ' '} {r.name:<44}{r.format:<12}{r.precision:<14}"
+        echo(f"{'*' if is_default(r) else ' '} {r.name:<{width}}{r.format:<12}{r.precision:<14}"
              f"{','.join(r.sources):<24}{r.description}")
 
 

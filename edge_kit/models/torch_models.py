@@ -80,6 +80,12 @@ class TorchSource(SourceModel):
             return torch.export.export(converted.module(), self.example_inputs())
         return torch.export.export(self.obj, self.example_inputs())
 
+    def with_program(self, program: Any) -> TorchSource:
+        """The same model (path, inputs) backed by another ExportedProgram, e.g. an equalized copy."""
+        clone = TorchSource(self.path, Kind.EXPORTED_PROGRAM, program, self.embedded_signature)
+        clone.inputs = self.inputs
+        return clone
+
     def module(self) -> Any:
         """An eager `nn.Module` view (what litert-torch and tracing need)."""
         import torch

@@ -41,3 +41,18 @@ def test_int8_onnx_reaches_90_percent_agreement_within_the_budget(mobilenet: dic
     assert budget["status"] == "rescued" and acc["artifact"] >= 90.0
     assert manifest["quantization"]["settings"]["per_channel"] is True
     assert manifest["artifact"]["size_bytes"] < 0.8 * 14_000_000
+
+
+def test_stream_equalization_halves_executorch_int8_output_error(mobilenet: dict, tmp_path: Path):
+    """The 7 linear bottleneck streams (712 channels) are found and equalized; the int8 logits get
+    closer to fp32 (measured 0.076 -> 0.033 normalised squared error on the 22 photos)."""
+    errors = {}
+    for recipe in ("xnnpack_pt2e_int8_static_per_channel", "xnnpack_pt2e_int8_static_per_channel_equalized"):
+        result = run_cli("export", mobilenet["model"], "--format", "executorch", "--quantize", "int8",
+                         "--recipe", recipe, "--calibration", mobilenet["calibration"], "--eval", mobilenet["eval"],
+                         "-o", tmp_path / f"{recipe}.pte", "--json")
+        assert result.code == 0, result.stderr[-2000:]
+        manifest = json.loads(result.stdout)
+        errors[recipe] = manifest["accuracy"]["output_error"]
+    assert manifest["quantization"]["equalized"] == {"streams": 7, "channels": 712}
+    assert errors["xnnpack_pt2e_int8_static_per_channel_equalized"] < 0.7 * errors["xnnpack_pt2e_int8_static_per_channel"]

@@ -1,0 +1,90 @@
+"""Residual-stream equalization: which streams it finds, that the float model is unchanged,
+and that the int8 artifact gets closer to the source in every runtime."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from edge_kit.quant.equalize import channel_ranges, equalize, find_streams
+from tests.quant.conftest import quantize
+from tests.tiny_models import ResidualStream, TinyCNN
+
+X = torch.rand(1, 1, 8, 8)
+
+
+def _program(model: torch.nn.Module) -> torch.export.ExportedProgram:
+    torch.manual_seed(0)
+    return torch.export.export(model.eval(), (X,))
+
+
+def _batches(n: int, seed: int) -> list[list[np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [[rng.random((1, 1, 8, 8), dtype=np.float32)] for _ in range(n)]
+
+
+@pytest.fixture(scope="module")
+def stream_model() -> torch.export.ExportedProgram:
+    torch.manual_seed(0)
+    return _program(ResidualStream())
+
+
+def test_finds_the_stream_its_writers_and_readers(stream_model):
+    streams = find_streams(stream_model.module())
+    assert len(streams) == 1
+    stream = streams[0]
+    assert [n.target.__name__ for n in stream.writers] == ["batch_norm.default"] * 2
+    assert len(stream.nodes) == 3  # two writers and the add
+    readers = sorted(n.args[1].target for n in stream.readers)
+    assert readers == ["expand.weight", "head.weight"]
+
+
+@pytest.mark.parametrize("model", [TinyCNN(), ResidualStream(leak=True)], ids=["no-stream", "relu-on-stream"])
+def test_streams_touched_by_anything_but_adds_and_convs_are_left_alone(model):
+    program = _program(model)
+    assert find_streams(program.module()) == []
+    same, done = equalize(program, _batches(4, 0))
+    assert same is program and done == {"streams": 0, "channels": 0}
+
+
+def test_equalizing_keeps_the_float_model_and_balances_the_channels(stream_model):
+    before = {k: v.clone() for k, v in stream_model.state_dict.items()}
+    equalized, done = equalize(stream_model, _batches(16, 1))
+    assert done == {"streams": 1, "channels": 4}
+    x = torch.from_numpy(_batches(1, 2)[0][0])
+    ref, got = stream_model.module()(x), equalized.module()(x)
+    assert torch.allclose(ref, got, rtol=1e-4, atol=1e-4 * float(ref.abs().max()))
+    assert all(torch.equal(before[k], v) for k, v in stream_model.state_dict.items())  # source untouched
+
+    def spread(program: torch.export.ExportedProgram) -> float:
+        module = program.module()
+        ranges = channel_ranges(module, find_streams(module), _batches(16, 3))[0]
+        return float(ranges.max() / ranges.min())
+
+    assert spread(stream_model) > 20 and spread(equalized) < spread(stream_model) / 4
+
+
+RECIPES = {"onnx": "onnx_int8_static_qdq_per_channel_minmax",
+           "executorch": "xnnpack_pt2e_int8_static_per_channel",
+           "tflite": "litert_pt2e_int8_static_per_channel"}
+
+
+@pytest.mark.parametrize("fmt", sorted(RECIPES))
+def test_equalized_recipe_brings_int8_closer_to_the_source(stream_model, tmp_path: Path, fmt: str):
+    model = tmp_path / "stream.pt2"
+    torch.export.save(stream_model, model)
+    data = tmp_path / "data"
+    data.mkdir()
+    np.savez(data / "calib.npz", x=np.concatenate([b[0] for b in _batches(64, 4)]))
+    np.savez(data / "eval.npz", x=np.concatenate([b[0] for b in _batches(64, 5)]))
+    kwargs = {"calibration": data / "calib.npz", "eval_data": data / "eval.npz"}
+    plain = quantize(model, fmt, "int8", tmp_path / "plain", recipe=RECIPES[fmt], **kwargs).manifest
+    equal = quantize(model, fmt, "int8", tmp_path / "equal", recipe=f"{RECIPES[fmt]}_equalized", **kwargs).manifest
+    assert "equalized" not in plain["quantization"]
+    assert equal["quantization"]["equalized"] == {"streams": 1, "channels": 4}
+    assert equal["quantization"]["settings"]["equalize_streams"] is True
+    assert equal["status"] == "ok"
+    assert equal["accuracy"]["output_error"] < 0.5 * plain["accuracy"]["output_error"]
