@@ -155,7 +155,9 @@ def _scales(stream: Stream, x_range: Any, state: dict[str, Any]) -> Any:
     w_range = torch.stack([state[_attr(r.args[1])].abs().transpose(0, 1).flatten(1).amax(1)
                            for r in stream.readers]).amax(0)
     scale = x_range.clamp_min(1e-12) ** ALPHA / w_range.clamp_min(1e-12) ** (1 - ALPHA)
-    return scale.clamp(1 / SCALE_LIMIT, SCALE_LIMIT)
+    # A channel the calibration data never moved says nothing about its range: leave it as is.
+    silent = (x_range <= 1e-6 * x_range.max()) | (w_range <= 0)
+    return torch.where(silent, torch.ones_like(scale), scale.clamp(1 / SCALE_LIMIT, SCALE_LIMIT))
 
 
 def _apply(stream: Stream, scale: Any, state: dict[str, Any]) -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from edge_kit.quant.equalize import channel_ranges, equalize, find_streams
+from edge_kit.quant.equalize import _scales, channel_ranges, equalize, find_streams
 from tests.quant.conftest import quantize
 from tests.tiny_models import ResidualStream, TinyCNN
 
@@ -65,6 +65,13 @@ def test_equalizing_keeps_the_float_model_and_balances_the_channels(stream_model
         return float(ranges.max() / ranges.min())
 
     assert spread(stream_model) > 20 and spread(equalized) < spread(stream_model) / 4
+
+
+def test_channels_the_calibration_never_moved_keep_their_scale(stream_model):
+    stream = find_streams(stream_model.module())[0]
+    x_range = torch.tensor([50.0, 1.0, 0.0, 2.0])
+    scale = _scales(stream, x_range, stream_model.state_dict)
+    assert scale[2] == 1.0 and scale[0] > scale[1] > 0
 
 
 RECIPES = {"onnx": "onnx_int8_static_qdq_per_channel_minmax",
