@@ -136,7 +136,7 @@ class AddRecorder(torch.fx.Interpreter):
 
     def run_node(self, node: Any) -> Any:
         out = super().run_node(node)
-        if node.op == "call_function" and pt2e._op_name(node) == "add":  # noqa: SLF001
+        if node.op == "call_function" and pt2e.op_name(node) == "add":
             self.seen.setdefault(pt2e.module_path(node) or "?", []).append(out.detach().clone())
         return out
 

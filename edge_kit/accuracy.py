@@ -66,7 +66,6 @@ class Accuracy:
                 "resolution_points": round(self.resolution, 4)}
 
 
-
 def summary(measured: dict[str, Any], name: str) -> str:
     """One line from an accuracy section: both metrics, the artifact's interval, the drop."""
     low, high = measured["artifact_interval95"]

@@ -251,6 +251,7 @@ def _measure(req: ExportRequest, plan: Plan, source: SourceModel, tmp: Path, opt
             progress.warn(f"{initial.samples} eval samples: one sample moves {initial.metric} by "
                           f"{initial.resolution:.2f} points, more than the {req.max_accuracy_drop}-point budget, "
                           "so the budget allows no changed prediction at all; use a larger eval set")
+
         def build(keep: tuple[str, ...]) -> Any:
             _convert(exporter, source, tmp, replace(options, keep_float=keep))
             acc = evaluator.measure(exporter.load(tmp, source.inputs))

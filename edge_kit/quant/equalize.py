@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from edge_kit.quant.pt2e import op_name
+
 ALPHA = 0.5
 SCALE_LIMIT = 1e3  # |log s| bound: dead channels must not blow weights up
 _CONVS = ("conv1d", "conv2d")
@@ -34,9 +36,7 @@ class Stream:
 
 
 def _op(node: Any) -> str:
-    if node.op != "call_function":
-        return ""
-    return str(getattr(node.target, "__name__", node.target)).split(".")[0]
+    return op_name(node) if node.op == "call_function" else ""
 
 
 def _attr(node: Any) -> str | None:

@@ -28,7 +28,7 @@ def module_path(node: Any) -> str | None:
 
 
 def _is_layer(node: Any) -> bool:
-    return node.op == "call_function" and _op_name(node) in LAYER_OPS
+    return node.op == "call_function" and op_name(node) in LAYER_OPS
 
 
 def layer_names(graph_module: Any) -> list[str]:
@@ -41,7 +41,8 @@ def layer_names(graph_module: Any) -> list[str]:
     return out
 
 
-def _op_name(node: Any) -> str:
+def op_name(node: Any) -> str:
+    """An FX node target's short ATen name: `conv2d`, `batch_norm`, `add`."""
     return str(getattr(node.target, "__name__", node.target)).split(".")[0]
 
 
@@ -51,7 +52,7 @@ def keep_filter(keep: Sequence[str], ops: Sequence[str] = ()) -> Callable[[Any],
     kept, kept_ops = set(keep), set(ops)
 
     def quantize_node(node: Any) -> bool:
-        if node.op == "call_function" and _op_name(node) in kept_ops:
+        if node.op == "call_function" and op_name(node) in kept_ops:
             return False
         stack = node.meta.get("nn_module_stack") or {}
         return not any(path.removeprefix("L['self'].") in kept for path, _ in stack.values())
@@ -87,7 +88,7 @@ def _fuse_clamps(model: Any) -> int:
 
     moved = 0
     for node in model.graph.nodes:
-        if node.op != "call_function" or _op_name(node) not in CLAMPS or not node.args:
+        if node.op != "call_function" or op_name(node) not in CLAMPS or not node.args:
             continue
         producer = node.args[0]
         ann = getattr(producer, "meta", {}).get("quantization_annotation")
