@@ -22,7 +22,7 @@ import numpy as np
 from edge_kit.quant.pt2e import op_name
 
 ALPHA = 0.5
-SCALE_LIMIT = 1e3  # |log s| bound: dead channels must not blow weights up
+SCALE_LIMIT = 1e3  # bound on s and 1/s: no channel is rescaled by more than this
 _CONVS = ("conv1d", "conv2d")
 
 
@@ -107,11 +107,14 @@ def find_streams(graph_module: Any) -> list[Stream]:
     return _exclusive(streams)
 
 
+def _writer_params(writer: Any) -> list[str]:
+    """A writer's weight and (when present) bias: what scales its output channels."""
+    return [name for arg in writer.args[1:3] if arg is not None and (name := _attr(arg))]
+
+
 def _params(stream: Stream) -> list[str]:
     """The parameter names a stream's scaling writes."""
-    names = [_attr(w.args[1]) for w in stream.writers + stream.readers]
-    names += [_attr(w.args[2]) for w in stream.writers if len(w.args) > 2 and w.args[2] is not None]
-    return [n for n in names if n]
+    return [p for w in stream.writers for p in _writer_params(w)] + [_attr(r.args[1]) for r in stream.readers]
 
 
 def _exclusive(streams: list[Stream]) -> list[Stream]:
@@ -163,11 +166,8 @@ def _scales(stream: Stream, x_range: Any, state: dict[str, Any]) -> Any:
 def _apply(stream: Stream, scale: Any, state: dict[str, Any]) -> None:
     """Writers' output channels / scale, readers' input channels * scale (in place on `state`)."""
     with_dims = lambda t, dim: scale.reshape([-1 if d == dim else 1 for d in range(t.dim())])  # noqa: E731
-    for writer in stream.writers:
-        for arg in writer.args[1:3]:
-            name = _attr(arg) if arg is not None else None
-            if name:
-                state[name].data.div_(with_dims(state[name], 0))
+    for name in (p for w in stream.writers for p in _writer_params(w)):
+        state[name].data.div_(with_dims(state[name], 0))
     for reader in stream.readers:
         weight = state[_attr(reader.args[1])]
         weight.data.mul_(with_dims(weight, 1))
@@ -177,17 +177,13 @@ def equalize(program: Any, batches: Sequence[Sequence[np.ndarray]]) -> tuple[Any
     """A copy of `program` with its linear streams equalized, and what was done
     (`streams`, `channels`). The float function is unchanged up to rounding."""
     graph_module = program.module()
-    streams = [s for s in find_streams(graph_module)
-               if all(_attr(n.args[1]) in program.state_dict for n in s.writers + s.readers)]
-    if not streams:
+    streams = [s for s in find_streams(graph_module) if all(p in program.state_dict for p in _params(s))]
+    ranges = channel_ranges(graph_module, streams, batches) if streams else []
+    measured = [(s, r) for s, r in zip(streams, ranges) if r is not None]
+    if not measured:
         return program, {"streams": 0, "channels": 0}
-    ranges = channel_ranges(graph_module, streams, batches)
     equalized = copy.deepcopy(program)
     state = equalized.state_dict
-    channels = 0
-    for stream, x_range in zip(streams, ranges):
-        if x_range is None:
-            continue
+    for stream, x_range in measured:
         _apply(stream, _scales(stream, x_range, state), state)
-        channels += int(x_range.numel())
-    return equalized, {"streams": len(streams), "channels": channels}
+    return equalized, {"streams": len(measured), "channels": sum(int(r.numel()) for _, r in measured)}
