@@ -1,18 +1,19 @@
 """What quantization costs, for every sample model × format × precision (not a test).
 
-    .venv/bin/python benchmarks/bench_quantization.py [--samples DIR] [--mobilenet] [--only NAME]
-        [--formats tflite,onnx,executorch] [--precisions fp32,fp16,int8-dynamic,int8] [--equalize]
-        [--json OUT]
+    .venv/bin/python benchmarks/bench_quantization.py [--samples DIR] [--mobilenet [--crops N]]
+        [--only NAME] [--formats tflite,onnx,executorch] [--precisions fp32,fp16,int8-dynamic,int8]
+        [--equalize] [--json OUT]
 
 Each row is a real `edgekit export` (library call) with the model's held-out data as
 `--eval` and its calibration file (static int8): artifact size, the metric in the
 artifact's own runtime (top-1 accuracy with labels, top-1 agreement with the fp32 source
 without), the drop in points, the output error (mean normalised squared error of the scores
 against the source's), the manifest status, and the size relative to fp32. `--equalize` adds
-an `int8-eq` row per torch model and format: the `*_equalized` recipe (residual streams
-equalized before static int8).
+an `int8-eq` row per torch model and format: the `*_equalized` recipe (channels equalized and
+weight rounding bias corrected before static int8).
 `--mobilenet` adds MobileNetV2 (real ImageNet weights, bundled photos; written to a
-temporary folder by `python -m sample_models.export_mobilenet`). Artifacts go to a
+temporary folder by `python -m sample_models.export_mobilenet`); `--crops N` also evaluates it
+on N random crops of the photos (`mobilenet_v2-crops`), where one photo is not 4.5 points. Artifacts go to a
 temporary folder; nothing is written into the repository.
 """
 
@@ -57,17 +58,22 @@ SAMPLES = (
 )
 
 
-def mobilenet(folder: Path) -> Sample:
+def mobilenet(folder: Path, crops: int = 0) -> list[Sample]:
     """Write MobileNetV2 and its 22 photos into `folder`. It is evaluated on the photos and
-    calibrated on their other views (mirrored, 1.25x zoom), not on the evaluated inputs."""
+    calibrated on their other views (mirrored, 1.25x zoom), not on the evaluated inputs; with
+    `crops`, also evaluated on that many random crops."""
     subprocess.run([sys.executable, "-m", "sample_models.export_mobilenet", str(folder)], cwd=ROOT,
                    check=True, capture_output=True, timeout=600)
-    from sample_models.mobilenet import load_photos, photo_names
+    from sample_models.mobilenet import load_crops, load_photos, photo_names
 
     views = load_photos(augment=True)[len(photo_names()):]
     np.savez(folder / "mobilenet_v2_calib.npz", x=views)
-    return Sample("mobilenet_v2", str(folder / "mobilenet_v2.pt2"), str(folder / "mobilenet_v2_eval.npz"),
-                  str(folder / "mobilenet_v2_calib.npz"))
+    model, calib = str(folder / "mobilenet_v2.pt2"), str(folder / "mobilenet_v2_calib.npz")
+    samples = [Sample("mobilenet_v2", model, str(folder / "mobilenet_v2_eval.npz"), calib)]
+    if crops:
+        np.savez(folder / "mobilenet_v2_crops.npz", x=load_crops(crops, seed=7))
+        samples.append(Sample("mobilenet_v2-crops", model, str(folder / "mobilenet_v2_crops.npz"), calib))
+    return samples
 
 
 def run_one(sample: Sample, samples_dir: Path, fmt: str, precision: str, out: Path,
@@ -104,15 +110,16 @@ def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def table(rows: list[dict[str, Any]]) -> str:
-    lines = [f"{'model':<14}{'format':<12}{'precision':<14}{'size':>10}{'ratio':>8}  {'metric':<16}"
+    width = max([len("model")] + [len(r["model"]) for r in rows]) + 2
+    lines = [f"{'model':<{width}}{'format':<12}{'precision':<14}{'size':>10}{'ratio':>8}  {'metric':<16}"
              f"{'source':>8}{'artifact':>9}{'drop':>7}{'out err':>10}  status"]
     for r in rows:
         if r["status"] == "failed":
-            lines.append(f"{r['model']:<14}{r['format']:<12}{r['precision']:<14}{'-':>10}{'-':>8}  {'-':<16}"
+            lines.append(f"{r['model']:<{width}}{r['format']:<12}{r['precision']:<14}{'-':>10}{'-':>8}  {'-':<16}"
                          f"{'-':>8}{'-':>9}{'-':>7}{'-':>10}  failed: {r['error'][:90]}")
             continue
         ratio = f"{r['size_ratio']:.3f}" if r["size_ratio"] else "-"
-        lines.append(f"{r['model']:<14}{r['format']:<12}{r['precision']:<14}{r['size_bytes']:>10,}{ratio:>8}  "
+        lines.append(f"{r['model']:<{width}}{r['format']:<12}{r['precision']:<14}{r['size_bytes']:>10,}{ratio:>8}  "
                      f"{r['metric']:<16}{r['source']:>8.2f}{r['artifact']:>9.2f}{r['drop']:>7.2f}{r['output_error']:>10.3g}  "
                      f"{r['status']}")
     return "\n".join(lines)
@@ -122,11 +129,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--samples", type=Path, default=ROOT / "sample_models", help="folder of sample models")
     parser.add_argument("--mobilenet", action="store_true", help="add MobileNetV2 on the bundled photos")
+    parser.add_argument("--crops", type=int, default=0, help="with --mobilenet: also evaluate on N random crops")
     parser.add_argument("--only", action="append", default=[], help="model names to run (repeatable)")
     parser.add_argument("--formats", default="tflite,onnx,executorch")
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
     parser.add_argument("--equalize", action="store_true",
-                        help="add int8 rows with residual streams equalized (torch models)")
+                        help="add int8 rows with the *_equalized recipes (torch models)")
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -138,7 +146,7 @@ def main() -> None:
         out = Path(tmp)
         samples = [s for s in SAMPLES if not args.only or s.name in args.only]
         if args.mobilenet and (not args.only or "mobilenet_v2" in args.only):
-            samples.append(mobilenet(out / "mobilenet"))
+            samples += mobilenet(out / "mobilenet", args.crops)
         for sample in samples:
             for fmt in (f for f in args.formats.split(",") if f in sample.formats):
                 runs = [(p, None) for p in args.precisions.split(",")]

@@ -8,9 +8,9 @@ executorch exporter uses), in torch's reference kernels so every intermediate te
 Prints, against fp32: fp16 and int8-weights-only agreement (with and without bias correction),
 full int8 agreement and logit SQNR for three calibration sets (the 44 other views the benchmarks
 use, 200 random crops, and the evaluated photos themselves as a leakage upper bound), and the
-SQNR of every residual add. Last, the same with the linear residual streams equalized first
-(edge_kit.quant.equalize, what the `*_equalized` recipes do).
-A diagnosis, not a test: nothing here is asserted. About 1 min on 2 cores.
+SQNR of every residual add. Last, the `*_equalized` recipes step by step (edge_kit.quant.equalize: residual streams, then
+ReLU6 -> depthwise activations; edge_kit.quant.bias_correction), on the 22 photos and on 132
+other random crops. A diagnosis, not a test: nothing here is asserted. About 3 min on 2 cores.
 """
 
 from __future__ import annotations
@@ -28,9 +28,9 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from edge_kit.quant import pt2e  # noqa: E402
+from edge_kit.quant import bias_correction, pt2e  # noqa: E402
 from edge_kit.quant.equalize import equalize  # noqa: E402
-from sample_models.mobilenet import _PHOTOS, _as_rgb_uint8, _preprocess, mobilenet_v2  # noqa: E402
+from sample_models.mobilenet import _PHOTOS, _as_rgb_uint8, _preprocess, load_crops, mobilenet_v2  # noqa: E402
 
 LAYERS = (torch.nn.Conv2d, torch.nn.Linear)
 
@@ -38,17 +38,6 @@ LAYERS = (torch.nn.Conv2d, torch.nn.Linear)
 def views(rgbs: list[np.ndarray], specs: list[tuple[float, bool]]) -> torch.Tensor:
     """Each photo at each (zoom, mirrored) view, photos innermost."""
     return torch.from_numpy(np.stack([_preprocess(r, 224, z, f) for z, f in specs for r in rgbs]))
-
-
-def random_crops(rgbs: list[np.ndarray], n: int, seed: int = 1) -> torch.Tensor:
-    """`n` random 224 crops of 1.05-1.6x zoomed, randomly mirrored photos (none equals an eval view)."""
-    rng = np.random.default_rng(seed)
-    out = []
-    for i in range(n):
-        image = _preprocess(rgbs[i % len(rgbs)], 291, rng.uniform(1.05, 1.6), bool(rng.integers(2)))
-        top, left = rng.integers(0, image.shape[1] - 224 + 1, 2)
-        out.append(image[:, top:top + 224, left:left + 224])
-    return torch.from_numpy(np.stack(out))
 
 
 def weight_grid(w: torch.Tensor) -> torch.Tensor:
@@ -101,7 +90,7 @@ def weights_only(folded: torch.nn.Module, calib: torch.Tensor | None) -> torch.n
     return model
 
 
-def int8_static(model: torch.nn.Module, calib: torch.Tensor) -> Any:
+def int8_static(model: torch.nn.Module, calib: torch.Tensor, fold_quantize: bool = True) -> Any:
     """edgekit's ExecuTorch int8 path (XNNPACK quantizer, per-channel, histogram, ReLU6 fused)."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
         XNNPACKQuantizer, get_symmetric_quantization_config)
@@ -109,7 +98,8 @@ def int8_static(model: torch.nn.Module, calib: torch.Tensor) -> Any:
     source = SimpleNamespace(exported_program=torch.export.export(model, (calib[:1],)),
                              example_inputs=lambda: (calib[:1],))
     quantizer = XNNPACKQuantizer().set_global(get_symmetric_quantization_config(is_per_channel=True))
-    return pt2e.quantize(source, quantizer, [[calib[i:i + 1].numpy()] for i in range(len(calib))])
+    return pt2e.quantize(source, quantizer, [[calib[i:i + 1].numpy()] for i in range(len(calib))],
+                         fold_quantize=fold_quantize)
 
 
 def run(model: Any, x: torch.Tensor) -> torch.Tensor:
@@ -125,6 +115,26 @@ def agreement(ref: torch.Tensor, out: torch.Tensor) -> str:
     same = out.argmax(-1) == ref.argmax(-1)
     flipped = (~same).nonzero().flatten().tolist()
     return f"{100 * same.float().mean():5.1f}% ({int(same.sum())}/{len(same)}; flipped rows {flipped})"
+
+
+def bypassed(quantized: Any, weights: bool, activations: Any = None) -> Any:
+    """A copy of a converted PT2E graph with some quantization undone: every weight's (`weights`),
+    and the activations whose producer `activations(node)` accepts. Shows where the noise is."""
+    module = copy.deepcopy(quantized)
+    for node in list(module.graph.nodes):
+        target = str(node.target)
+        if node.op != "call_function" or not target.startswith("quantized_decomposed.dequantize"):
+            continue
+        q = node.args[0]
+        source = q.args[0] if getattr(q, "op", "") == "call_function" else None
+        if source is None:
+            continue
+        is_weight = source.op == "get_attr"
+        if (is_weight and weights) or (not is_weight and activations is not None and activations(source)):
+            node.replace_all_uses_with(source)
+    module.graph.eliminate_dead_code()
+    module.recompile()
+    return module
 
 
 class AddRecorder(torch.fx.Interpreter):
@@ -165,12 +175,12 @@ def main() -> None:
 
     other_views = views(rgbs, [(1.0, True), (1.25, False)])
     folded = fold_bn(model)
-    print(f"int8 weights only, float activations    {agreement(ref, run(weights_only(folded, None), photos))}")
-    print(f"  + bias correction (44 other views)    "
-          f"{agreement(ref, run(weights_only(folded, other_views), photos))}")
+    for name, calib in (("int8 weights only, float activations  ", None), ("  + bias correction (44 other views)  ", other_views)):
+        out = run(weights_only(folded, calib), photos)
+        print(f"{name}  {agreement(ref, out)}  logit SQNR {sqnr(ref, out):.1f} dB")
 
     calibrations = {"44 other views (mirrored, 1.25x zoom)": other_views,
-                    "200 random crops": random_crops(rgbs, 200),
+                    "200 random crops": torch.from_numpy(load_crops(200)),
                     "the 22 evaluated photos + views (leak)": views(rgbs, [(1.0, False), (1.0, True),
                                                                            (1.25, False)])}
     quantized = None
@@ -179,6 +189,16 @@ def main() -> None:
         out = run(quantized, photos)
         print(f"int8 static, calibrated on {name:40s} {agreement(ref, out)}  logit SQNR {sqnr(ref, out):.1f} dB")
 
+    relu6 = lambda node: node.op == "call_function" and pt2e.op_name(node) in pt2e.CLAMPS  # noqa: E731
+    view_batches = [[other_views[i:i + 1].numpy()] for i in range(len(other_views))]
+    streamed = equalize(torch.export.export(model, (photos[:1],)), view_batches)[0].module()
+    print("Where the int8 noise is (44-view calibration; logit SQNR on the 22 photos):")
+    for label, net in (("plain", model), ("streams equalized", streamed)):
+        unquantized = int8_static(net, other_views, fold_quantize=False)
+        for name, weights, acts in (("weights int8, activations float", False, lambda node: True),
+                                    ("activations int8, weights float", True, None),
+                                    ("  ... and ReLU6 outputs float", True, relu6)):
+            print(f"  {label:18s} {name:34s} {sqnr(ref, run(bypassed(unquantized, weights, acts), photos)):5.1f} dB")
     print("SQNR of the residual stream (int8, first calibration set) vs fp32:")
     float_adds = residual_adds(torch.export.export(model, (photos[:1],)).module(), photos)
     quantized = int8_static(model, other_views)
@@ -188,15 +208,29 @@ def main() -> None:
             print(f"  {path:12s} range [{ref_add.min():7.2f}, {ref_add.max():6.2f}]  "
                   f"SQNR {sqnr(ref_add, value):5.1f} dB")
 
-    crops = calibrations["200 random crops"]
-    program, done = equalize(torch.export.export(model, (photos[:1],)),
-                             [[crops[i:i + 1].numpy()] for i in range(len(crops))])
-    equalized = program.module()
-    print(f"residual streams equalized first ({done['streams']} streams, {done['channels']} channels; "
-          f"the *_equalized recipes), float drift {float((run(equalized, photos) - ref).abs().max()):.1e}:")
+    exported = torch.export.export(model, (photos[:1],))
+    dev = torch.from_numpy(load_crops(132, seed=7))  # another 132 crops: a view set where 1 photo is not 4.5 points
+    dev_ref = run(model, dev)
+    print("The *_equalized recipes, step by step (equalization and bias correction measured on the "
+          "calibration set; 22 photos | 132 other random crops):")
     for name in ("44 other views (mirrored, 1.25x zoom)", "200 random crops"):
-        out = run(int8_static(equalized, calibrations[name]), photos)
-        print(f"  calibrated on {name:40s} {agreement(ref, out)}  logit SQNR {sqnr(ref, out):.1f} dB")
+        calib = calibrations[name]
+        batches = [[calib[i:i + 1].numpy()] for i in range(len(calib))]
+        print(f"  calibrated on {name}:")
+        streams, done = equalize(exported, batches)
+        both, both_done = equalize(exported, batches, activations=True)
+        corrected, layers = bias_correction.corrected(both, bias_correction.measure(both, batches, "executorch"),
+                                                      lambda node: True)
+        steps = {"plain": exported,
+                 f"streams equalized ({done['streams']} / {done['channels']} ch)": streams,
+                 f"+ activations ({both_done['activations']} / {both_done['activation_channels']} ch)": both,
+                 f"+ weight bias correction ({layers} layers)": corrected}
+        for step, program in steps.items():
+            quantized = int8_static(program.module(), calib)
+            out, dev_out = run(quantized, photos), run(quantized, dev)
+            print(f"    {step:38s} {agreement(ref, out)}  SQNR {sqnr(ref, out):4.1f} dB | "
+                  f"{100 * float((dev_out.argmax(-1) == dev_ref.argmax(-1)).float().mean()):5.1f}%  "
+                  f"SQNR {sqnr(dev_ref, dev_out):4.1f} dB")
     print(f"({time.perf_counter() - start:.0f} s)")
 
 

@@ -137,7 +137,7 @@ def _validation_batches(req: ExportRequest, source: SourceModel, plan: Plan) -> 
 
 def _convert(exporter: Exporter, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
     try:
-        source = _equalized(source, options)
+        source = _prepared_source(source, options)
         with quiet_fds():
             return exporter.export(source, dest, options)
     except EdgeKitError:
@@ -151,20 +151,41 @@ def _convert(exporter: Exporter, source: SourceModel, dest: Path, options: Expor
                           hint="rerun with --debug for the converter's traceback") from exc
 
 
-def _equalized(source: SourceModel, options: ExportOptions) -> SourceModel:
-    """The source to quantize: its linear streams equalized when the recipe asks (once per export)."""
+def _prepared_source(source: SourceModel, options: ExportOptions) -> SourceModel:
+    """The torch source to quantize: channels equalized and weight rounding bias corrected when
+    the recipe asks (measured once per export; corrections skip the layers kept in float)."""
     recipe = options.recipe
-    if recipe is None or not recipe.equalize_streams or source.framework != "torch":
+    if recipe is None or source.framework != "torch" or not (
+            recipe.equalize_streams or recipe.equalize_activations or recipe.bias_correction):
         return source
-    if "equalized_source" not in options.extra:
+    extra = options.extra
+    if "prepared_program" not in extra:
+        from edge_kit.quant import bias_correction
         from edge_kit.quant.equalize import equalize
 
-        with progress.step("equalizing linear residual streams on the calibration data"):
-            program, done = equalize(source.exported_program, options.calibration or [])  # type: ignore[attr-defined]
-        options.extra["equalized_source"] = source.with_program(program)  # type: ignore[attr-defined]
-        options.extra["equalized"] = done
-        progress.log(f"equalized {done['streams']} stream(s), {done['channels']} channels")
-    return options.extra["equalized_source"]
+        program = source.exported_program  # type: ignore[attr-defined]
+        if recipe.equalize_streams or recipe.equalize_activations:
+            with progress.step("equalizing channels on the calibration data"):
+                program, done = equalize(program, options.calibration or [], streams=recipe.equalize_streams,
+                                         activations=recipe.equalize_activations)
+            extra["equalized"] = done
+            progress.log("equalized " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in done.items()))
+        extra["prepared_program"], extra["bias_corrections"] = program, []
+        if recipe.bias_correction:
+            with progress.step("measuring int8 weight rounding bias on the calibration data"):
+                extra["bias_corrections"] = bias_correction.measure(program, options.calibration or [],
+                                                                    recipe.format)
+    program, corrected = _bias_corrected(extra["prepared_program"], options)
+    if recipe.bias_correction:
+        extra["bias_corrected"] = {"layers": corrected}
+    return source.with_program(program)  # type: ignore[attr-defined]
+
+
+def _bias_corrected(program: Any, options: ExportOptions) -> tuple[Any, int]:
+    from edge_kit.quant import bias_correction, pt2e
+
+    quantized = pt2e.keep_filter(options.keep_float, options.recipe.keep_float_ops)
+    return bias_correction.corrected(program, options.extra["bias_corrections"], quantized)
 
 
 def _disk_full(exc: BaseException | None) -> bool:
@@ -276,8 +297,9 @@ def _quantization(plan: Plan, options: ExportOptions) -> dict[str, Any] | None:
     calibration = plan.calibration.description if plan.calibration else None
     section = {"recipe": plan.recipe.name, "tool": plan.recipe.tool, "settings": plan.recipe.settings(),
                "calibration": calibration, "keep_float": list(options.keep_float)}
-    if "equalized" in options.extra:
-        section["equalized"] = options.extra["equalized"]
+    for key in ("equalized", "bias_corrected"):
+        if key in options.extra:
+            section[key] = options.extra[key]
     return section
 
 

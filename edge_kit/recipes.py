@@ -80,6 +80,8 @@ class Recipe:
     quant_format: str = "qdq"
     symmetric_activations: bool = False
     equalize_streams: bool = False  # torch static int8: equalize linear residual streams first
+    equalize_activations: bool = False  # torch static int8: equalize ReLU/ReLU6 -> depthwise channels first
+    bias_correction: bool = False  # torch static per-channel int8: undo the weight rounding's mean output shift
     keep_float_ops: tuple[str, ...] = ()  # the format's own op names: Gemm (ONNX), MEAN (TFLite), linear (PT2E)
     preprocess: Preprocess = field(default_factory=Preprocess)
     origin: str = ""
@@ -113,7 +115,8 @@ _TYPES: dict[str, Spec] = {
     "name": _S, "description": _S, "format": _S, "precision": _S, "sources": ListOf(_S), "tool": _S,
     "default": _B, "per_channel": _B, "calibration_method": _S, "calibration_samples": (int,),
     "percentile": NUMBER, "histogram_bins": (int,), "activation_type": _S, "weight_type": _S, "io_type": _S,
-    "quant_format": _S, "symmetric_activations": _B, "equalize_streams": _B, "keep_float_ops": ListOf(_S), "preprocess": (dict,)}
+    "quant_format": _S, "symmetric_activations": _B, "equalize_streams": _B,
+    "equalize_activations": _B, "bias_correction": _B, "keep_float_ops": ListOf(_S), "preprocess": (dict,)}
 _PREPROCESS_TYPES: dict[str, Spec] = {"resize": (int,), "mean": ListOf(NUMBER), "std": ListOf(NUMBER),
                                       "scale": NUMBER, "layout": _S, "color": _S}
 
@@ -165,9 +168,12 @@ def _check(recipe: Recipe, origin: str) -> None:
                                 f"{framework} → {recipe.format}", hint=f"use one of {', '.join(allowed)}")
     if not 0.0 < recipe.percentile <= 100.0 or recipe.histogram_bins < 128:
         raise _fail(origin, "percentile must be in (0, 100] and histogram_bins at least 128")
-    if recipe.equalize_streams and (not static or recipe.sources != ("torch",)):
-        raise _fail(origin, "equalize_streams applies to static int8 recipes whose only source is torch",
-                    hint='set sources = ["torch"] and precision = "int8", or drop equalize_streams')
+    if recipe.bias_correction and not recipe.per_channel:
+        raise _fail(origin, "bias_correction needs per_channel = true (it models the per-channel int8 weight grid)")
+    for flag in ("equalize_streams", "equalize_activations", "bias_correction"):
+        if getattr(recipe, flag) and (not static or recipe.sources != ("torch",)):
+            raise _fail(origin, f"{flag} applies to static int8 recipes whose only source is torch",
+                        hint=f'set sources = ["torch"] and precision = "int8", or drop {flag}')
     if recipe.quant_format not in ("qdq", "qoperator"):
         raise _fail(origin, "quant_format must be qdq or qoperator")
 

@@ -85,7 +85,10 @@ def test_user_folder_adds_a_default_and_validates(tmp_path: Path, monkeypatch: p
     (("calibration_samples = 200", "calibration_samples = 0"), "need calibration_method"),
     (("format = \"onnx\"", "format = \"coreml\""), "format must be one of"),
     (("per_channel = true", "per_channel = true\nio_type = \"int8\""), "io_type"),
-    (("per_channel = true", "per_channel = true\nequalize_streams = true"), "only source is torch")])
+    (("per_channel = true", "per_channel = true\nequalize_streams = true"), "only source is torch"),
+    (("per_channel = true", "per_channel = true\nequalize_activations = true"), "only source is torch"),
+    (("per_channel = true", "per_channel = true\nbias_correction = true"), "only source is torch"),
+    (("per_channel = true", "per_channel = false\nbias_correction = true"), "needs per_channel")])
 def test_invalid_recipe_files_name_the_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
                                                change: tuple[str, str], needle: str):
     base = (ROOT / "quantize" / "onnx_int8_static_qdq_per_channel_percentile.toml").read_text()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 
@@ -56,3 +57,34 @@ class ResidualStream(torch.nn.Module):
             stream = torch.relu(stream)
         out = torch.relu(self.head(stream))
         return self.fc(out.mean(dim=(2, 3)))
+
+
+class DepthwiseGate(torch.nn.Module):
+    """MobileNet's expansion in miniature: conv+BN -> ReLU6 -> depthwise conv+BN -> ReLU6 -> 1x1,
+    with half the expanded channels 40x quieter than the rest. `dense=True` reads the ReLU6 with
+    a plain conv instead (no free channel scaling)."""
+
+    def __init__(self, dense: bool = False) -> None:
+        super().__init__()
+        nn = torch.nn
+        self.expand = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU6())
+        self.depthwise = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=1 if dense else 8, bias=False),
+                                       nn.BatchNorm2d(8), nn.ReLU6())
+        self.project = nn.Conv2d(8, 4, 1)
+        self.fc = nn.Linear(4, 10)
+        with torch.no_grad():
+            bn = self.expand[1]
+            bn.weight.copy_(torch.linspace(0.5, 1.5, 8))
+            bn.bias.fill_(0.2)
+            bn.weight[::2] /= 40.0
+            bn.bias[::2] /= 40.0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = self.project(self.depthwise(self.expand(x)))
+        return self.fc(out.mean(dim=(2, 3)))
+
+
+def image_batches(n: int, seed: int) -> list[list[np.ndarray]]:
+    """`n` calibration batches of one uniform [0, 1) 1x1x8x8 image each (the tiny models' input)."""
+    rng = np.random.default_rng(seed)
+    return [[rng.random((1, 1, 8, 8), dtype=np.float32)] for _ in range(n)]

@@ -1,4 +1,4 @@
-"""Residual-stream equalization before static int8 (recipes with `equalize_streams = true`).
+"""Channel equalization before static int8 (recipes with `equalize_streams` / `equalize_activations`).
 
 A linear stream — conv(+BatchNorm) outputs joined only by adds and read only by convs, like
 MobileNetV2's bottlenecks — carries no activation, so scaling its channel c by 1/s_c where it
@@ -6,6 +6,13 @@ is written and by s_c in the convs that read it leaves the float model unchanged
 int8 activations then need one range for channels that were far apart; the readers'
 per-channel int8 weights absorb the difference. s_c = range_x^alpha / range_w^(1-alpha), alpha
 0.5 (cross-layer equalization, SmoothQuant). Measured: docs/quantization.md.
+
+Activations (`equalize_activations`): a conv(+BatchNorm) whose only user is a ReLU or ReLU6
+read only by depthwise convs, like MobileNetV2's expansion layers. Per-channel weights on both
+sides absorb a channel scale for free, so channel c is scaled up by s_c >= 1 where it is written
+and down in the depthwise weights, until its calibrated maximum reaches half the clamp's cap
+(ReLU6: 3) or, for ReLU, the tensor's maximum. The float model is unchanged for values up to
+twice the calibration range (a ReLU6 channel would clip earlier beyond that).
 
 Works on a copy of a torch source's ExportedProgram; the source itself is never modified.
 """
@@ -23,7 +30,9 @@ from edge_kit.quant.pt2e import op_name
 
 ALPHA = 0.5
 SCALE_LIMIT = 1e3  # bound on s and 1/s: no channel is rescaled by more than this
+HEADROOM = 2.0  # activations: a channel's calibrated maximum is scaled to cap / HEADROOM
 _CONVS = ("conv1d", "conv2d")
+_CLAMPS = ("relu", "relu_", "hardtanh", "hardtanh_")
 
 
 @dataclass
@@ -33,6 +42,17 @@ class Stream:
     writers: list[Any] = field(default_factory=list)
     nodes: list[Any] = field(default_factory=list)
     readers: list[Any] = field(default_factory=list)
+
+
+@dataclass
+class Gate:
+    """A writer whose only user is a ReLU/ReLU6 (`activation`, upper bound `cap`) read only by
+    depthwise convs."""
+
+    writer: Any
+    activation: Any
+    readers: list[Any]
+    cap: float
 
 
 def _op(node: Any) -> str:
@@ -128,13 +148,13 @@ def _exclusive(streams: list[Stream]) -> list[Stream]:
             and not set(s.writers) & set(s.readers)]
 
 
-def channel_ranges(graph_module: Any, streams: Sequence[Stream],
+def channel_ranges(graph_module: Any, groups: Sequence[Sequence[Any]],
                    batches: Iterable[Sequence[np.ndarray]]) -> list[Any]:
-    """Per-channel max |value| over every tensor on each stream, on the calibration batches."""
+    """Per-channel max |value| over every tensor of each group of nodes, on the calibration batches."""
     import torch
 
-    index = {node: k for k, stream in enumerate(streams) for node in stream.nodes}
-    ranges: list[Any] = [None] * len(streams)
+    index = {node: k for k, nodes in enumerate(groups) for node in nodes}
+    ranges: list[Any] = [None] * len(groups)
 
     class Recorder(torch.fx.Interpreter):
         def run_node(self, node: Any) -> Any:
@@ -173,17 +193,79 @@ def _apply(stream: Stream, scale: Any, state: dict[str, Any]) -> None:
         weight.data.mul_(with_dims(weight, 1))
 
 
-def equalize(program: Any, batches: Sequence[Sequence[np.ndarray]]) -> tuple[Any, dict[str, int]]:
-    """A copy of `program` with its linear streams equalized, and what was done
-    (`streams`, `channels`). The float function is unchanged up to rounding."""
-    graph_module = program.module()
-    streams = [s for s in find_streams(graph_module) if all(p in program.state_dict for p in _params(s))]
-    ranges = channel_ranges(graph_module, streams, batches) if streams else []
-    measured = [(s, r) for s, r in zip(streams, ranges) if r is not None]
-    if not measured:
-        return program, {"streams": 0, "channels": 0}
+def _cap(node: Any) -> float | None:
+    """The upper bound of a ReLU (inf) or a hardtanh/ReLU6 clamping at 0 from below; else None."""
+    if _op(node) in ("relu", "relu_"):
+        return float("inf")
+    if _op(node) in ("hardtanh", "hardtanh_") and len(node.args) == 3 and node.args[1] == 0:
+        return float(node.args[2]) if node.args[2] > 0 else None
+    return None
+
+
+def _is_depthwise_reader_of(node: Any, value: Any, state: dict[str, Any]) -> bool:
+    """A depthwise conv (one output channel per input channel) taking `value` as its input."""
+    weight = state.get(_attr(node.args[1])) if _op(node) in _CONVS and len(node.args) > 6 else None
+    return (weight is not None and node.args[0] is value and weight.shape[1] == 1
+            and weight.shape[0] == node.args[6] > 1 and all(a is not value for a in node.args[1:]))
+
+
+def find_gates(graph_module: Any, state: dict[str, Any]) -> list[Gate]:
+    """Every writer -> ReLU/ReLU6 -> depthwise-convs pattern whose parameters are in `state`."""
+    gates = []
+    for node in graph_module.graph.nodes:
+        cap = _cap(node) if node.op == "call_function" and node.args else None
+        writer = node.args[0] if cap is not None else None
+        if writer is None or not _is_writer(writer) or len(writer.users) != 1:
+            continue
+        readers = list(node.users)
+        if readers and all(_is_depthwise_reader_of(r, node, state) for r in readers) \
+                and all(p in state for p in _writer_params(writer)):
+            gates.append(Gate(writer, node, readers, cap))
+    return gates
+
+
+def _gate_scales(gate: Gate, x_range: Any) -> Any:
+    """s_c >= 1 bringing channel c's calibrated maximum to cap / HEADROOM (ReLU: the tensor's maximum)."""
+    import torch
+
+    target = x_range.max() if gate.cap == float("inf") else gate.cap / HEADROOM
+    scale = (target / x_range.clamp_min(1e-12)).clamp(1.0, SCALE_LIMIT)
+    silent = x_range <= 1e-6 * x_range.max()
+    return torch.where(silent, torch.ones_like(scale), scale)
+
+
+def _apply_gate(gate: Gate, scale: Any, state: dict[str, Any]) -> None:
+    """The writer's output channels * scale, each depthwise reader's channels / scale (in place)."""
+    for name in _writer_params(gate.writer):
+        state[name].data.mul_(scale.reshape([-1] + [1] * (state[name].dim() - 1)))
+    for reader in gate.readers:
+        weight = state[_attr(reader.args[1])]
+        weight.data.div_(scale.reshape([-1] + [1] * (weight.dim() - 1)))
+
+
+def equalize(program: Any, batches: Sequence[Sequence[np.ndarray]], streams: bool = True,
+             activations: bool = False) -> tuple[Any, dict[str, int]]:
+    """A copy of `program` with its linear streams and/or its ReLU/ReLU6 -> depthwise activations
+    equalized, and what was done. The float function is unchanged up to rounding (activations:
+    for values within twice the calibration range)."""
+    graph_module, state = program.module(), program.state_dict
+    found = [s for s in find_streams(graph_module) if all(p in state for p in _params(s))] if streams else []
+    gates = find_gates(graph_module, state) if activations else []
+    groups = [s.nodes for s in found] + [[g.activation] for g in gates]
+    ranges = channel_ranges(graph_module, groups, batches) if groups else []
+    measured = [(s, r) for s, r in zip(found, ranges) if r is not None]
+    gated = [(g, r) for g, r in zip(gates, ranges[len(found):]) if r is not None]
+    done = {"streams": len(measured), "channels": sum(int(r.numel()) for _, r in measured)}
+    if activations:
+        done.update(activations=len(gated), activation_channels=0)
+    if not measured and not gated:
+        return program, done
     equalized = copy.deepcopy(program)
     state = equalized.state_dict
-    for stream, x_range in measured:
+    for stream, x_range in measured:  # streams first: their scales read the readers' original weights
         _apply(stream, _scales(stream, x_range, state), state)
-    return equalized, {"streams": len(measured), "channels": sum(int(r.numel()) for _, r in measured)}
+    for gate, x_range in gated:
+        scale = _gate_scales(gate, x_range)
+        _apply_gate(gate, scale, state)
+        done["activation_channels"] += int((scale > 1).sum())
+    return equalized, done

@@ -115,12 +115,32 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
     return cache
 
 
+def _uncorrected_excluded(prep: Path, options: ExportOptions) -> Path:
+    """`prep` with the bias correction taken back on the nodes kept in float (see bias_correction)."""
+    corrections = options.extra.get("bias_corrections")
+    excluded = set(_excluded(prep, options))
+    if not corrections or not excluded:
+        return prep
+    import onnx
+
+    from edge_kit.quant.bias_correction import restore_excluded
+
+    model = onnx.load(str(prep))
+    restored = restore_excluded(model, excluded, corrections)
+    if "bias_corrected" in options.extra:  # the manifest counts the layers that stay corrected
+        options.extra["bias_corrected"] = {"layers": options.extra["bias_corrected"]["layers"] - restored}
+    out = scratch(options) / "prepared-kept.onnx"
+    onnx.save(model, str(out))
+    return out
+
+
 def _static(prep: Path, dest: Path, options: ExportOptions) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
     recipe = options.recipe
+    ranges = _ranges(prep, options)
     quantize_static(
-        str(prep), str(dest), None, calibration_cache_path=str(_ranges(prep, options)),
+        str(_uncorrected_excluded(prep, options)), str(dest), None, calibration_cache_path=str(ranges),
         quant_format=QuantFormat.QDQ if recipe.quant_format == "qdq" else QuantFormat.QOperator,
         per_channel=recipe.per_channel, activation_type=getattr(QuantType, QTYPES[recipe.activation_type]),
         weight_type=getattr(QuantType, QTYPES[recipe.weight_type]),
