@@ -97,3 +97,32 @@ def test_onnx_nodes_kept_in_float_get_their_bias_back(program, tmp_path: Path):
     assert expected.keys() == got.keys() and len(got) == 4
     for name, value in expected.items():
         np.testing.assert_allclose(got[name], value, rtol=1e-5, atol=1e-6)
+
+
+def test_an_onnx_export_keeping_every_layer_in_float_keeps_no_correction(program, tmp_path: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch):
+    """Through the real exporter: with Conv and Gemm kept in float, the bias-corrected recipe
+    gives the same artifact outputs as the uncorrected one (every shift was added back)."""
+    from tests.quant.conftest import quantize
+
+    base = (Path(__file__).parents[2] / "quantize" / "onnx_int8_static_qdq_per_channel_minmax_equalized.toml").read_text()
+    for name, flag in (("kept_bc", "true"), ("kept_plain", "false")):
+        text = base.replace('name = "onnx_int8_static_qdq_per_channel_minmax_equalized"', f'name = "{name}"')
+        text = text.replace("bias_correction = true", f'bias_correction = {flag}\nkeep_float_ops = ["Conv", "Gemm"]')
+        (tmp_path / f"{name}.toml").write_text(text)
+    monkeypatch.setenv("EDGEKIT_RECIPES_PATH", str(tmp_path))
+    from edge_kit.recipes import _load_all
+
+    _load_all.cache_clear()
+    torch.export.save(program, tmp_path / "gate.pt2")
+    np.savez(tmp_path / "calib.npz", x=np.concatenate([b[0] for b in image_batches(16, 4)]))
+    np.savez(tmp_path / "eval.npz", x=np.concatenate([b[0] for b in image_batches(16, 5)]))
+    errors = {}
+    for name in ("kept_bc", "kept_plain"):
+        result = quantize(tmp_path / "gate.pt2", "onnx", "int8", tmp_path / name, recipe=name,
+                          calibration=tmp_path / "calib.npz", eval_data=tmp_path / "eval.npz")
+        errors[name] = result.manifest["accuracy"]["output_error"]
+        if name == "kept_bc":
+            assert result.manifest["quantization"]["bias_corrected"] == {"layers": 0}
+    _load_all.cache_clear()
+    assert errors["kept_bc"] == pytest.approx(errors["kept_plain"], rel=1e-3, abs=1e-9)
