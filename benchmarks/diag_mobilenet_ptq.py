@@ -8,7 +8,8 @@ executorch exporter uses), in torch's reference kernels so every intermediate te
 Prints, against fp32: fp16 and int8-weights-only agreement (with and without bias correction),
 full int8 agreement and logit SQNR for three calibration sets (the 44 other views the benchmarks
 use, 200 random crops, and the evaluated photos themselves as a leakage upper bound), and the
-SQNR of every residual add. Last, the `*_equalized` recipes step by step (edge_kit.quant.equalize: residual streams, then
+SQNR of every residual add; where the int8 noise is (weights vs activations vs ReLU6 outputs).
+Last, the `*_equalized` recipes step by step (edge_kit.quant.equalize: residual streams, then
 ReLU6 -> depthwise activations; edge_kit.quant.bias_correction), on the 22 photos and on 132
 other random crops. A diagnosis, not a test: nothing here is asserted. About 3 min on 2 cores.
 """
@@ -175,7 +176,8 @@ def main() -> None:
 
     other_views = views(rgbs, [(1.0, True), (1.25, False)])
     folded = fold_bn(model)
-    for name, calib in (("int8 weights only, float activations  ", None), ("  + bias correction (44 other views)  ", other_views)):
+    for name, calib in (("int8 weights only, float activations  ", None),
+                        ("  + bias correction (44 other views)  ", other_views)):
         out = run(weights_only(folded, calib), photos)
         print(f"{name}  {agreement(ref, out)}  logit SQNR {sqnr(ref, out):.1f} dB")
 

@@ -2,11 +2,12 @@
 
 Rounding a layer's weights to the int8 grid shifts the mean of its outputs, and the shifts of
 successive layers add up instead of averaging out (MobileNetV2 with int8 weights and float
-activations: logit SQNR 16 dB, ~28 dB once corrected; docs/quantization.md). The grid is known: symmetric per output channel, scale
-max|w| / 127 (PT2E observers floor it at 2^-12), after any following BatchNorm is folded in. So
-the expected shift E[(W_q - W) x] of each output channel is measured on the calibration data and
-subtracted from the layer's bias, or from its BatchNorm's shift (empirical bias correction,
-Nagel et al. 2019). The float model moves by design; its int8 version comes closer to the original.
+activations: logit SQNR 16 dB, ~28 dB once corrected; docs/quantization.md). The grid is
+known: symmetric per output channel, scale max|w| / 127 (PT2E observers floor it at 2^-12),
+after any following BatchNorm is folded in. So the expected shift E[(W_q - W) x] of each output
+channel is measured on the calibration data and subtracted from the layer's bias, or from its
+BatchNorm's shift (empirical bias correction, Nagel et al. 2019). The float model moves by
+design; its int8 version comes closer to the original.
 
 Layers kept in float (accuracy budget, `keep_float_ops`) must stay uncorrected: PT2E formats skip
 them here by module path; the ONNX quantizer adds the shift back on the nodes it excludes
@@ -23,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from edge_kit.quant.pt2e import attr_target as _attr
 from edge_kit.quant.pt2e import module_path, op_name
 
 LAYERS = ("conv1d", "conv2d", "linear")
@@ -38,10 +40,6 @@ class Correction:
     path: str
     param: str
     delta: np.ndarray
-
-
-def _attr(node: Any) -> str | None:
-    return node.target if getattr(node, "op", None) == "get_attr" else None
 
 
 def _tensor(graph_module: Any, node: Any) -> Any:

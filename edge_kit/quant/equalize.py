@@ -26,13 +26,13 @@ from typing import Any
 
 import numpy as np
 
+from edge_kit.quant.pt2e import attr_target as _attr
 from edge_kit.quant.pt2e import op_name
 
 ALPHA = 0.5
 SCALE_LIMIT = 1e3  # bound on s and 1/s: no channel is rescaled by more than this
 HEADROOM = 2.0  # activations: a channel's calibrated maximum is scaled to cap / HEADROOM
 _CONVS = ("conv1d", "conv2d")
-_CLAMPS = ("relu", "relu_", "hardtanh", "hardtanh_")
 
 
 @dataclass
@@ -57,10 +57,6 @@ class Gate:
 
 def _op(node: Any) -> str:
     return op_name(node) if node.op == "call_function" else ""
-
-
-def _attr(node: Any) -> str | None:
-    return node.target if getattr(node, "op", None) == "get_attr" else None
 
 
 def _is_writer(node: Any) -> bool:

@@ -41,6 +41,11 @@ def layer_names(graph_module: Any) -> list[str]:
     return out
 
 
+def attr_target(node: Any) -> str | None:
+    """The state entry a `get_attr` node reads (`features.0.0.weight`), or None for other nodes."""
+    return node.target if getattr(node, "op", None) == "get_attr" else None
+
+
 def op_name(node: Any) -> str:
     """An FX node target's short ATen name: `conv2d`, `batch_norm`, `add`."""
     return str(getattr(node.target, "__name__", node.target)).split(".")[0]
