@@ -118,8 +118,8 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
 def _uncorrected_excluded(prep: Path, options: ExportOptions) -> Path:
     """`prep` with the bias correction taken back on the nodes kept in float (see bias_correction)."""
     corrections = options.extra.get("bias_corrections")
-    excluded = set(_excluded(prep, options))
-    if not corrections or not excluded:
+    excluded = set(_excluded(prep, options)) if corrections else set()
+    if not excluded:
         return prep
     import onnx
 
