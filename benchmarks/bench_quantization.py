@@ -34,7 +34,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte"}
 EQUALIZED = {"tflite": "litert_pt2e_int8_static_per_channel_equalized",
-             "onnx": "onnx_int8_static_qdq_per_channel_minmax_equalized",
+             "onnx": "onnx_int8_static_qdq_per_channel_percentile_equalized",
              "executorch": "xnnpack_pt2e_int8_static_per_channel_equalized"}
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 

@@ -34,8 +34,8 @@ CALIBRATION_METHODS: dict[tuple[str, str], tuple[str, ...]] = {
     ("onnx", "tensorflow"): ("minmax", "percentile", "entropy"),
     ("onnx", "onnx"): ("minmax", "percentile", "entropy"),
     ("tflite", "tensorflow"): ("minmax",),
-    ("tflite", "torch"): ("histogram", "minmax"),
-    ("executorch", "torch"): ("histogram", "minmax"),
+    ("tflite", "torch"): ("histogram", "minmax", "percentile"),
+    ("executorch", "torch"): ("histogram", "minmax", "percentile"),
 }
 
 

@@ -20,8 +20,7 @@ def _quantizer(options: ExportOptions) -> Any:
     recipe = options.recipe
     config = get_symmetric_quantization_config(is_per_channel=recipe.per_channel,
                                                is_dynamic=options.precision == "int8-dynamic")
-    if recipe.calibration_method == "minmax":
-        config = pt2e.with_minmax_activations(config)
+    config = pt2e.with_activation_calibration(config, recipe)
     quantizer = XNNPACKQuantizer().set_global(config)
     if options.keep_float or recipe.keep_float_ops:
         quantizer.set_filter_function(pt2e.keep_filter(options.keep_float, recipe.keep_float_ops))

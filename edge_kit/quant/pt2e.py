@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -65,14 +66,50 @@ def keep_filter(keep: Sequence[str], ops: Sequence[str] = ()) -> Callable[[Any],
     return quantize_node
 
 
-def with_minmax_activations(config: Any) -> Any:
-    """The same config with MinMax instead of Histogram observers for activations."""
+OBSERVER_EPS = 2 ** -12  # the XNNPACK quantizer's smallest activation scale
+
+
+@functools.cache
+def _percentile_observer() -> type:
+    """A HistogramObserver whose range keeps the central `percentile` % of the observed values
+    ((100 - p) / 2 % cut on each side, like onnxruntime's percentile calibration) instead of its
+    own L2 search."""
+    import torch
+    from torchao.quantization.pt2e.observer import HistogramObserver
+
+    class PercentileObserver(HistogramObserver):
+        def __init__(self, percentile: float = 99.99, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.percentile = percentile
+
+        def _non_linear_param_search(self) -> tuple[Any, Any]:
+            cdf = self.histogram.double().cumsum(0)
+            cdf /= cdf[-1].clamp_min(1e-30)
+            cut = torch.tensor([(100 - self.percentile) / 200, 1 - (100 - self.percentile) / 200], dtype=cdf.dtype)
+            lo, hi = torch.searchsorted(cdf, cut).tolist()
+            width = (self.max_val - self.min_val) / self.bins
+            return self.min_val + width * lo, self.min_val + width * min(hi + 1, self.bins)
+
+    return PercentileObserver
+
+
+def with_activation_calibration(config: Any, recipe: Any) -> Any:
+    """`config` with the recipe's activation observers: `histogram` (the quantizers' own L2
+    search, unchanged), `minmax`, or `percentile` (recipe.percentile, recipe.histogram_bins)."""
     from torchao.quantization.pt2e.observer import MinMaxObserver
+
+    if recipe.calibration_method == "minmax":
+        observer = MinMaxObserver.with_args(eps=OBSERVER_EPS)
+    elif recipe.calibration_method == "percentile":
+        observer = _percentile_observer().with_args(percentile=recipe.percentile, bins=recipe.histogram_bins,
+                                                    eps=OBSERVER_EPS)
+    else:
+        return config
 
     def swap(spec: Any) -> Any:
         if spec is None or getattr(spec, "is_dynamic", False):
             return spec
-        return dataclasses.replace(spec, observer_or_fake_quant_ctr=MinMaxObserver.with_args(eps=2 ** -12))
+        return dataclasses.replace(spec, observer_or_fake_quant_ctr=observer)
 
     return dataclasses.replace(config, input_activation=swap(config.input_activation),
                                output_activation=swap(config.output_activation))

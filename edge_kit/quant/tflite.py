@@ -99,8 +99,7 @@ def _litert_quantizer(options: ExportOptions) -> Any:
 
     config = pq.get_symmetric_quantization_config(is_per_channel=recipe.per_channel,
                                                   is_dynamic=options.precision == "int8-dynamic")
-    if recipe.calibration_method == "minmax":
-        config = pt2e.with_minmax_activations(config)
+    config = pt2e.with_activation_calibration(config, recipe)
     return KeepFloatQuantizer().set_global(config)
 
 

@@ -105,10 +105,10 @@ def test_an_onnx_export_keeping_every_layer_in_float_keeps_no_correction(program
     gives the same artifact outputs as the uncorrected one (every shift was added back)."""
     from tests.quant.conftest import quantize
 
-    recipe = Path(__file__).parents[2] / "quantize" / "onnx_int8_static_qdq_per_channel_minmax_equalized.toml"
+    recipe = Path(__file__).parents[2] / "quantize" / "onnx_int8_static_qdq_per_channel_percentile_equalized.toml"
     base = recipe.read_text()
     for name, flag in (("kept_bc", "true"), ("kept_plain", "false")):
-        text = base.replace('name = "onnx_int8_static_qdq_per_channel_minmax_equalized"', f'name = "{name}"')
+        text = base.replace('name = "onnx_int8_static_qdq_per_channel_percentile_equalized"', f'name = "{name}"')
         text = text.replace("bias_correction = true", f'bias_correction = {flag}\nkeep_float_ops = ["Conv", "Gemm"]')
         (tmp_path / f"{name}.toml").write_text(text)
     monkeypatch.setenv("EDGEKIT_RECIPES_PATH", str(tmp_path))

@@ -99,9 +99,9 @@ def test_channels_the_calibration_never_moved_keep_their_scale(stream_model):
     assert scale[2] == 1.0 and scale[0] > scale[1] > 0
 
 
-RECIPES = {"onnx": "onnx_int8_static_qdq_per_channel_minmax",
-           "executorch": "xnnpack_pt2e_int8_static_per_channel",
-           "tflite": "litert_pt2e_int8_static_per_channel"}
+RECIPES = {"onnx": ("onnx_int8_static_qdq_per_channel_minmax", "onnx_int8_static_qdq_per_channel_percentile_equalized"),
+           "executorch": ("xnnpack_pt2e_int8_static_per_channel", "xnnpack_pt2e_int8_static_per_channel_equalized"),
+           "tflite": ("litert_pt2e_int8_static_per_channel", "litert_pt2e_int8_static_per_channel_equalized")}
 
 
 @pytest.mark.parametrize("fmt", sorted(RECIPES))
@@ -113,8 +113,9 @@ def test_equalized_recipe_brings_int8_closer_to_the_source(stream_model, tmp_pat
     np.savez(data / "calib.npz", x=np.concatenate([b[0] for b in image_batches(64, 4)]))
     np.savez(data / "eval.npz", x=np.concatenate([b[0] for b in image_batches(64, 5)]))
     kwargs = {"calibration": data / "calib.npz", "eval_data": data / "eval.npz"}
-    plain = quantize(model, fmt, "int8", tmp_path / "plain", recipe=RECIPES[fmt], **kwargs).manifest
-    equal = quantize(model, fmt, "int8", tmp_path / "equal", recipe=f"{RECIPES[fmt]}_equalized", **kwargs).manifest
+    plain_recipe, equal_recipe = RECIPES[fmt]
+    plain = quantize(model, fmt, "int8", tmp_path / "plain", recipe=plain_recipe, **kwargs).manifest
+    equal = quantize(model, fmt, "int8", tmp_path / "equal", recipe=equal_recipe, **kwargs).manifest
     assert "equalized" not in plain["quantization"]
     assert equal["quantization"]["equalized"] == {"streams": 1, "channels": 4, "activations": 0,
                                                   "activation_channels": 0}
