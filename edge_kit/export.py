@@ -96,6 +96,9 @@ class Plan:
     evaluator: Any  # edge_kit.accuracy.Evaluator | None
 
 
+SUGGEST_ABOVE = 1.0  # accuracy drop (points) above which an export names what could reduce it
+
+
 def _plan(req: ExportRequest, target: Target, source: SourceModel) -> Plan:
     """Format, precision and recipe; calibration and eval data loaded and checked (before writing)."""
     named = get_recipe(req.recipe) if req.recipe else None
@@ -245,7 +248,21 @@ def export(req: ExportRequest) -> ExportResult:
                              inputs_desc, timings, dest, plan, measured, _quantization(plan, options))
         path = _publish(staged, dest, manifest)
     _report(comparison, exporter, dest, measured)
+    if measured and plan.recipe and "budget" not in measured:
+        _suggest(measured, plan.recipe, source.framework)
     return ExportResult(artifact=dest, manifest_path=path, manifest=manifest)
+
+
+def _suggest(measured: dict[str, Any], recipe: Any, framework: str) -> None:
+    """After a static int8 export that lost more than a point, name what could win it back."""
+    from edge_kit.recipes import equalized_alternatives
+
+    if measured["drop"] <= SUGGEST_ABOVE or recipe.precision != "int8":
+        return
+    others = equalized_alternatives(recipe, framework)
+    tried = f"--recipe {others[0]} (equalization and bias correction first, docs/quantization.md) or " if others else ""
+    progress.log(f"hint: int8 cost {measured['drop']:.2f} points; try {tried}--max-accuracy-drop "
+                 f"{SUGGEST_ABOVE} (keeps the most sensitive layers in float)")
 
 
 def _publish(staged: Path, dest: Path, manifest: dict[str, Any]) -> Path:

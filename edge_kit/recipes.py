@@ -294,5 +294,18 @@ def resolve(fmt: str, precision: str, framework: str, name: str | None) -> Recip
     return recipe
 
 
+def prepares_source(recipe: Recipe) -> bool:
+    """True when the recipe transforms a torch source before quantizing (equalization, bias correction)."""
+    return recipe.equalize_streams or recipe.equalize_activations or recipe.bias_correction
+
+
+def equalized_alternatives(recipe: Recipe, framework: str) -> list[str]:
+    """Recipes for the same path and precision that equalize and bias-correct first, when `recipe` does not."""
+    if prepares_source(recipe):
+        return []
+    return sorted(r.name for r in all_recipes().values() if r.format == recipe.format and framework in r.sources
+                  and r.precision == recipe.precision and prepares_source(r))
+
+
 def names_for(fmt: str, framework: str) -> list[str]:
     return sorted(r.name for r in all_recipes().values() if r.format == fmt and framework in r.sources)

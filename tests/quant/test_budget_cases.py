@@ -37,3 +37,18 @@ def test_a_budget_that_cannot_hold_is_reported_and_exits_6(tiny: dict, tmp_path:
     assert manifest["status"] == "over_budget" and out.is_file()
     budget = manifest["accuracy"]["budget"]
     assert budget["status"] == "over_budget" and "still" in budget["reason"] and budget["steps"]
+
+
+def test_an_int8_export_that_loses_accuracy_names_what_could_win_it_back(tmp_path: Path):
+    args = ["--format", "onnx", "--quantize", "int8", "--calibration", "random", "--eval", sample("sensor_eval.npz"),
+            "--allow-mismatch"]  # random calibration: far outside tolerance, on purpose
+    plain = run_cli("export", sample("sensor_cnn.pt2"), *args, "-o", tmp_path / "p.onnx", "--json")
+    assert plain.code == 0, plain.stderr[-2000:]
+    assert json.loads(plain.stdout)["accuracy"]["drop"] > 1.0  # stdout stays one JSON document
+    assert "hint: int8 cost" in plain.stderr
+    assert "--recipe onnx_int8_static_qdq_per_channel_percentile_equalized" in plain.stderr
+    assert "--max-accuracy-drop 1.0" in plain.stderr
+    equalized = run_cli("export", sample("sensor_cnn.pt2"), *args, "--recipe",
+                        "onnx_int8_static_qdq_per_channel_percentile_equalized", "-o", tmp_path / "e.onnx")
+    assert equalized.code == 0, equalized.stderr[-2000:]
+    assert "hint: int8 cost" in equalized.stderr and "--recipe" not in equalized.stderr.split("hint:")[1]
