@@ -158,8 +158,7 @@ def _prepared_source(source: SourceModel, options: ExportOptions) -> SourceModel
     """The torch source to quantize: channels equalized and weight rounding bias corrected when
     the recipe asks (measured once per export; corrections skip the layers kept in float)."""
     recipe = options.recipe
-    if recipe is None or source.framework != "torch" or not (
-            recipe.equalize_streams or recipe.equalize_activations or recipe.bias_correction):
+    if recipe is None or source.framework != "torch" or not recipe.prepares_source:
         return source
     extra = options.extra
     if "prepared_program" not in extra:
@@ -248,16 +247,17 @@ def export(req: ExportRequest) -> ExportResult:
                              inputs_desc, timings, dest, plan, measured, _quantization(plan, options))
         path = _publish(staged, dest, manifest)
     _report(comparison, exporter, dest, measured)
-    if measured and plan.recipe and "budget" not in measured:
-        _suggest(measured, plan.recipe, source.framework)
+    _suggest(measured, plan.recipe, source.framework)
     return ExportResult(artifact=dest, manifest_path=path, manifest=manifest)
 
 
-def _suggest(measured: dict[str, Any], recipe: Any, framework: str) -> None:
-    """After a static int8 export that lost more than a point, name what could win it back."""
+def _suggest(measured: dict[str, Any] | None, recipe: Any, framework: str) -> None:
+    """After a static int8 export that lost more than a point with no budget set, name what
+    could win it back."""
     from edge_kit.recipes import equalized_alternatives
 
-    if measured["drop"] <= SUGGEST_ABOVE or recipe.precision != "int8":
+    if (not measured or recipe is None or recipe.precision != "int8" or "budget" in measured
+            or measured["drop"] <= SUGGEST_ABOVE):
         return
     others = equalized_alternatives(recipe, framework)
     tried = f"--recipe {others[0]} (equalization and bias correction first, docs/quantization.md) or " if others else ""

@@ -90,6 +90,11 @@ class Recipe:
     def needs_calibration(self) -> bool:
         return self.calibration_samples > 0
 
+    @property
+    def prepares_source(self) -> bool:
+        """True when a torch source is transformed before quantizing (equalization, bias correction)."""
+        return self.equalize_streams or self.equalize_activations or self.bias_correction
+
     def settings(self) -> dict[str, Any]:
         """The quantization settings, as recorded in manifests and `edgekit recipes --json`."""
         skip = {"name", "description", "format", "precision", "sources", "tool", "default", "origin",
@@ -294,17 +299,12 @@ def resolve(fmt: str, precision: str, framework: str, name: str | None) -> Recip
     return recipe
 
 
-def prepares_source(recipe: Recipe) -> bool:
-    """True when the recipe transforms a torch source before quantizing (equalization, bias correction)."""
-    return recipe.equalize_streams or recipe.equalize_activations or recipe.bias_correction
-
-
 def equalized_alternatives(recipe: Recipe, framework: str) -> list[str]:
     """Recipes for the same path and precision that equalize and bias-correct first, when `recipe` does not."""
-    if prepares_source(recipe):
+    if recipe.prepares_source:
         return []
     return sorted(r.name for r in all_recipes().values() if r.format == recipe.format and framework in r.sources
-                  and r.precision == recipe.precision and prepares_source(r))
+                  and r.precision == recipe.precision and r.prepares_source)
 
 
 def names_for(fmt: str, framework: str) -> list[str]:
