@@ -25,18 +25,34 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_quantization import ROOT, mobilenet  # noqa: E402
+from bench_quantization import ROOT, mobilenet
 
 sys.path.insert(0, str(ROOT))  # sample_models
 
 GOAL_S = 600.0
 
 
-def run_bench(name: str, model: str, eval_npz: str, calibration: str, precisions: str, out: Path,
-              target: str) -> dict:
+def run_bench(name: str, model: str, eval_npz: str, calibration: str, precisions: str, out: Path, target: str) -> dict:
     """One real `edgekit bench` run; returns its JSON document with the measured wall time."""
-    cmd = [sys.executable, "-m", "edge_kit", "bench", model, "--target", target, "--quantize", precisions,
-           "--eval", eval_npz, "--calibration", calibration, "-o", str(out / name), "--force", "--json"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "edge_kit",
+        "bench",
+        model,
+        "--target",
+        target,
+        "--quantize",
+        precisions,
+        "--eval",
+        eval_npz,
+        "--calibration",
+        calibration,
+        "-o",
+        str(out / name),
+        "--force",
+        "--json",
+    ]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, stdout=subprocess.PIPE, text=True, timeout=3 * GOAL_S)
     wall = time.perf_counter() - start
@@ -54,13 +70,17 @@ def _ms(value: float | None) -> str:
 def show(name: str, doc: dict) -> None:
     wall, rows = doc["_wall_s"], doc.get("rows", [])
     verdict = "within" if wall <= GOAL_S else "OVER"
-    print(f"\n{name}: {len(rows)} cells in {wall:.0f} s on {os.cpu_count()} cores "
-          f"({verdict} the {GOAL_S / 60:.0f}-minute goal), exit {doc['_exit']}, counts {doc.get('counts')}")
+    print(
+        f"\n{name}: {len(rows)} cells in {wall:.0f} s on {os.cpu_count()} cores "
+        f"({verdict} the {GOAL_S / 60:.0f}-minute goal), exit {doc['_exit']}, counts {doc.get('counts')}"
+    )
     for row in rows:
         drop = (row.get("accuracy") or {}).get("drop")
-        print(f"  {row['format']:>10} {row['precision']:>12}  {row['status']:>7}  "
-              f"emulated p50 {_ms(row.get('emulated_p50_ms'))} ms  estimated {_ms(row.get('estimated_ms'))} ms  "
-              f"drop {drop if drop is None else round(drop, 2)}  {row.get('reason') or ''}")
+        print(
+            f"  {row['format']:>10} {row['precision']:>12}  {row['status']:>7}  "
+            f"emulated p50 {_ms(row.get('emulated_p50_ms'))} ms  estimated {_ms(row.get('estimated_ms'))} ms  "
+            f"drop {drop if drop is None else round(drop, 2)}  {row.get('reason') or ''}"
+        )
     print(f"  {doc.get('recommendation')}")
 
 
@@ -75,13 +95,32 @@ def main() -> None:
         out.mkdir(parents=True, exist_ok=True)
         samples = ROOT / "sample_models"
         if args.only in (None, "mnist"):
-            show("mnist", run_bench("mnist", str(samples / "mnist_cnn.pt2"), str(samples / "mnist_eval.npz"),
-                                    str(samples / "mnist_calib.npz"), "fp32,fp16,int8-dynamic,int8", out,
-                                    args.target))
+            show(
+                "mnist",
+                run_bench(
+                    "mnist",
+                    str(samples / "mnist_cnn.pt2"),
+                    str(samples / "mnist_eval.npz"),
+                    str(samples / "mnist_calib.npz"),
+                    "fp32,fp16,int8-dynamic,int8",
+                    out,
+                    args.target,
+                ),
+            )
         if args.only in (None, "mobilenet_v2"):
             sample = mobilenet(out / "mobilenet")
-            show("mobilenet_v2", run_bench("mobilenet_v2", sample.model, sample.eval, sample.calibration,
-                                           "fp32,int8-dynamic,int8", out, args.target))
+            show(
+                "mobilenet_v2",
+                run_bench(
+                    "mobilenet_v2",
+                    sample.model,
+                    sample.eval,
+                    sample.calibration,
+                    "fp32,int8-dynamic,int8",
+                    out,
+                    args.target,
+                ),
+            )
 
 
 if __name__ == "__main__":

@@ -84,8 +84,17 @@ def artifact(row: Row, out: Path) -> Path:
         return dest
     source = build_source(row.model, out / "models")
     calib = calibration_photos(out / "models") if row.precision == "int8" else None
-    export(ExportRequest(model=source, target=row.target, format="tflite", precision=row.precision,
-                         output=dest, calibration=calib, num_samples=2))
+    export(
+        ExportRequest(
+            model=source,
+            target=row.target,
+            format="tflite",
+            precision=row.precision,
+            output=dest,
+            calibration=calib,
+            num_samples=2,
+        )
+    )
     return dest
 
 
@@ -101,8 +110,17 @@ def profiled(row: Row, art: Path, out: Path, recount: bool = False) -> dict[str,
     if cache.exists() and not recount:
         return json.loads(cache.read_text())
     start = time.perf_counter()
-    report = profile(ProfileRequest(artifact=art, target=target, num_threads=row.threads, warmup_runs=1,
-                                    num_runs=1, count_runs=1, profile_ops=False))
+    report = profile(
+        ProfileRequest(
+            artifact=art,
+            target=target,
+            num_threads=row.threads,
+            warmup_runs=1,
+            num_runs=1,
+            count_runs=1,
+            profile_ops=False,
+        )
+    )
     report["bench_seconds"] = round(time.perf_counter() - start, 1)
     cache.parent.mkdir(parents=True, exist_ok=True)
     cache.write_text(json.dumps(report, indent=1, default=str))
@@ -113,13 +131,19 @@ def record(row: Row, art: Path, report: dict[str, Any]) -> dict[str, Any]:
     """What the calibration needs from one profiled row (no published figure in it)."""
     from edge_kit.estimate.opcost import analyse
 
-    return {"target": report["target"]["name"], "model": row.model, "precision": row.precision,
-            "threads": row.threads, "per_inference": report["instructions"]["per_inference"],
-            "counted_threads": report["settings"].get("count_threads"),
-            "cost": analyse(art, "tflite").to_dict(),
-            "artifact": {k: report["artifact"][k] for k in ("file", "sha256", "size_bytes")},
-            "runtime": f"{report['runtime']['name']} {report['runtime'].get('version')}",
-            "qemu_cpu": report["backend"].get("qemu_cpu"), "cpu_parts": report["machine"]["cpu"]["parts"]}
+    return {
+        "target": report["target"]["name"],
+        "model": row.model,
+        "precision": row.precision,
+        "threads": row.threads,
+        "per_inference": report["instructions"]["per_inference"],
+        "counted_threads": report["settings"].get("count_threads"),
+        "cost": analyse(art, "tflite").to_dict(),
+        "artifact": {k: report["artifact"][k] for k in ("file", "sha256", "size_bytes")},
+        "runtime": f"{report['runtime']['name']} {report['runtime'].get('version')}",
+        "qemu_cpu": report["backend"].get("qemu_cpu"),
+        "cpu_parts": report["machine"]["cpu"]["parts"],
+    }
 
 
 def records_json(records: list[dict[str, Any]]) -> str:
@@ -147,35 +171,47 @@ def run_rows(rows: list[Row], out: Path, recount: bool) -> list[tuple[Row, Path,
 
 
 def comparison(done: list[tuple[Row, Path, dict[str, Any]]], title: str) -> str:
-    lines = [title, f"{'target':<9}{'model':<22}{'prec':<6}{'thr':>4}{'GHz':>6}{'published':>11}{'estimate':>10}"
-             f"{'error':>8}  interval"]
+    lines = [
+        title,
+        f"{'target':<9}{'model':<22}{'prec':<6}{'thr':>4}{'GHz':>6}{'published':>11}{'estimate':>10}"
+        f"{'error':>8}  interval",
+    ]
     for row, _, report in done:
         est = estimate(report, row.target, row.clock_ghz)
         ms = est["estimated_device_latency_ms"]
-        lines.append(f"{row.target:<9}{row.model:<22}{row.precision:<6}{row.threads:>4}{row.clock_ghz:>6.2f}"
-                     f"{row.latency_ms:>9.1f}ms{ms:>8.1f}ms{100 * (ms / row.latency_ms - 1):>+7.1f}%  "
-                     f"{'±' if est['calibrated'] else 'uncalibrated ±'}{est['interval_pct']}%")
+        lines.append(
+            f"{row.target:<9}{row.model:<22}{row.precision:<6}{row.threads:>4}{row.clock_ghz:>6.2f}"
+            f"{row.latency_ms:>9.1f}ms{ms:>8.1f}ms{100 * (ms / row.latency_ms - 1):>+7.1f}%  "
+            f"{'±' if est['calibrated'] else 'uncalibrated ±'}{est['interval_pct']}%"
+        )
     return "\n".join(lines)
 
 
 def ordering_rows() -> list[Row]:
     """MobileNetV2 fp32 and int8, 4 threads, on the three boards (no published figure: latency 0)."""
-    return [Row(t, "mobilenet_v2_1.0_224", "tflite-xnnpack", p, 4, 0.0, 0.0, "")
-            for t in ORDERING_TARGETS for p in ("fp32", "int8")]
+    return [
+        Row(t, "mobilenet_v2_1.0_224", "tflite-xnnpack", p, 4, 0.0, 0.0, "")
+        for t in ORDERING_TARGETS
+        for p in ("fp32", "int8")
+    ]
 
 
 def ordering(done: list[tuple[Row, Path, dict[str, Any]]]) -> str:
     """MobileNetV2 fp32 / int8 estimates on the three boards at their default clocks."""
     est = {(row.target, row.precision): estimate(rep, row.target, None) for row, _, rep in done}
-    lines = ["MobileNetV2 1.0 224, 4 threads, each target's default clock:",
-             f"{'target':<15}{'GHz':>5}{'fp32 ms':>9}{'int8 ms':>9}{'fp32/int8':>11}  compute+memory ms: fp32 | int8"]
+    lines = [
+        "MobileNetV2 1.0 224, 4 threads, each target's default clock:",
+        f"{'target':<15}{'GHz':>5}{'fp32 ms':>9}{'int8 ms':>9}{'fp32/int8':>11}  compute+memory ms: fp32 | int8",
+    ]
     for target in ORDERING_TARGETS:
         f, i = est[(target, "fp32")], est[(target, "int8")]
         ms_f, ms_i = f["estimated_device_latency_ms"], i["estimated_device_latency_ms"]
-        lines.append(f"{target:<15}{f['clock_ghz']:>5.2f}{ms_f:>9.2f}{ms_i:>9.2f}{ms_f / ms_i:>10.2f}x  "
-                     f"{f['breakdown']['compute_ms']:.1f}+{f['breakdown']['memory_ms']:.1f} | "
-                     f"{i['breakdown']['compute_ms']:.1f}+{i['breakdown']['memory_ms']:.1f}  "
-                     f"({'±' if f['calibrated'] else 'uncalibrated ±'}{f['interval_pct']}%)")
+        lines.append(
+            f"{target:<15}{f['clock_ghz']:>5.2f}{ms_f:>9.2f}{ms_i:>9.2f}{ms_f / ms_i:>10.2f}x  "
+            f"{f['breakdown']['compute_ms']:.1f}+{f['breakdown']['memory_ms']:.1f} | "
+            f"{i['breakdown']['compute_ms']:.1f}+{i['breakdown']['memory_ms']:.1f}  "
+            f"({'±' if f['calibrated'] else 'uncalibrated ±'}{f['interval_pct']}%)"
+        )
     return "\n".join(lines)
 
 
@@ -185,8 +221,10 @@ def repeat(row: Row, out: Path) -> str:
     first = estimate(profiled(row, art, out, recount=True), row.target, row.clock_ghz)
     second = estimate(profiled(row, art, out, recount=True), row.target, row.clock_ghz)
     a, b = first["estimated_device_latency_ms"], second["estimated_device_latency_ms"]
-    return f"reproducibility ({row.target} {row.model} {row.precision}): {a:.4f} ms vs {b:.4f} ms, " \
-           f"difference {100 * abs(a - b) / a:.4f}%"
+    return (
+        f"reproducibility ({row.target} {row.model} {row.precision}): {a:.4f} ms vs {b:.4f} ms, "
+        f"difference {100 * abs(a - b) / a:.4f}%"
+    )
 
 
 def main() -> None:
@@ -211,8 +249,10 @@ def main() -> None:
         (DATA / "calibration_records.json").write_text(text)
     extra_csv = None if args.no_extra else DATA / "extra_latencies.csv"
     if args.refit:
-        calibrate.main(["--published", str(args.published), "--records", str(records_path), "--write"]
-                       + (["--extra", str(extra_csv)] if extra_csv else ["--extra", "/nonexistent"]))
+        calibrate.main(
+            ["--published", str(args.published), "--records", str(records_path), "--write"]
+            + (["--extra", str(extra_csv)] if extra_csv else ["--extra", "/nonexistent"])
+        )
     print(comparison(done, "End to end with the shipped parameters (published rows):"))
     if checks:
         print(comparison(checks, "End to end with the shipped parameters (extra rows, never fitted):"))

@@ -59,14 +59,26 @@ def make_models(folder: Path) -> dict[str, Path]:
     import torch
 
     torch.manual_seed(0)
-    net = torch.nn.Sequential(torch.nn.Conv2d(3, 16, 3, padding=1), torch.nn.ReLU(),
-                              torch.nn.Conv2d(16, 32, 3, stride=2, padding=1), torch.nn.ReLU(),
-                              torch.nn.AdaptiveAvgPool2d(1), torch.nn.Flatten(), torch.nn.Linear(32, 10))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(3, 16, 3, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.Conv2d(16, 32, 3, stride=2, padding=1),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(1),
+        torch.nn.Flatten(),
+        torch.nn.Linear(32, 10),
+    )
     torch.onnx.export(net.eval(), (torch.rand(1, 3, 64, 64),), str(folder / "cnn.onnx"), dynamo=False)
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((64, 64, 3)), keras.layers.Conv2D(16, 3, padding="same",
-                              activation="relu"), keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [
+            keras.Input((64, 64, 3)),
+            keras.layers.Conv2D(16, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(32, 3, strides=2, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
     (folder / "cnn.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(model).convert())
     return {"onnxruntime": folder / "cnn.onnx", "litert": folder / "cnn.tflite"}
 
@@ -77,8 +89,10 @@ def bench_rootfs() -> None:
     ensure_rootfs()
     warm = time.perf_counter() - start
     status = rootfs_status()
-    print(f"rootfs: {status.size_bytes / 2**20:.0f} MB, cold build {status.build_seconds:.1f} s, "
-          f"warm verification {warm * 1e3:.0f} ms ({status.path})")
+    print(
+        f"rootfs: {status.size_bytes / 2**20:.0f} MB, cold build {status.build_seconds:.1f} s, "
+        f"warm verification {warm * 1e3:.0f} ms ({status.path})"
+    )
 
 
 def bench_warm_start(target: str, models: dict[str, Path], out: Path) -> None:
@@ -87,29 +101,35 @@ def bench_warm_start(target: str, models: dict[str, Path], out: Path) -> None:
         for _ in range(3):
             start = time.perf_counter()
             env = guest_environment(target)
-            env.run_harness(["--model", str(model), "--num_runs", "1", "--warmup_runs", "0",
-                             "--out", str(out)], timeout_s=300)
+            env.run_harness(
+                ["--model", str(model), "--num_runs", "1", "--warmup_runs", "0", "--out", str(out)], timeout_s=300
+            )
             times.append(time.perf_counter() - start)
         r = json.loads(out.read_text())
-        print(f"warm start {runtime}: {min(times):.2f} s best of 3 (median {statistics.median(times):.2f} s; "
-              f"inside: load {r['timing']['load_ms']:.0f} ms, first inference "
-              f"{r['timing']['first_inference_ms']:.0f} ms) — goal <= 5 s")
+        print(
+            f"warm start {runtime}: {min(times):.2f} s best of 3 (median {statistics.median(times):.2f} s; "
+            f"inside: load {r['timing']['load_ms']:.0f} ms, first inference "
+            f"{r['timing']['first_inference_ms']:.0f} ms) — goal <= 5 s"
+        )
 
 
 def bench_overhead(env: GuestEnvironment, models: dict[str, Path], runs: int, out: Path) -> None:
     for runtime, model in models.items():
         start = time.perf_counter()
-        env.run_harness(["--model", str(model), "--num_runs", str(runs), "--warmup_runs", "2",
-                         "--out", str(out)], timeout_s=600)
+        env.run_harness(
+            ["--model", str(model), "--num_runs", str(runs), "--warmup_runs", "2", "--out", str(out)], timeout_s=600
+        )
         harness_wall = time.perf_counter() - start
         harness_ms = json.loads(out.read_text())["timing"]["runs"]["mean_ms"]
         start = time.perf_counter()
         bare = env.run_python(["-c", BARE[runtime], str(model), str(runs)], timeout_s=600)
         bare_wall = time.perf_counter() - start
         bare_ms = float(bare.stdout.split()[-1])
-        print(f"overhead {runtime}: per inference {harness_ms:.2f} ms vs bare {bare_ms:.2f} ms "
-              f"({harness_ms / bare_ms:.2f}x); whole process {harness_wall:.2f} s vs "
-              f"{bare_wall:.2f} s ({harness_wall / bare_wall:.2f}x) — goal <= 1.2x")
+        print(
+            f"overhead {runtime}: per inference {harness_ms:.2f} ms vs bare {bare_ms:.2f} ms "
+            f"({harness_ms / bare_ms:.2f}x); whole process {harness_wall:.2f} s vs "
+            f"{bare_wall:.2f} s ({harness_wall / bare_wall:.2f}x) — goal <= 1.2x"
+        )
 
 
 def main() -> int:

@@ -25,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from edge_kit.cache import cache_root  # noqa: E402
-from edge_kit.emulation import debsrc  # noqa: E402
-from edge_kit.emulation import plugin as plugin_module  # noqa: E402
-from edge_kit.emulation.plugin import ensure_plugin, plugin_args, read_counts  # noqa: E402
+from edge_kit.cache import cache_root
+from edge_kit.emulation import debsrc
+from edge_kit.emulation import plugin as plugin_module
+from edge_kit.emulation.plugin import ensure_plugin, plugin_args, read_counts
 
 PROGRAM = r"""
 #include <arm_neon.h>
@@ -86,7 +86,7 @@ def timed(fn: Callable[[], object]) -> float:
 
 def build_times(download: bool) -> dict[str, float]:
     """Seconds for ensure_plugin(): cold (+download), compile + self-test, warm hits."""
-    ensure_plugin()                                   # make sure the real cache has a header
+    ensure_plugin()  # make sure the real cache has a header
     header = next((cache_root() / "plugin" / "headers").glob("*/qemu-plugin.h"))
     out: dict[str, float] = {}
     saved = {k: os.environ.get(k) for k in ("EDGEKIT_CACHE_DIR", debsrc.HEADER_ENV)}
@@ -101,7 +101,7 @@ def build_times(download: bool) -> dict[str, float]:
             out["warm_repeat_call_s"] = min(timed(ensure_plugin) for _ in range(5))
             qemu_info_cache = plugin_module._identify
             qemu_info_cache.cache_clear()
-            out["warm_first_call_s"] = timed(ensure_plugin)   # + qemu --version, dpkg-query
+            out["warm_first_call_s"] = timed(ensure_plugin)  # + qemu --version, dpkg-query
     finally:
         for key, value in saved.items():
             if value is None:
@@ -123,18 +123,24 @@ def overhead(runs: int, cpu: str, mode: str) -> dict[str, object]:
     with tempfile.TemporaryDirectory() as work:
         src, prog = Path(work) / "bench.c", Path(work) / "bench"
         src.write_text(PROGRAM)
-        subprocess.run(["aarch64-linux-gnu-gcc", "-static", "-O3", "-march=armv8.2-a+dotprod",
-                        str(src), "-o", str(prog)], check=True, timeout=300)
+        subprocess.run(
+            ["aarch64-linux-gnu-gcc", "-static", "-O3", "-march=armv8.2-a+dotprod", str(src), "-o", str(prog)],
+            check=True,
+            timeout=300,
+        )
         plain, counted, per_inference = [], [], []
-        for i in range(runs):                           # interleaved: drift hits both alike
+        for i in range(runs):  # interleaved: drift hits both alike
             plain.append(run_once(["qemu-aarch64", "-cpu", cpu, str(prog), mode], Path(work)))
             out = Path(work) / f"counts-{i}.json"
-            counted.append(run_once(["qemu-aarch64", "-cpu", cpu, *plugin_args(plugin, out),
-                                     str(prog), mode], Path(work)))
+            counted.append(
+                run_once(["qemu-aarch64", "-cpu", cpu, *plugin_args(plugin, out), str(prog), mode], Path(work))
+            )
             per_inference.append(read_counts(out).per_inference_total)
         last = read_counts(out)
     return {
-        "workload": mode, "cpu": cpu, "runs": runs,
+        "workload": mode,
+        "cpu": cpu,
+        "runs": runs,
         "plain_median_s": statistics.median(plain),
         "counted_median_s": statistics.median(counted),
         "overhead_x": statistics.median(counted) / statistics.median(plain),
@@ -148,12 +154,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--cpu", default="cortex-a76")
-    parser.add_argument("--no-download", action="store_true",
-                        help="skip the cold build that downloads Debian's qemu source")
+    parser.add_argument(
+        "--no-download", action="store_true", help="skip the cold build that downloads Debian's qemu source"
+    )
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
-    figures = {"build": build_times(not args.no_download),
-               "counting": [overhead(args.runs, args.cpu, mode) for mode in ("vector", "scalar")]}
+    figures = {
+        "build": build_times(not args.no_download),
+        "counting": [overhead(args.runs, args.cpu, mode) for mode in ("vector", "scalar")],
+    }
     if args.json:
         print(json.dumps(figures, indent=2))
         return

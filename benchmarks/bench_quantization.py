@@ -33,9 +33,11 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte"}
-EQUALIZED = {"tflite": "litert_pt2e_int8_static_per_channel_equalized",
-             "onnx": "onnx_int8_static_qdq_per_channel_percentile_equalized",
-             "executorch": "xnnpack_pt2e_int8_static_per_channel_equalized"}
+EQUALIZED = {
+    "tflite": "litert_pt2e_int8_static_per_channel_equalized",
+    "onnx": "onnx_int8_static_qdq_per_channel_percentile_equalized",
+    "executorch": "xnnpack_pt2e_int8_static_per_channel_equalized",
+}
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 
 
@@ -62,11 +64,16 @@ def mobilenet(folder: Path, crops: int = 0) -> list[Sample]:
     """Write MobileNetV2 and its 22 photos into `folder`. It is evaluated on the photos and
     calibrated on their other views (mirrored, 1.25x zoom), not on the evaluated inputs; with
     `crops`, also evaluated on that many random crops."""
-    subprocess.run([sys.executable, "-m", "sample_models.export_mobilenet", str(folder)], cwd=ROOT,
-                   check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "sample_models.export_mobilenet", str(folder)],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     from sample_models.mobilenet import load_crops, load_photos, photo_names
 
-    views = load_photos(augment=True)[len(photo_names()):]
+    views = load_photos(augment=True)[len(photo_names()) :]
     np.savez(folder / "mobilenet_v2_calib.npz", x=views)
     model, calib = str(folder / "mobilenet_v2.pt2"), str(folder / "mobilenet_v2_calib.npz")
     samples = [Sample("mobilenet_v2", model, str(folder / "mobilenet_v2_eval.npz"), calib)]
@@ -76,8 +83,9 @@ def mobilenet(folder: Path, crops: int = 0) -> list[Sample]:
     return samples
 
 
-def run_one(sample: Sample, samples_dir: Path, fmt: str, precision: str, out: Path,
-            recipe: str | None = None) -> dict[str, Any]:
+def run_one(
+    sample: Sample, samples_dir: Path, fmt: str, precision: str, out: Path, recipe: str | None = None
+) -> dict[str, Any]:
     """One export; a row with the figures, or with the error line when it failed."""
     from edge_kit.errors import EdgeKitError
     from edge_kit.export import ExportRequest, export
@@ -86,18 +94,32 @@ def run_one(sample: Sample, samples_dir: Path, fmt: str, precision: str, out: Pa
     row: dict[str, Any] = {"model": sample.name, "format": fmt, "precision": label}
     start = time.perf_counter()
     try:
-        result = export(ExportRequest(
-            model=samples_dir / sample.model, format=fmt, precision=precision, recipe=recipe,
-            output=out / f"{sample.name}.{label}{SUFFIX[fmt]}", eval_data=samples_dir / sample.eval,
-            calibration=samples_dir / sample.calibration if precision == "int8" else None))
+        result = export(
+            ExportRequest(
+                model=samples_dir / sample.model,
+                format=fmt,
+                precision=precision,
+                recipe=recipe,
+                output=out / f"{sample.name}.{label}{SUFFIX[fmt]}",
+                eval_data=samples_dir / sample.eval,
+                calibration=samples_dir / sample.calibration if precision == "int8" else None,
+            )
+        )
     except EdgeKitError as exc:
         return {**row, "status": "failed", "error": exc.one_line(), "seconds": time.perf_counter() - start}
     acc = result.manifest["accuracy"]
-    return {**row, "status": result.status, "size_bytes": result.manifest["artifact"]["size_bytes"],
-            "metric": acc["metric"], "source": acc["source"], "artifact": acc["artifact"], "drop": acc["drop"],
-            "output_error": acc["output_error"],
-            "recipe": result.manifest.get("quantization", {}).get("recipe"),
-            "seconds": time.perf_counter() - start}
+    return {
+        **row,
+        "status": result.status,
+        "size_bytes": result.manifest["artifact"]["size_bytes"],
+        "metric": acc["metric"],
+        "source": acc["source"],
+        "artifact": acc["artifact"],
+        "drop": acc["drop"],
+        "output_error": acc["output_error"],
+        "recipe": result.manifest.get("quantization", {}).get("recipe"),
+        "seconds": time.perf_counter() - start,
+    }
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -111,17 +133,23 @@ def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 def table(rows: list[dict[str, Any]]) -> str:
     width = max([len("model")] + [len(r["model"]) for r in rows]) + 2
-    lines = [f"{'model':<{width}}{'format':<12}{'precision':<14}{'size':>10}{'ratio':>8}  {'metric':<16}"
-             f"{'source':>8}{'artifact':>9}{'drop':>7}{'out err':>10}  status"]
+    lines = [
+        f"{'model':<{width}}{'format':<12}{'precision':<14}{'size':>10}{'ratio':>8}  {'metric':<16}"
+        f"{'source':>8}{'artifact':>9}{'drop':>7}{'out err':>10}  status"
+    ]
     for r in rows:
         if r["status"] == "failed":
-            lines.append(f"{r['model']:<{width}}{r['format']:<12}{r['precision']:<14}{'-':>10}{'-':>8}  {'-':<16}"
-                         f"{'-':>8}{'-':>9}{'-':>7}{'-':>10}  failed: {r['error'][:90]}")
+            lines.append(
+                f"{r['model']:<{width}}{r['format']:<12}{r['precision']:<14}{'-':>10}{'-':>8}  {'-':<16}"
+                f"{'-':>8}{'-':>9}{'-':>7}{'-':>10}  failed: {r['error'][:90]}"
+            )
             continue
         ratio = f"{r['size_ratio']:.3f}" if r["size_ratio"] else "-"
-        lines.append(f"{r['model']:<{width}}{r['format']:<12}{r['precision']:<14}{r['size_bytes']:>10,}{ratio:>8}  "
-                     f"{r['metric']:<16}{r['source']:>8.2f}{r['artifact']:>9.2f}{r['drop']:>7.2f}{r['output_error']:>10.3g}  "
-                     f"{r['status']}")
+        lines.append(
+            f"{r['model']:<{width}}{r['format']:<12}{r['precision']:<14}{r['size_bytes']:>10,}{ratio:>8}  "
+            f"{r['metric']:<16}{r['source']:>8.2f}{r['artifact']:>9.2f}{r['drop']:>7.2f}{r['output_error']:>10.3g}  "
+            f"{r['status']}"
+        )
     return "\n".join(lines)
 
 
@@ -133,8 +161,9 @@ def main() -> None:
     parser.add_argument("--only", action="append", default=[], help="model names to run (repeatable)")
     parser.add_argument("--formats", default="tflite,onnx,executorch")
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
-    parser.add_argument("--equalize", action="store_true",
-                        help="add int8 rows with the *_equalized recipes (torch models)")
+    parser.add_argument(
+        "--equalize", action="store_true", help="add int8 rows with the *_equalized recipes (torch models)"
+    )
     parser.add_argument("--json", type=Path, default=None, help="also write the rows as JSON here")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
@@ -154,8 +183,12 @@ def main() -> None:
                     runs.append(("int8", EQUALIZED[fmt]))
                 for precision, recipe in runs:
                     rows.append(run_one(sample, args.samples, fmt, precision, out, recipe))
-                    print(f"# {sample.name} {fmt} {rows[-1]['precision']}: {rows[-1]['status']} "
-                          f"({rows[-1]['seconds']:.1f}s)", file=sys.stderr, flush=True)
+                    print(
+                        f"# {sample.name} {fmt} {rows[-1]['precision']}: {rows[-1]['status']} "
+                        f"({rows[-1]['seconds']:.1f}s)",
+                        file=sys.stderr,
+                        flush=True,
+                    )
     rows = with_ratios(rows)
     print(table(rows))
     if args.json:

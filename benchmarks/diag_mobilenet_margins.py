@@ -39,11 +39,11 @@ def margins(logits: np.ndarray) -> np.ndarray:
 
 
 def sqnr(ref: np.ndarray, got: np.ndarray) -> float:
-    return float(10 * np.log10((ref ** 2).sum() / ((ref - got) ** 2).sum()))
+    return float(10 * np.log10((ref**2).sum() / ((ref - got) ** 2).sum()))
 
 
 def outputs(run: object, x: np.ndarray) -> np.ndarray:
-    return np.concatenate([run(x[i:i + 1]) for i in range(len(x))])  # type: ignore[operator]
+    return np.concatenate([run(x[i : i + 1]) for i in range(len(x))])  # type: ignore[operator]
 
 
 def count_distribution(p_keep: np.ndarray) -> np.ndarray:
@@ -102,15 +102,22 @@ def main() -> None:
             source = lambda x: program(torch.from_numpy(x)).numpy()  # noqa: E731
             ref, crops_ref = outputs(source, photos), outputs(source, crops)
         photo_margins, crop_margins = margins(ref), margins(crops_ref)
-        print(f"fp32 margins of the {len(photos)} photos: "
-              + ", ".join(f"{m:.2f}" for m in sorted(photo_margins)))
+        print(f"fp32 margins of the {len(photos)} photos: " + ", ".join(f"{m:.2f}" for m in sorted(photo_margins)))
         for fmt in args.formats.split(","):
             recipe = None if args.plain else EQUALIZED[fmt]
             path = folder / f"mobilenet_v2.int8{SUFFIX[fmt]}"
-            export(ExportRequest(model=Path(sample.model), format=fmt, precision="int8", recipe=recipe,
-                                 output=path, calibration=Path(sample.calibration)))
+            export(
+                ExportRequest(
+                    model=Path(sample.model),
+                    format=fmt,
+                    precision="int8",
+                    recipe=recipe,
+                    output=path,
+                    calibration=Path(sample.calibration),
+                )
+            )
             runner = runners[fmt](path)
-            run = lambda x: runner.run([x])[0]  # noqa: E731
+            run = lambda x, runner=runner: runner.run([x])[0]  # noqa: E731
             got, crops_got = outputs(run, photos), outputs(run, crops)
             kept = crops_got.argmax(1) == crops_ref.argmax(1)
             rates = band_rates(crop_margins, kept)
@@ -118,15 +125,21 @@ def main() -> None:
             dist = count_distribution(p_keep)
             observed = int((got.argmax(1) == ref.argmax(1)).sum())
             print(f"\n{fmt} int8 ({recipe or 'default recipe'}):")
-            print(f"  {args.crops} crops: agreement {100 * kept.mean():.1f}%, logit SQNR {sqnr(crops_ref, crops_got):.1f} dB")
+            print(
+                f"  {args.crops} crops: agreement {100 * kept.mean():.1f}%, logit SQNR {sqnr(crops_ref, crops_got):.1f} dB"
+            )
             for lo, hi, n, rate in rates:
                 photos_in = int(((photo_margins >= lo) & (photo_margins < hi)).sum())
-                print(f"    fp32 margin [{lo:4.2f}, {hi:4.2f}): {n:3d} crops, {100 * rate:5.1f}% keep top-1; "
-                      f"{photos_in:2d} photos")
+                print(
+                    f"    fp32 margin [{lo:4.2f}, {hi:4.2f}): {n:3d} crops, {100 * rate:5.1f}% keep top-1; "
+                    f"{photos_in:2d} photos"
+                )
             margin, step = closest_kept(ref, got)
-            print(f"  22 photos: expected {p_keep.sum():.1f}/{len(photos)}, P(>= {NEEDED}) = {dist[NEEDED:].sum():.2f}; "
-                  f"observed {observed}/{len(photos)} (logit SQNR {sqnr(ref, got):.1f} dB); the closest kept "
-                  f"photo is {margin:.2f} ({margin / step:.0f} output steps of {step:.3f}) from flipping")
+            print(
+                f"  22 photos: expected {p_keep.sum():.1f}/{len(photos)}, P(>= {NEEDED}) = {dist[NEEDED:].sum():.2f}; "
+                f"observed {observed}/{len(photos)} (logit SQNR {sqnr(ref, got):.1f} dB); the closest kept "
+                f"photo is {margin:.2f} ({margin / step:.0f} output steps of {step:.3f}) from flipping"
+            )
 
 
 if __name__ == "__main__":

@@ -74,8 +74,11 @@ def weights_only(folded: torch.nn.Module, calib: torch.Tensor | None) -> torch.n
 
     def hook(mod: Any, inputs: tuple[torch.Tensor, ...], out: torch.Tensor) -> torch.Tensor:
         weight = weight_grid(mod.weight)
-        y = (mod._conv_forward(inputs[0], weight, mod.bias) if isinstance(mod, torch.nn.Conv2d)
-             else torch.nn.functional.linear(inputs[0], weight, mod.bias))
+        y = (
+            mod._conv_forward(inputs[0], weight, mod.bias)
+            if isinstance(mod, torch.nn.Conv2d)
+            else torch.nn.functional.linear(inputs[0], weight, mod.bias)
+        )
         if calib is None:
             return y
         shift = channel_mean(out) - channel_mean(y)
@@ -93,31 +96,37 @@ def weights_only(folded: torch.nn.Module, calib: torch.Tensor | None) -> torch.n
     return model
 
 
-def int8_static(model: torch.nn.Module, calib: torch.Tensor, fold_quantize: bool = True,
-                percentile: float | None = None) -> Any:
+def int8_static(
+    model: torch.nn.Module, calib: torch.Tensor, fold_quantize: bool = True, percentile: float | None = None
+) -> Any:
     """edgekit's ExecuTorch int8 path (XNNPACK quantizer, per-channel, ReLU6 fused); activation
     ranges from the quantizer's histogram search, or keeping the central `percentile` %."""
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer, get_symmetric_quantization_config)
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
 
-    source = SimpleNamespace(exported_program=torch.export.export(model, (calib[:1],)),
-                             example_inputs=lambda: (calib[:1],))
+    source = SimpleNamespace(
+        exported_program=torch.export.export(model, (calib[:1],)), example_inputs=lambda: (calib[:1],)
+    )
     config = get_symmetric_quantization_config(is_per_channel=True)
     if percentile is not None:
-        config = pt2e.with_activation_calibration(config, SimpleNamespace(
-            calibration_method="percentile", percentile=percentile, histogram_bins=2048))
+        config = pt2e.with_activation_calibration(
+            config, SimpleNamespace(calibration_method="percentile", percentile=percentile, histogram_bins=2048)
+        )
     quantizer = XNNPACKQuantizer().set_global(config)
-    return pt2e.quantize(source, quantizer, [[calib[i:i + 1].numpy()] for i in range(len(calib))],
-                         fold_quantize=fold_quantize)
+    return pt2e.quantize(
+        source, quantizer, [[calib[i : i + 1].numpy()] for i in range(len(calib))], fold_quantize=fold_quantize
+    )
 
 
 def run(model: Any, x: torch.Tensor) -> torch.Tensor:
     with torch.no_grad():
-        return torch.cat([model(x[i:i + 1]) for i in range(len(x))])
+        return torch.cat([model(x[i : i + 1]) for i in range(len(x))])
 
 
 def sqnr(ref: torch.Tensor, out: torch.Tensor) -> float:
-    return 10 * float(torch.log10((ref ** 2).sum() / ((ref - out) ** 2).sum()))
+    return 10 * float(torch.log10((ref**2).sum() / ((ref - out) ** 2).sum()))
 
 
 def agreement(ref: torch.Tensor, out: torch.Tensor) -> str:
@@ -167,8 +176,15 @@ def tensor_group(node: Any) -> str:
     path, op = pt2e.module_path(node) or "", pt2e.op_name(node)
     if op in pt2e.CLAMPS:
         depthwise = path.endswith("conv.1.2") or path == "features.1.conv.0.2"
-        return ("depthwise outputs" if depthwise else "expansion outputs" if path.endswith("conv.0.2")
-                else "first conv output" if path == "features.0.2" else "last conv, pool, classifier")
+        return (
+            "depthwise outputs"
+            if depthwise
+            else "expansion outputs"
+            if path.endswith("conv.0.2")
+            else "first conv output"
+            if path == "features.0.2"
+            else "last conv, pool, classifier"
+        )
     if op == "add":
         return "residual adds"
     return "projection outputs" if op == "conv2d" else "last conv, pool, classifier"
@@ -183,22 +199,26 @@ def noise_budget(quantized: Any, ref: torch.Tensor, photos: torch.Tensor) -> Non
             source = node.args[0]
             if getattr(source, "op", "") != "get_attr":
                 groups.setdefault(tensor_group(source), set()).add(source.name)
-    noise = lambda out: float(((ref - out) ** 2).sum() / (ref ** 2).sum())  # noqa: E731
+    noise = lambda out: float(((ref - out) ** 2).sum() / (ref**2).sum())  # noqa: E731
     total = noise(run(quantized, photos))
     weights = noise(run(bypassed(quantized, False, lambda node: True), photos))
-    print(f"    all int8 {10 * np.log10(1 / total):.1f} dB; int8 weights only {10 * np.log10(1 / weights):.1f} dB "
-          f"({100 * weights / total:.0f}% of the noise power)")
+    print(
+        f"    all int8 {10 * np.log10(1 / total):.1f} dB; int8 weights only {10 * np.log10(1 / weights):.1f} dB "
+        f"({100 * weights / total:.0f}% of the noise power)"
+    )
     for name, members in sorted(groups.items(), key=lambda g: -len(g[1])):
         alone = noise(run(bypassed(quantized, False, lambda node, m=members: node.name not in m), photos))
-        print(f"    + {name:28s} ({len(members):2d} tensors) int8: {10 * np.log10(1 / alone):5.1f} dB, "
-              f"{100 * (alone - weights) / total:3.0f}% of the noise power")
+        print(
+            f"    + {name:28s} ({len(members):2d} tensors) int8: {10 * np.log10(1 / alone):5.1f} dB, "
+            f"{100 * (alone - weights) / total:3.0f}% of the noise power"
+        )
 
 
 def residual_adds(module: Any, x: torch.Tensor) -> dict[str, torch.Tensor]:
     seen: dict[str, list[torch.Tensor]] = {}
     with torch.no_grad():
         for i in range(len(x)):
-            AddRecorder(module, seen).run(x[i:i + 1])
+            AddRecorder(module, seen).run(x[i : i + 1])
     return {k: torch.cat(v) for k, v in seen.items()}
 
 
@@ -211,22 +231,27 @@ def main() -> None:
     ref = run(model, photos)
     top2 = ref.topk(2).values
     margins = (top2[:, 0] - top2[:, 1]).numpy()
-    print(f"{len(photos)} photos; top-1/top-2 logit margin: median {np.median(margins):.2f}, "
-          f"{int((margins < 0.5).sum())} under 0.5, smallest {margins.min():.2f}")
+    print(
+        f"{len(photos)} photos; top-1/top-2 logit margin: median {np.median(margins):.2f}, "
+        f"{int((margins < 0.5).sum())} under 0.5, smallest {margins.min():.2f}"
+    )
     half = copy.deepcopy(model).half()
     print(f"fp16 (whole model in half)              {agreement(ref, run(half, photos.half()).float())}")
 
     other_views = views(rgbs, [(1.0, True), (1.25, False)])
     folded = fold_bn(model)
-    for name, calib in (("int8 weights only, float activations  ", None),
-                        ("  + bias correction (44 other views)  ", other_views)):
+    for name, calib in (
+        ("int8 weights only, float activations  ", None),
+        ("  + bias correction (44 other views)  ", other_views),
+    ):
         out = run(weights_only(folded, calib), photos)
         print(f"{name}  {agreement(ref, out)}  logit SQNR {sqnr(ref, out):.1f} dB")
 
-    calibrations = {"44 other views (mirrored, 1.25x zoom)": other_views,
-                    "200 random crops": torch.from_numpy(load_crops(200)),
-                    "the 22 evaluated photos + views (leak)": views(rgbs, [(1.0, False), (1.0, True),
-                                                                           (1.25, False)])}
+    calibrations = {
+        "44 other views (mirrored, 1.25x zoom)": other_views,
+        "200 random crops": torch.from_numpy(load_crops(200)),
+        "the 22 evaluated photos + views (leak)": views(rgbs, [(1.0, False), (1.0, True), (1.25, False)]),
+    }
     quantized = None
     for name, calib in calibrations.items():
         quantized = int8_static(model, calib)
@@ -234,14 +259,16 @@ def main() -> None:
         print(f"int8 static, calibrated on {name:40s} {agreement(ref, out)}  logit SQNR {sqnr(ref, out):.1f} dB")
 
     relu6 = lambda node: node.op == "call_function" and pt2e.op_name(node) in pt2e.CLAMPS  # noqa: E731
-    view_batches = [[other_views[i:i + 1].numpy()] for i in range(len(other_views))]
+    view_batches = [[other_views[i : i + 1].numpy()] for i in range(len(other_views))]
     streamed = equalize(torch.export.export(model, (photos[:1],)), view_batches)[0].module()
     print("Where the int8 noise is (44-view calibration; logit SQNR on the 22 photos):")
     for label, net in (("plain", model), ("streams equalized", streamed)):
         unquantized = int8_static(net, other_views, fold_quantize=False)
-        for name, weights, acts in (("weights int8, activations float", False, lambda node: True),
-                                    ("activations int8, weights float", True, None),
-                                    ("  ... and ReLU6 outputs float", True, relu6)):
+        for name, weights, acts in (
+            ("weights int8, activations float", False, lambda node: True),
+            ("activations int8, weights float", True, None),
+            ("  ... and ReLU6 outputs float", True, relu6),
+        ):
             print(f"  {label:18s} {name:34s} {sqnr(ref, run(bypassed(unquantized, weights, acts), photos)):5.1f} dB")
     print("SQNR of the residual stream (int8, first calibration set) vs fp32:")
     float_adds = residual_adds(torch.export.export(model, (photos[:1],)).module(), photos)
@@ -249,33 +276,41 @@ def main() -> None:
     for path, value in residual_adds(quantized, photos).items():
         if path in float_adds:
             ref_add = float_adds[path]
-            print(f"  {path:12s} range [{ref_add.min():7.2f}, {ref_add.max():6.2f}]  "
-                  f"SQNR {sqnr(ref_add, value):5.1f} dB")
+            print(
+                f"  {path:12s} range [{ref_add.min():7.2f}, {ref_add.max():6.2f}]  SQNR {sqnr(ref_add, value):5.1f} dB"
+            )
 
     exported = torch.export.export(model, (photos[:1],))
     dev = torch.from_numpy(load_crops(132, seed=7))  # another 132 crops: a view set where 1 photo is not 4.5 points
     dev_ref = run(model, dev)
-    print("The *_equalized recipes, step by step (equalization and bias correction measured on the "
-          "calibration set; 22 photos | 132 other random crops):")
+    print(
+        "The *_equalized recipes, step by step (equalization and bias correction measured on the "
+        "calibration set; 22 photos | 132 other random crops):"
+    )
     for name in ("44 other views (mirrored, 1.25x zoom)", "200 random crops"):
         calib = calibrations[name]
-        batches = [[calib[i:i + 1].numpy()] for i in range(len(calib))]
+        batches = [[calib[i : i + 1].numpy()] for i in range(len(calib))]
         print(f"  calibrated on {name}:")
         streams, done = equalize(exported, batches)
         both, both_done = equalize(exported, batches, activations=True)
-        corrected, layers = bias_correction.corrected(both, bias_correction.measure(both, batches, "executorch"),
-                                                      lambda node: True)
-        steps = [("plain", exported, None),
-                 (f"streams equalized ({done['streams']} / {done['channels']} ch)", streams, None),
-                 (f"+ activations ({both_done['activations']} / {both_done['activation_channels']} ch)", both, None),
-                 (f"+ weight bias correction ({layers} layers)", corrected, None),
-                 ("+ percentile 99.99 activation ranges", corrected, 99.99)]
+        corrected, layers = bias_correction.corrected(
+            both, bias_correction.measure(both, batches, "executorch"), lambda node: True
+        )
+        steps = [
+            ("plain", exported, None),
+            (f"streams equalized ({done['streams']} / {done['channels']} ch)", streams, None),
+            (f"+ activations ({both_done['activations']} / {both_done['activation_channels']} ch)", both, None),
+            (f"+ weight bias correction ({layers} layers)", corrected, None),
+            ("+ percentile 99.99 activation ranges", corrected, 99.99),
+        ]
         for step, program, percentile in steps:
             quantized = int8_static(program.module(), calib, percentile=percentile)
             out, dev_out = run(quantized, photos), run(quantized, dev)
-            print(f"    {step:38s} {agreement(ref, out)}  SQNR {sqnr(ref, out):4.1f} dB | "
-                  f"{100 * float((dev_out.argmax(-1) == dev_ref.argmax(-1)).float().mean()):5.1f}%  "
-                  f"SQNR {sqnr(dev_ref, dev_out):4.1f} dB")
+            print(
+                f"    {step:38s} {agreement(ref, out)}  SQNR {sqnr(ref, out):4.1f} dB | "
+                f"{100 * float((dev_out.argmax(-1) == dev_ref.argmax(-1)).float().mean()):5.1f}%  "
+                f"SQNR {sqnr(dev_ref, dev_out):4.1f} dB"
+            )
         if name.startswith("44"):
             print("  where the noise left by the full recipe is (44-view calibration, 22 photos):")
             noise_budget(int8_static(corrected.module(), calib, fold_quantize=False, percentile=99.99), ref, photos)

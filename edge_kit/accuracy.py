@@ -11,9 +11,10 @@ the eval set's resolution (points per sample), so a 22-photo agreement reads as 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -60,23 +61,30 @@ class Accuracy:
         return wilson95(round(self.artifact * self.samples / 100.0), self.samples)
 
     def to_dict(self) -> dict[str, Any]:
-        out = {k: float(f"{v:.4g}") if k == "output_error" else round(v, 4) if isinstance(v, float) else v
-               for k, v in asdict(self).items()}
-        return {**out, "artifact_interval95": [round(v, 2) for v in self.interval95],
-                "resolution_points": round(self.resolution, 4)}
+        out = {
+            k: float(f"{v:.4g}") if k == "output_error" else round(v, 4) if isinstance(v, float) else v
+            for k, v in asdict(self).items()
+        }
+        return {
+            **out,
+            "artifact_interval95": [round(v, 2) for v in self.interval95],
+            "resolution_points": round(self.resolution, 4),
+        }
 
 
 def summary(measured: dict[str, Any], name: str) -> str:
     """One line from an accuracy section: both metrics, the artifact's interval, the drop."""
     low, high = measured["artifact_interval95"]
-    return (f"{measured['metric']}: source {measured['source']:.2f}%, {name} {measured['artifact']:.2f}% "
-            f"(95% interval {low:.1f}-{high:.1f}, n={measured['samples']}), "
-            f"drop {measured['drop']:.2f} points")
+    return (
+        f"{measured['metric']}: source {measured['source']:.2f}%, {name} {measured['artifact']:.2f}% "
+        f"(95% interval {low:.1f}-{high:.1f}, n={measured['samples']}), "
+        f"drop {measured['drop']:.2f} points"
+    )
 
 
 def wilson95(successes: int, n: int) -> tuple[float, float]:
     """The 95% Wilson score interval of a proportion `successes / n`, in percent."""
-    z2 = 1.959964 ** 2
+    z2 = 1.959964**2
     p = successes / n
     centre = (p + z2 / (2 * n)) / (1 + z2 / n)
     half = math.sqrt(z2 * (p * (1 - p) / n + z2 / (4 * n * n))) / (1 + z2 / n)
@@ -99,11 +107,13 @@ def load_eval(path: Path, specs: Sequence[TensorSpec]) -> EvalSet:
     if labels is None:
         return evalset
     if labels.ndim != 1 or labels.dtype.kind not in "iu":
-        raise DataError(f"{path.name}: labels 'y' must be a 1-D integer array, got {labels.dtype} "
-                        f"{list(labels.shape)}", hint="save class indices, not one-hot vectors")
+        raise DataError(
+            f"{path.name}: labels 'y' must be a 1-D integer array, got {labels.dtype} {list(labels.shape)}",
+            hint="save class indices, not one-hot vectors",
+        )
     if len(labels) < evalset.samples:
         raise DataError(f"{path.name}: {len(labels)} labels for {evalset.samples} inputs")
-    return EvalSet(batches, labels[:evalset.samples].astype(np.int64), str(path))
+    return EvalSet(batches, labels[: evalset.samples].astype(np.int64), str(path))
 
 
 def outputs(run: Run, evalset: EvalSet) -> np.ndarray:
@@ -112,8 +122,10 @@ def outputs(run: Run, evalset: EvalSet) -> np.ndarray:
     for arrays in evalset.batches:
         out = np.asarray(run(arrays)[0], dtype=np.float64)
         if out.ndim != 2 or out.shape[1] < 2:
-            raise DataError(f"accuracy needs a classifier output [batch, classes]; the model returns "
-                            f"{list(out.shape)}", hint="omit --eval for models that are not classifiers")
+            raise DataError(
+                f"accuracy needs a classifier output [batch, classes]; the model returns {list(out.shape)}",
+                hint="omit --eval for models that are not classifiers",
+            )
         outs.append(out)
     return np.concatenate(outs)
 
@@ -133,7 +145,7 @@ def score(preds: np.ndarray, reference: np.ndarray, labels: np.ndarray | None) -
 
 def output_error(got: np.ndarray, ref: np.ndarray) -> float:
     """Mean normalised squared error of the class scores: finer than top-1 on small eval sets."""
-    err = ((got - ref) ** 2).sum(axis=1) / np.maximum((ref ** 2).sum(axis=1), 1e-12)
+    err = ((got - ref) ** 2).sum(axis=1) / np.maximum((ref**2).sum(axis=1), 1e-12)
     return float(err.mean())
 
 
@@ -159,10 +171,18 @@ class Evaluator:
     def measure(self, runner: Any) -> Accuracy:
         got_outputs = outputs(artifact_run(runner), self.evalset)
         if got_outputs.shape != self.source_outputs.shape:
-            raise DataError(f"the artifact's scores have shape {list(got_outputs.shape)}, the source's "
-                            f"{list(self.source_outputs.shape)}")
+            raise DataError(
+                f"the artifact's scores have shape {list(got_outputs.shape)}, the source's "
+                f"{list(self.source_outputs.shape)}"
+            )
         base = score(self.source_preds, self.source_preds, self.evalset.labels)
         got = score(got_outputs.argmax(axis=1), self.source_preds, self.evalset.labels)
-        return Accuracy(metric=self.metric, source=base, artifact=got, drop=base - got,
-                        samples=self.evalset.samples, data=self.evalset.path,
-                        output_error=output_error(got_outputs, self.source_outputs))
+        return Accuracy(
+            metric=self.metric,
+            source=base,
+            artifact=got,
+            drop=base - got,
+            samples=self.evalset.samples,
+            data=self.evalset.path,
+            output_error=output_error(got_outputs, self.source_outputs),
+        )

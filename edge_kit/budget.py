@@ -17,8 +17,9 @@ does not hold, the best attempt is kept and the outcome says so ("over_budget").
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from edge_kit.accuracy import Accuracy
 
@@ -54,10 +55,18 @@ class Search:
 
     def to_dict(self) -> dict[str, Any]:
         final = self.final or self.initial
-        return {"max_drop": self.budget, "status": self.status, "quantizable_layers": self.layers,
-                "initial_drop": round(self.initial.drop, 4), "final_drop": round(final.drop, 4),
-                "keep_float": list(self.keep_float), "probes": self.probes, "steps": self.steps,
-                "requantizations": self.quantizations, "reason": self.reason}
+        return {
+            "max_drop": self.budget,
+            "status": self.status,
+            "quantizable_layers": self.layers,
+            "initial_drop": round(self.initial.drop, 4),
+            "final_drop": round(final.drop, 4),
+            "keep_float": list(self.keep_float),
+            "probes": self.probes,
+            "steps": self.steps,
+            "requantizations": self.quantizations,
+            "reason": self.reason,
+        }
 
 
 def _groups(layers: Sequence[str], limit: int) -> list[tuple[str, ...]]:
@@ -65,7 +74,7 @@ def _groups(layers: Sequence[str], limit: int) -> list[tuple[str, ...]]:
     if len(layers) <= limit:
         return [(name,) for name in layers]
     size = -(-len(layers) // limit)
-    return [tuple(layers[i:i + size]) for i in range(0, len(layers), size)]
+    return [tuple(layers[i : i + size]) for i in range(0, len(layers), size)]
 
 
 class _Tracker:
@@ -80,8 +89,7 @@ class _Tracker:
         return self.build(keep)
 
 
-def fit(build: Build, layers: Sequence[str], initial: Accuracy, budget: float,
-        limits: Limits = Limits()) -> Search:
+def fit(build: Build, layers: Sequence[str], initial: Accuracy, budget: float, limits: Limits = Limits()) -> Search:
     """Keep layers in float until `initial`'s drop fits `budget`; the artifact on disk ends up
     built with `Search.keep_float` (the artifact the caller already built when no search ran)."""
     search = Search(budget=budget, initial=initial, layers=len(layers), final=initial)
@@ -95,15 +103,20 @@ def fit(build: Build, layers: Sequence[str], initial: Accuracy, budget: float,
     for group in _groups(layers, limits.max_probes):
         acc = run(group)
         attempts.append((group, acc))
-        search.probes.append({"keep_float": list(group), "drop": round(acc.drop, 4),
-                              "recovered": round(initial.drop - acc.drop, 4),
-                              "output_error": float(f"{acc.output_error:.4g}")})
+        search.probes.append(
+            {
+                "keep_float": list(group),
+                "drop": round(acc.drop, 4),
+                "recovered": round(initial.drop - acc.drop, 4),
+                "output_error": float(f"{acc.output_error:.4g}"),
+            }
+        )
         if acc.drop <= budget:
             return _finish(search, run, group, acc, RESCUED)
     ranked = sorted(attempts, key=lambda a: (a[1].drop, a[1].output_error))
     keep = ranked[0][0]
     _step(search, keep, ranked[0][1])  # the most sensitive layer alone: measured while probing
-    for group, _ in ranked[1:limits.max_steps]:
+    for group, _ in ranked[1 : limits.max_steps]:
         keep = keep + group
         acc = run(keep)
         attempts.append((keep, acc))
@@ -111,14 +124,21 @@ def fit(build: Build, layers: Sequence[str], initial: Accuracy, budget: float,
         if acc.drop <= budget:
             return _finish(search, run, keep, acc, RESCUED)
     best_keep, best = min(attempts, key=lambda a: (a[1].drop, len(a[0]), a[1].output_error))
-    search.reason = (f"kept {len(best_keep)} of {len(layers)} layers in float; the drop is still "
-                     f"{best.drop:.2f} points > {budget}")
+    search.reason = (
+        f"kept {len(best_keep)} of {len(layers)} layers in float; the drop is still {best.drop:.2f} points > {budget}"
+    )
     return _finish(search, run, best_keep, best, OVER)
 
 
 def _step(search: Search, keep: tuple[str, ...], acc: Accuracy) -> None:
-    search.steps.append({"keep_float": list(keep), "metric": round(acc.artifact, 4), "drop": round(acc.drop, 4),
-                         "output_error": float(f"{acc.output_error:.4g}")})
+    search.steps.append(
+        {
+            "keep_float": list(keep),
+            "metric": round(acc.artifact, 4),
+            "drop": round(acc.drop, 4),
+            "output_error": float(f"{acc.output_error:.4g}"),
+        }
+    )
 
 
 def _finish(search: Search, run: _Tracker, keep: tuple[str, ...], acc: Accuracy, status: str) -> Search:

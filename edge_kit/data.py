@@ -10,8 +10,9 @@ import math
 import struct
 import zipfile
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO, Sequence
+from typing import BinaryIO
 
 import numpy as np
 
@@ -21,8 +22,20 @@ from edge_kit.signature import TensorSpec
 NPY_MAGIC = b"\x93NUMPY"
 MAX_DATA_BYTES = 8 << 30  # no single array of a data file may take more than 8 GiB of memory
 # What numpy's and zipfile's parsers raise on damaged or forged files (besides ValueError).
-PARSE_ERRORS = (OSError, EOFError, zipfile.BadZipFile, zlib.error, KeyError, TypeError, struct.error,
-                UnicodeDecodeError, SyntaxError, NotImplementedError, OverflowError, RecursionError)
+PARSE_ERRORS = (
+    OSError,
+    EOFError,
+    zipfile.BadZipFile,
+    zlib.error,
+    KeyError,
+    TypeError,
+    struct.error,
+    UnicodeDecodeError,
+    SyntaxError,
+    NotImplementedError,
+    OverflowError,
+    RecursionError,
+)
 
 
 def read_arrays(path: Path) -> dict[str, np.ndarray]:
@@ -44,12 +57,15 @@ def read_arrays(path: Path) -> dict[str, np.ndarray]:
         elif head.startswith((b"PK\x03\x04", b"PK\x05\x06")):
             arrays = _read_npz(path)
         else:
-            raise DataError(f"{path.name} is not a .npz or .npy file",
-                            hint="save the arrays with numpy.savez or numpy.save")
+            raise DataError(
+                f"{path.name} is not a .npz or .npy file", hint="save the arrays with numpy.savez or numpy.save"
+            )
     except ValueError as exc:
         if "pickle" in str(exc).lower():
-            raise DataError(f"{path.name} holds pickled Python objects; edgekit never unpickles data",
-                            hint="save plain numeric arrays with numpy.savez") from None
+            raise DataError(
+                f"{path.name} holds pickled Python objects; edgekit never unpickles data",
+                hint="save plain numeric arrays with numpy.savez",
+            ) from None
         raise DataError(f"{path.name} is not a readable .npz/.npy file: {_first_line(exc)}") from None
     except PARSE_ERRORS as exc:
         raise DataError(f"{path.name} is not a readable .npz/.npy file: {_first_line(exc)}") from None
@@ -76,11 +92,16 @@ def _check_header(handle: BinaryIO, size: int, name: str, path: Path) -> None:
         return  # np.load refuses it (allow_pickle=False) with its own message
     nbytes = math.prod(shape) * dtype.itemsize
     if nbytes > MAX_DATA_BYTES:
-        raise DataError(f"{path.name}: array '{name}' of shape {list(shape)} would take {nbytes:,} bytes, "
-                        f"above the limit of {MAX_DATA_BYTES:,}", hint="pass fewer or smaller samples")
+        raise DataError(
+            f"{path.name}: array '{name}' of shape {list(shape)} would take {nbytes:,} bytes, "
+            f"above the limit of {MAX_DATA_BYTES:,}",
+            hint="pass fewer or smaller samples",
+        )
     if nbytes > size:
-        raise DataError(f"{path.name}: array '{name}' of shape {list(shape)} needs {nbytes:,} bytes but the "
-                        f"file holds {size:,}", hint="the file is truncated or damaged; save it again")
+        raise DataError(
+            f"{path.name}: array '{name}' of shape {list(shape)} needs {nbytes:,} bytes but the file holds {size:,}",
+            hint="the file is truncated or damaged; save it again",
+        )
 
 
 def _first_line(exc: BaseException) -> str:
@@ -92,21 +113,27 @@ def _check_array(name: str, array: np.ndarray, spec: TensorSpec, source: str) ->
     if array.size == 0 or array.shape[0] == 0:
         raise DataError(f"{source}: array '{name}' is empty")
     if array.dtype.kind not in "fiub":
-        raise DataError(f"{source}: array '{name}' has dtype {array.dtype}, expected numbers",
-                        hint=f"save it as {spec.dtype}")
+        raise DataError(
+            f"{source}: array '{name}' has dtype {array.dtype}, expected numbers", hint=f"save it as {spec.dtype}"
+        )
     if array.dtype.kind == "f" and not np.isfinite(array).all():
-        raise DataError(f"{source}: array '{name}' contains NaN or inf values",
-                        hint="clean the data before calibrating or evaluating")
+        raise DataError(
+            f"{source}: array '{name}' contains NaN or inf values",
+            hint="clean the data before calibrating or evaluating",
+        )
     sample = tuple(int(d) for d in spec.shape[1:])
     if tuple(array.shape[1:]) != sample:
-        raise DataError(f"{source}: array '{name}' has samples of shape {list(array.shape[1:])}, "
-                        f"the model's input '{spec.name}' takes {list(sample)}",
-                        hint=f"save an array of shape [N, {', '.join(map(str, sample))}]")
+        raise DataError(
+            f"{source}: array '{name}' has samples of shape {list(array.shape[1:])}, "
+            f"the model's input '{spec.name}' takes {list(sample)}",
+            hint=f"save an array of shape [N, {', '.join(map(str, sample))}]",
+        )
     return array.astype(spec.dtype, copy=False)
 
 
-def input_batches(arrays: dict[str, np.ndarray], specs: Sequence[TensorSpec], source: str,
-                  limit: int | None = None) -> list[list[np.ndarray]]:
+def input_batches(
+    arrays: dict[str, np.ndarray], specs: Sequence[TensorSpec], source: str, limit: int | None = None
+) -> list[list[np.ndarray]]:
     """Split [N, ...] arrays into N single-sample batches matching `specs`.
 
     A single-input model takes the array named after its input, or `x`, or the only array.
@@ -119,14 +146,16 @@ def input_batches(arrays: dict[str, np.ndarray], specs: Sequence[TensorSpec], so
         if key is None:
             key = f"x{i}" if f"x{i}" in arrays else None
         if key is None:
-            raise DataError(f"{source}: no array for input '{spec.name}' (found {', '.join(arrays)})",
-                            hint="name arrays after the model's inputs, or 'x' for a single input")
+            raise DataError(
+                f"{source}: no array for input '{spec.name}' (found {', '.join(arrays)})",
+                hint="name arrays after the model's inputs, or 'x' for a single input",
+            )
         chosen.append(_check_array(key, arrays[key], spec, source))
     count = min(len(a) for a in chosen)
     if limit is not None:
         count = min(count, limit)
     batch = [int(s.shape[0]) for s in specs]
-    return [[a[j:j + b] for a, b in zip(chosen, batch)] for j in range(0, count - max(batch) + 1, max(batch))]
+    return [[a[j : j + b] for a, b in zip(chosen, batch)] for j in range(0, count - max(batch) + 1, max(batch))]
 
 
 def load_inputs(path: Path, specs: Sequence[TensorSpec], limit: int | None = None) -> list[list[np.ndarray]]:

@@ -53,8 +53,14 @@ class Device:
     ssh: SshSettings = field(default_factory=SshSettings)
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "address": str(self.address), "target": self.target,
-                "concurrency": self.concurrency, "groups": list(self.groups), "python": self.python}
+        return {
+            "name": self.name,
+            "address": str(self.address),
+            "target": self.target,
+            "concurrency": self.concurrency,
+            "groups": list(self.groups),
+            "python": self.python,
+        }
 
 
 @dataclass(frozen=True)
@@ -86,14 +92,17 @@ class Inventory:
         """Devices of `spec`: a group, a device name, or a comma-separated mix ('all': every device)."""
         groups, chosen = self.groups(), {}
         for item in (s.strip() for s in spec.split(",") if s.strip()):
-            names = list(self.devices) if item == "all" else groups.get(item) or (
-                [item] if item in self.devices else None)
+            names = (
+                list(self.devices) if item == "all" else groups.get(item) or ([item] if item in self.devices else None)
+            )
             if names is None:
                 known = sorted(groups) + sorted(self.devices)
                 close = difflib.get_close_matches(item, known, n=1)
-                raise UsageError(f"no device group or device named '{item}' in {self.path}",
-                                 hint=(f"did you mean '{close[0]}'? " if close else "")
-                                 + (f"known: {', '.join(known)}" if known else "see docs/devices.md for the format"))
+                raise UsageError(
+                    f"no device group or device named '{item}' in {self.path}",
+                    hint=(f"did you mean '{close[0]}'? " if close else "")
+                    + (f"known: {', '.join(known)}" if known else "see docs/devices.md for the format"),
+                )
             chosen.update({n: self.devices[n] for n in names})
         if not chosen:
             raise UsageError(f"'{spec}' names no devices", hint="pass a group or device name from `edgekit devices`")
@@ -145,11 +154,16 @@ def _path(value: Any, where: str) -> Path:
 def _ssh_settings(table: Any, base: SshSettings, path: Path, where: str) -> SshSettings:
     if not isinstance(table, dict):
         raise UsageError(f"{path}: {where} must be a table")
+
     def given(key: str, default: Path | None) -> Path | None:
         return _path(table[key], f"{path} {where} {key}") if key in table else default
 
-    out = replace(base, known_hosts=given("known_hosts", base.known_hosts), config=given("config", base.config),
-                  identity=given("identity", base.identity))
+    out = replace(
+        base,
+        known_hosts=given("known_hosts", base.known_hosts),
+        config=given("config", base.config),
+        identity=given("identity", base.identity),
+    )
     if "connect_timeout" in table:
         value = table["connect_timeout"]
         if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 300:
@@ -179,9 +193,16 @@ def _device(name: str, entry: Any, base: SshSettings, path: Path) -> Device:
     python = entry.get("python", "python3")
     if not isinstance(python, str) or not python or any(c.isspace() for c in python):
         raise UsageError(f"{where}: python must be a program name or path without spaces")
-    return Device(name=name, address=parse_address(entry["address"]), target=target, concurrency=concurrency,
-                  groups=tuple(groups), python=python, description=str(entry.get("description", "")),
-                  ssh=_ssh_settings(entry, base, path, f"[devices.{name}]"))
+    return Device(
+        name=name,
+        address=parse_address(entry["address"]),
+        target=target,
+        concurrency=concurrency,
+        groups=tuple(groups),
+        python=python,
+        description=str(entry.get("description", "")),
+        ssh=_ssh_settings(entry, base, path, f"[devices.{name}]"),
+    )
 
 
 @dataclass(frozen=True)
@@ -199,8 +220,9 @@ def check(device: Device, timeout_s: float = 15.0) -> Reachability:
     settings = replace(device.ssh, connect_timeout_s=min(device.ssh.connect_timeout_s, 5))
     start = time.monotonic()
     try:
-        result = SshClient(device.name, device.address, settings).run("true", timeout_s=timeout_s,
-                                                                       what="a login check", check_ssh=False)
+        result = SshClient(device.name, device.address, settings).run(
+            "true", timeout_s=timeout_s, what="a login check", check_ssh=False
+        )
     except DeviceError as exc:
         return Reachability(False, exc.fields.get("status", "error"), exc.message)
     ms = (time.monotonic() - start) * 1e3

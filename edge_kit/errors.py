@@ -111,10 +111,23 @@ class ManifestError(EdgeKitError):
 EXIT_CODES: dict[int, str] = {
     EXIT_OK: "success: the command did everything that was asked",
     EXIT_INTERNAL: "internal error (a bug in edgekit; rerun with --debug and report it)",
-    **{cls.exit_code: (cls.__doc__ or "").split("\n")[0] for cls in (
-        UsageError, ModelLoadError, UnsupportedError, ExportError, ValidationError,
-        DataError, EnvironmentSetupError, RuntimeFailure, OutputError, TrustError,
-        DeviceError, ManifestError)},
+    **{
+        cls.exit_code: (cls.__doc__ or "").split("\n")[0]
+        for cls in (
+            UsageError,
+            ModelLoadError,
+            UnsupportedError,
+            ExportError,
+            ValidationError,
+            DataError,
+            EnvironmentSetupError,
+            RuntimeFailure,
+            OutputError,
+            TrustError,
+            DeviceError,
+            ManifestError,
+        )
+    },
     EXIT_INTERRUPTED: "interrupted (SIGINT / Ctrl-C); no partial output left behind",
     EXIT_TERMINATED: "terminated (SIGTERM); no partial output left behind",
 }

@@ -75,9 +75,11 @@ def choose_format(target: Target, source: SourceModel, precision: str) -> Export
         exporter = EXPORTERS[name]
         if precision in exporter.support.get(source.framework, ()):
             return exporter
-    raise UnsupportedError(f"none of {target.name}'s formats ({', '.join(target.preferred_formats)}) "
-                           f"can be made from a {source.framework} model at {precision}",
-                           hint="pick one with --format")
+    raise UnsupportedError(
+        f"none of {target.name}'s formats ({', '.join(target.preferred_formats)}) "
+        f"can be made from a {source.framework} model at {precision}",
+        hint="pick one with --format",
+    )
 
 
 def default_output(model: Path, exporter: Exporter, precision: str) -> Path:
@@ -109,11 +111,12 @@ def _plan(req: ExportRequest, target: Target, source: SourceModel) -> Plan:
     recipe = resolve(exporter.name, precision, source.framework, req.recipe)
     from edge_kit.calibration import load_calibration
 
-    calibration = load_calibration(req.calibration, source.inputs, recipe, req.calibration_samples,
-                                   req.preprocess)
+    calibration = load_calibration(req.calibration, source.inputs, recipe, req.calibration_samples, req.preprocess)
     if req.max_accuracy_drop is not None and req.eval_data is None:
-        raise UsageError("--max-accuracy-drop needs held-out data to measure the drop on",
-                         hint="pass --eval data.npz (arrays x and, for accuracy, labels y)")
+        raise UsageError(
+            "--max-accuracy-drop needs held-out data to measure the drop on",
+            hint="pass --eval data.npz (arrays x and, for accuracy, labels y)",
+        )
     evaluator = None
     if req.eval_data is not None:
         from edge_kit.accuracy import Evaluator, load_eval
@@ -130,12 +133,13 @@ def _validation_batches(req: ExportRequest, source: SourceModel, plan: Plan) -> 
 
         return load_inputs(req.sample_inputs, source.inputs, req.num_samples), str(req.sample_inputs)
     if plan.evaluator is not None:
-        return plan.evaluator.evalset.batches[:req.num_samples], f"{plan.evaluator.evalset.path} (eval inputs)"
+        return plan.evaluator.evalset.batches[: req.num_samples], f"{plan.evaluator.evalset.path} (eval inputs)"
     if plan.calibration is not None and plan.calibration.description["kind"] != "random":
-        return plan.calibration.batches[:req.num_samples], "calibration inputs"
+        return plan.calibration.batches[: req.num_samples], "calibration inputs"
     low, high = req.input_range
-    return random_inputs(source.inputs, req.num_samples, seed=0, low=low, high=high), \
-        f"random uniform [{low}, {high}) seed 0"
+    return random_inputs(
+        source.inputs, req.num_samples, seed=0, low=low, high=high
+    ), f"random uniform [{low}, {high}) seed 0"
 
 
 def _convert(exporter: Exporter, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
@@ -145,13 +149,17 @@ def _convert(exporter: Exporter, source: SourceModel, dest: Path, options: Expor
             return exporter.export(source, dest, options)
     except EdgeKitError:
         raise
-    except Exception as exc:  # noqa: BLE001 - converters raise anything; report one line
+    except Exception as exc:
         if _disk_full(exc):
-            raise OutputError(f"no space left on the device for the converter's scratch files ({dest.parent})",
-                              hint="free some space, or point TMPDIR at a larger disk") from exc
+            raise OutputError(
+                f"no space left on the device for the converter's scratch files ({dest.parent})",
+                hint="free some space, or point TMPDIR at a larger disk",
+            ) from exc
         first = next((line for line in str(exc).strip().splitlines() if line.strip()), type(exc).__name__)
-        raise ExportError(f"{exporter.name} conversion failed: {type(exc).__name__}: {first[:240]}",
-                          hint="rerun with --debug for the converter's traceback") from exc
+        raise ExportError(
+            f"{exporter.name} conversion failed: {type(exc).__name__}: {first[:240]}",
+            hint="rerun with --debug for the converter's traceback",
+        ) from exc
 
 
 def _prepared_source(source: SourceModel, options: ExportOptions) -> SourceModel:
@@ -168,15 +176,18 @@ def _prepared_source(source: SourceModel, options: ExportOptions) -> SourceModel
         program = source.exported_program  # type: ignore[attr-defined]
         if recipe.equalize_streams or recipe.equalize_activations:
             with progress.step("equalizing channels on the calibration data"):
-                program, done = equalize(program, options.calibration or [], streams=recipe.equalize_streams,
-                                         activations=recipe.equalize_activations)
+                program, done = equalize(
+                    program,
+                    options.calibration or [],
+                    streams=recipe.equalize_streams,
+                    activations=recipe.equalize_activations,
+                )
             extra["equalized"] = done
             progress.log("equalized " + ", ".join(f"{v} {k.replace('_', ' ')}" for k, v in done.items()))
         extra["prepared_program"], extra["bias_corrections"] = program, []
         if recipe.bias_correction:
             with progress.step("measuring int8 weight rounding bias on the calibration data"):
-                extra["bias_corrections"] = bias_correction.measure(program, options.calibration or [],
-                                                                    recipe.format)
+                extra["bias_corrections"] = bias_correction.measure(program, options.calibration or [], recipe.format)
     program, corrected = _bias_corrected(extra["prepared_program"], options)
     if recipe.bias_correction:
         extra["bias_corrected"] = {"layers": corrected}
@@ -211,8 +222,13 @@ def export(req: ExportRequest) -> ExportResult:
     timings: dict[str, float] = {}
     start = time.perf_counter()
     with progress.step(f"loading {Path(req.model).name}"):
-        source = load_model(Path(req.model), input_shapes=req.input_shapes, input_dtypes=req.input_dtypes,
-                            model_class=req.model_class, trust=req.trust_model)
+        source = load_model(
+            Path(req.model),
+            input_shapes=req.input_shapes,
+            input_dtypes=req.input_dtypes,
+            model_class=req.model_class,
+            trust=req.trust_model,
+        )
     timings["load_s"] = time.perf_counter() - start
     plan = _plan(req, target, source)
     exporter = plan.exporter
@@ -221,9 +237,15 @@ def export(req: ExportRequest) -> ExportResult:
     dest = Path(req.output) if req.output else default_output(Path(req.model), exporter, plan.precision)
     check_writable(dest)
     check_writable(manifest_path(dest))
-    options = ExportOptions(precision=plan.precision, opset=req.opset, onnx_exporter=req.onnx_exporter,
-                            portable=req.portable, recipe=plan.recipe,
-                            calibration=plan.calibration.batches if plan.calibration else None, **req.options)
+    options = ExportOptions(
+        precision=plan.precision,
+        opset=req.opset,
+        onnx_exporter=req.onnx_exporter,
+        portable=req.portable,
+        recipe=plan.recipe,
+        calibration=plan.calibration.batches if plan.calibration else None,
+        **req.options,
+    )
     batches, inputs_desc = _validation_batches(req, source, plan)
     tolerance = req.tolerance or TOLERANCES[plan.precision]
     with tempfile.TemporaryDirectory(prefix="edgekit-export-") as work:
@@ -243,8 +265,22 @@ def export(req: ExportRequest) -> ExportResult:
             runner = exporter.load(staged, source.inputs)
             comparison = compare(source, runner, batches, tolerance)
         timings["validate_s"] = time.perf_counter() - start
-        manifest = _manifest(req, source, exporter, target, staged, facts, runner, comparison,
-                             inputs_desc, timings, dest, plan, measured, _quantization(plan, options))
+        manifest = _manifest(
+            req,
+            source,
+            exporter,
+            target,
+            staged,
+            facts,
+            runner,
+            comparison,
+            inputs_desc,
+            timings,
+            dest,
+            plan,
+            measured,
+            _quantization(plan, options),
+        )
         path = _publish(staged, dest, manifest)
     _report(comparison, exporter, dest, measured)
     _suggest(measured, plan.recipe, source.framework)
@@ -256,13 +292,20 @@ def _suggest(measured: dict[str, Any] | None, recipe: Any, framework: str) -> No
     could win it back."""
     from edge_kit.recipes import equalized_alternatives
 
-    if (not measured or recipe is None or recipe.precision != "int8" or "budget" in measured
-            or measured["drop"] <= SUGGEST_ABOVE):
+    if (
+        not measured
+        or recipe is None
+        or recipe.precision != "int8"
+        or "budget" in measured
+        or measured["drop"] <= SUGGEST_ABOVE
+    ):
         return
     others = equalized_alternatives(recipe, framework)
     tried = f"--recipe {others[0]} (equalization and bias correction first, docs/quantization.md) or " if others else ""
-    progress.log(f"hint: int8 cost {measured['drop']:.2f} points; try {tried}--max-accuracy-drop "
-                 f"{SUGGEST_ABOVE} (keeps the most sensitive layers in float)")
+    progress.log(
+        f"hint: int8 cost {measured['drop']:.2f} points; try {tried}--max-accuracy-drop "
+        f"{SUGGEST_ABOVE} (keeps the most sensitive layers in float)"
+    )
 
 
 def _publish(staged: Path, dest: Path, manifest: dict[str, Any]) -> Path:
@@ -274,8 +317,9 @@ def _publish(staged: Path, dest: Path, manifest: dict[str, Any]) -> Path:
     return path
 
 
-def _measure(req: ExportRequest, plan: Plan, source: SourceModel, tmp: Path, options: ExportOptions,
-             timings: dict[str, float]) -> dict[str, Any] | None:
+def _measure(
+    req: ExportRequest, plan: Plan, source: SourceModel, tmp: Path, options: ExportOptions, timings: dict[str, float]
+) -> dict[str, Any] | None:
     """The accuracy section: measured in the artifact's runtime, with the budget search if asked."""
     if plan.evaluator is None:
         return None
@@ -286,21 +330,27 @@ def _measure(req: ExportRequest, plan: Plan, source: SourceModel, tmp: Path, opt
     section: dict[str, Any] = initial.to_dict()
     if req.max_accuracy_drop is not None:
         if initial.resolution > req.max_accuracy_drop:
-            progress.warn(f"{initial.samples} eval samples: one sample moves {initial.metric} by "
-                          f"{initial.resolution:.2f} points, more than the {req.max_accuracy_drop}-point budget, "
-                          "so the budget allows no changed prediction at all; use a larger eval set")
+            progress.warn(
+                f"{initial.samples} eval samples: one sample moves {initial.metric} by "
+                f"{initial.resolution:.2f} points, more than the {req.max_accuracy_drop}-point budget, "
+                "so the budget allows no changed prediction at all; use a larger eval set"
+            )
 
         def build(keep: tuple[str, ...]) -> Any:
             _convert(exporter, source, tmp, replace(options, keep_float=keep))
             acc = evaluator.measure(exporter.load(tmp, source.inputs))
-            progress.log(f"  {len(keep)} layer(s) in float: {acc.metric} {acc.artifact:.2f}%, drop {acc.drop:.2f}, "
-                         f"output error {acc.output_error:.3g}")
+            progress.log(
+                f"  {len(keep)} layer(s) in float: {acc.metric} {acc.artifact:.2f}%, drop {acc.drop:.2f}, "
+                f"output error {acc.output_error:.3g}"
+            )
             return acc
 
         layers = exporter.quantizable_layers(source, options) if initial.drop > req.max_accuracy_drop else []
         if initial.drop > req.max_accuracy_drop:
-            progress.log(f"drop {initial.drop:.2f} points > budget {req.max_accuracy_drop}: "
-                         f"searching {len(layers)} layers to keep in float")
+            progress.log(
+                f"drop {initial.drop:.2f} points > budget {req.max_accuracy_drop}: "
+                f"searching {len(layers)} layers to keep in float"
+            )
         search = budget.fit(build, layers, initial, req.max_accuracy_drop)
         section = {**search.final.to_dict(), "budget": search.to_dict()}
         options.keep_float = search.keep_float
@@ -312,8 +362,13 @@ def _quantization(plan: Plan, options: ExportOptions) -> dict[str, Any] | None:
     if plan.recipe is None:
         return None
     calibration = plan.calibration.description if plan.calibration else None
-    section = {"recipe": plan.recipe.name, "tool": plan.recipe.tool, "settings": plan.recipe.settings(),
-               "calibration": calibration, "keep_float": list(options.keep_float)}
+    section = {
+        "recipe": plan.recipe.name,
+        "tool": plan.recipe.tool,
+        "settings": plan.recipe.settings(),
+        "calibration": calibration,
+        "keep_float": list(options.keep_float),
+    }
     for key in ("equalized", "bias_corrected"):
         if key in options.extra:
             section[key] = options.extra[key]
@@ -326,17 +381,35 @@ def _status(comparison: Comparison, measured: dict[str, Any] | None) -> str:
     return comparison.status
 
 
-def _manifest(req: ExportRequest, source: SourceModel, exporter: Exporter, target: Target, tmp: Path,
-              facts: dict[str, Any], runner: Any, comparison: Comparison, inputs_desc: str,
-              timings: dict[str, float], dest: Path, plan: Plan, measured: dict[str, Any] | None,
-              quantization: dict[str, Any] | None) -> dict[str, Any]:
+def _manifest(
+    req: ExportRequest,
+    source: SourceModel,
+    exporter: Exporter,
+    target: Target,
+    tmp: Path,
+    facts: dict[str, Any],
+    runner: Any,
+    comparison: Comparison,
+    inputs_desc: str,
+    timings: dict[str, float],
+    dest: Path,
+    plan: Plan,
+    measured: dict[str, Any] | None,
+    quantization: dict[str, Any] | None,
+) -> dict[str, Any]:
     outputs = runner.outputs or source.output_specs()
     extra = {k: v for k, v in (("quantization", quantization), ("accuracy", measured)) if v}
     return new_manifest(
         status=_status(comparison, measured),
-        artifact={"file": dest.name, "format": exporter.name, "runtime": exporter.runtime,
-                  "precision": plan.precision, "sha256": sha256_file(tmp),
-                  "size_bytes": tmp.stat().st_size, **facts},
+        artifact={
+            "file": dest.name,
+            "format": exporter.name,
+            "runtime": exporter.runtime,
+            "precision": plan.precision,
+            "sha256": sha256_file(tmp),
+            "size_bytes": tmp.stat().st_size,
+            **facts,
+        },
         source={**source.describe(), "sha256": sha256_file(source.path)},
         target=target.summary(),
         inputs=[s.to_dict() for s in runner.inputs],
@@ -351,8 +424,10 @@ def _manifest(req: ExportRequest, source: SourceModel, exporter: Exporter, targe
 
 def _report(comparison: Comparison, exporter: Exporter, dest: Path, measured: dict[str, Any] | None) -> None:
     if comparison.status == STATUS_OK:
-        progress.log(f"wrote {dest} ({exporter.name}); validation ok: max abs diff "
-                     f"{comparison.max_abs_diff:.2e}, cosine {comparison.cosine_similarity:.6f}")
+        progress.log(
+            f"wrote {dest} ({exporter.name}); validation ok: max abs diff "
+            f"{comparison.max_abs_diff:.2e}, cosine {comparison.cosine_similarity:.6f}"
+        )
     else:
         progress.warn(f"wrote {dest} but it is outside tolerance: {'; '.join(comparison.reasons)}")
     if measured:

@@ -47,19 +47,18 @@ def check_writable(dest: Path, *, directory: bool = False) -> None:
 
 def _check_writable(dest: Path, directory: bool) -> None:
     if dest.is_dir() and not directory:
-        raise OutputError(f"output path {dest} is a directory",
-                          hint="pass the artifact's file path to -o/--output")
+        raise OutputError(f"output path {dest} is a directory", hint="pass the artifact's file path to -o/--output")
     if dest.exists() and not dest.is_dir() and directory:
-        raise OutputError(f"output path {dest} is a file, expected a folder",
-                          hint="pass a folder path to -o/--output")
+        raise OutputError(f"output path {dest} is a file, expected a folder", hint="pass a folder path to -o/--output")
     probe = dest.parent
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
         raise OutputError(f"cannot create {dest}: {probe} is not a directory")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise OutputError(f"output folder {probe} is not writable",
-                          hint="choose another -o/--output or fix its permissions")
+        raise OutputError(
+            f"output folder {probe} is not writable", hint="choose another -o/--output or fix its permissions"
+        )
     if len(os.fsencode(dest.name)) > _name_max(probe):
         raise OSError(errno.ENAMETOOLONG, os.strerror(errno.ENAMETOOLONG), str(dest))
 
@@ -74,14 +73,18 @@ def _name_max(folder: Path) -> int:
 def output_error(exc: OSError, dest: Path) -> OutputError:
     """The OutputError (exit 10) for an OSError met while writing `dest`."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
-        return OutputError(f"no space left on the device while writing {dest}",
-                           hint="free some space or write elsewhere with -o")
+        return OutputError(
+            f"no space left on the device while writing {dest}", hint="free some space or write elsewhere with -o"
+        )
     if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
-        return OutputError(f"permission denied writing {dest}",
-                           hint="choose another -o/--output or fix its permissions")
+        return OutputError(
+            f"permission denied writing {dest}", hint="choose another -o/--output or fix its permissions"
+        )
     if exc.errno == errno.ENAMETOOLONG:
-        return OutputError(f"file name too long: {str(dest)[:80]}...",
-                           hint="use a shorter -o path (at most 255 bytes per name, 4096 in all)")
+        return OutputError(
+            f"file name too long: {str(dest)[:80]}...",
+            hint="use a shorter -o path (at most 255 bytes per name, 4096 in all)",
+        )
     return OutputError(f"cannot write {dest}: {exc.strerror or exc}")
 
 
@@ -104,8 +107,9 @@ def _make_tmp(dest: Path, directory: bool, suffix: str | None) -> Path:
         dest.parent.mkdir(parents=True, exist_ok=True)
         if directory:
             return Path(tempfile.mkdtemp(prefix=TMP_PREFIX, dir=dest.parent))
-        fd, name = tempfile.mkstemp(prefix=TMP_PREFIX, suffix=suffix if suffix is not None
-                                    else "".join(dest.suffixes[-1:]), dir=dest.parent)
+        fd, name = tempfile.mkstemp(
+            prefix=TMP_PREFIX, suffix=suffix if suffix is not None else "".join(dest.suffixes[-1:]), dir=dest.parent
+        )
         os.close(fd)
         return Path(name)
     except OSError as exc:

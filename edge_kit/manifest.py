@@ -28,8 +28,13 @@ def manifest_path(artifact: Path) -> Path:
 
 def new_manifest(**sections: Any) -> dict[str, Any]:
     """A manifest dict with the schema header first."""
-    return {"schema": SCHEMA, "schema_version": SCHEMA_VERSION, "edgekit_version": __version__,
-            "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), **sections}
+    return {
+        "schema": SCHEMA,
+        "schema_version": SCHEMA_VERSION,
+        "edgekit_version": __version__,
+        "created_utc": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        **sections,
+    }
 
 
 def manifest_text(manifest: dict[str, Any]) -> str:
@@ -51,29 +56,50 @@ def parse_manifest(text: str | bytes, origin: str = "manifest") -> dict[str, Any
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ManifestError(f"{origin} is not an edgekit manifest")
     if not isinstance(data.get("schema_version"), int) or data["schema_version"] > SCHEMA_VERSION:
-        raise ManifestError(f"{origin} has schema version {data.get('schema_version')!r}; this edgekit "
-                            f"reads up to {SCHEMA_VERSION}", hint="upgrade edgekit")
+        raise ManifestError(
+            f"{origin} has schema version {data.get('schema_version')!r}; this edgekit reads up to {SCHEMA_VERSION}",
+            hint="upgrade edgekit",
+        )
     missing = [key for key in REQUIRED if key not in data]
     artifact = data.get("artifact")
     if missing or not isinstance(artifact, dict) or not all(isinstance(artifact.get(k), str) for k in ARTIFACT):
-        raise ManifestError(f"{origin} is incomplete (missing "
-                            f"{', '.join(missing) or ', '.join(f'artifact.{k}' for k in ARTIFACT)})")
+        raise ManifestError(
+            f"{origin} is incomplete (missing {', '.join(missing) or ', '.join(f'artifact.{k}' for k in ARTIFACT)})"
+        )
     problem = _first_problem(data)
     if problem:
-        raise ManifestError(f"{origin} is malformed: {problem}",
-                            hint="it was edited or damaged; export the artifact again")
+        raise ManifestError(
+            f"{origin} is malformed: {problem}", hint="it was edited or damaged; export the artifact again"
+        )
     return data
 
 
 # What later steps (package, profile) read from a manifest, checked once here so that they
 # can trust its shape: key -> accepted JSON types. A missing optional key is fine.
 _NULL = type(None)
-_TENSOR: dict[str, Spec] = {"name": (str,), "dtype": (str,), "layout": (str, _NULL),
-                            "scale": (*NUMBER, _NULL), "zero_point": (int, _NULL)}
-_ARTIFACT: dict[str, Spec] = {"format": (str,), "file": (str,), "runtime": (str,), "precision": (str, _NULL),
-                              "size_bytes": (int,)}
-_SECTIONS: dict[str, Spec] = {"status": (str,), "target": (dict,), "source": (dict,), "validation": (dict,),
-                              "versions": (dict,), "accuracy": (dict, _NULL), "quantization": (dict, _NULL)}
+_TENSOR: dict[str, Spec] = {
+    "name": (str,),
+    "dtype": (str,),
+    "layout": (str, _NULL),
+    "scale": (*NUMBER, _NULL),
+    "zero_point": (int, _NULL),
+}
+_ARTIFACT: dict[str, Spec] = {
+    "format": (str,),
+    "file": (str,),
+    "runtime": (str,),
+    "precision": (str, _NULL),
+    "size_bytes": (int,),
+}
+_SECTIONS: dict[str, Spec] = {
+    "status": (str,),
+    "target": (dict,),
+    "source": (dict,),
+    "validation": (dict,),
+    "versions": (dict,),
+    "accuracy": (dict, _NULL),
+    "quantization": (dict, _NULL),
+}
 _PREPROCESS: dict[str, Spec] = {"scale": (*NUMBER, _NULL), "mean": ListOf(NUMBER), "std": ListOf(NUMBER)}
 
 
@@ -116,10 +142,14 @@ def read_manifest(artifact: Path, verify: bool = True) -> dict[str, Any]:
     if not Path(artifact).exists():
         raise ManifestError(f"artifact {artifact} does not exist", hint="check the path")
     if not path.is_file():
-        raise ManifestError(f"{Path(artifact).name} has no manifest ({path.name})",
-                            hint="export it with `edgekit export` so its origin and validation are known")
+        raise ManifestError(
+            f"{Path(artifact).name} has no manifest ({path.name})",
+            hint="export it with `edgekit export` so its origin and validation are known",
+        )
     data = parse_manifest(path.read_bytes(), path.name)
     if verify and sha256_file(Path(artifact)) != data["artifact"]["sha256"]:
-        raise ManifestError(f"{Path(artifact).name} no longer matches its manifest (sha256 differs)",
-                            hint="the file was modified after export; export it again")
+        raise ManifestError(
+            f"{Path(artifact).name} no longer matches its manifest (sha256 differs)",
+            hint="the file was modified after export; export it again",
+        )
     return data

@@ -71,11 +71,15 @@ class Bar:
 
     def __enter__(self) -> Bar:
         if not _quiet and is_tty():
-            from rich.progress import (BarColumn, Progress, TaskProgressColumn, TextColumn,
-                                       TimeElapsedColumn)
+            from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
 
-            self._rich = Progress(TextColumn("{task.description}"), BarColumn(),
-                                  TaskProgressColumn(), TimeElapsedColumn(), console=_console())
+            self._rich = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                TaskProgressColumn(),
+                TimeElapsedColumn(),
+                console=_console(),
+            )
             self._rich.__enter__()
             self._task = self._rich.add_task(self.label, total=self.total)
         else:
@@ -85,8 +89,9 @@ class Bar:
     def advance(self, amount: float = 1.0, note: str | None = None) -> None:
         self.done += amount
         if self._rich is not None:
-            self._rich.update(self._task, completed=self.done,
-                              description=f"{self.label} {note}" if note else self.label)
+            self._rich.update(
+                self._task, completed=self.done, description=f"{self.label} {note}" if note else self.label
+            )
             return
         pct = int(100 * self.done / self.total) if self.total else 100
         if pct // 10 != self._last_pct // 10 or note:

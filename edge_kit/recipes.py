@@ -97,8 +97,7 @@ class Recipe:
 
     def settings(self) -> dict[str, Any]:
         """The quantization settings, as recorded in manifests and `edgekit recipes --json`."""
-        skip = {"name", "description", "format", "precision", "sources", "tool", "default", "origin",
-                "preprocess"}
+        skip = {"name", "description", "format", "precision", "sources", "tool", "default", "origin", "preprocess"}
         if self.calibration_method != "percentile":
             skip.add("percentile")
         if self.calibration_method not in ("percentile", "entropy"):
@@ -109,21 +108,53 @@ class Recipe:
         return out
 
     def summary(self) -> dict[str, Any]:
-        return {"name": self.name, "format": self.format, "precision": self.precision,
-                "sources": list(self.sources), "default": is_default(self), "tool": self.tool,
-                "description": self.description, "settings": self.settings(), "origin": self.origin}
+        return {
+            "name": self.name,
+            "format": self.format,
+            "precision": self.precision,
+            "sources": list(self.sources),
+            "default": is_default(self),
+            "tool": self.tool,
+            "description": self.description,
+            "settings": self.settings(),
+            "origin": self.origin,
+        }
 
 
 _REQUIRED = ("name", "description", "format", "precision", "sources", "tool")
 _S, _B = (str,), (bool,)
 _TYPES: dict[str, Spec] = {
-    "name": _S, "description": _S, "format": _S, "precision": _S, "sources": ListOf(_S), "tool": _S,
-    "default": _B, "per_channel": _B, "calibration_method": _S, "calibration_samples": (int,),
-    "percentile": NUMBER, "histogram_bins": (int,), "activation_type": _S, "weight_type": _S, "io_type": _S,
-    "quant_format": _S, "symmetric_activations": _B, "equalize_streams": _B,
-    "equalize_activations": _B, "bias_correction": _B, "keep_float_ops": ListOf(_S), "preprocess": (dict,)}
-_PREPROCESS_TYPES: dict[str, Spec] = {"resize": (int,), "mean": ListOf(NUMBER), "std": ListOf(NUMBER),
-                                      "scale": NUMBER, "layout": _S, "color": _S}
+    "name": _S,
+    "description": _S,
+    "format": _S,
+    "precision": _S,
+    "sources": ListOf(_S),
+    "tool": _S,
+    "default": _B,
+    "per_channel": _B,
+    "calibration_method": _S,
+    "calibration_samples": (int,),
+    "percentile": NUMBER,
+    "histogram_bins": (int,),
+    "activation_type": _S,
+    "weight_type": _S,
+    "io_type": _S,
+    "quant_format": _S,
+    "symmetric_activations": _B,
+    "equalize_streams": _B,
+    "equalize_activations": _B,
+    "bias_correction": _B,
+    "keep_float_ops": ListOf(_S),
+    "preprocess": (dict,),
+}
+_PREPROCESS_TYPES: dict[str, Spec] = {
+    "resize": (int,),
+    "mean": ListOf(NUMBER),
+    "std": ListOf(NUMBER),
+    "scale": NUMBER,
+    "layout": _S,
+    "color": _S,
+}
 
 
 def _fail(origin: str, problem: str, hint: str | None = None) -> UsageError:
@@ -134,16 +165,20 @@ def _preprocess(data: dict[str, Any], origin: str) -> Preprocess:
     known = {f.name for f in fields(Preprocess)}
     unknown = sorted(set(data) - known)
     if unknown:
-        raise _fail(origin, f"unknown [preprocess] field(s) {', '.join(unknown)}",
-                    hint=f"known fields: {', '.join(sorted(known))}")
+        raise _fail(
+            origin,
+            f"unknown [preprocess] field(s) {', '.join(unknown)}",
+            hint=f"known fields: {', '.join(sorted(known))}",
+        )
     values = {**data}
     for key in ("mean", "std"):
         if key in values:
             values[key] = tuple(float(v) for v in values[key])
     pre = Preprocess(**values)
     if pre.layout not in LAYOUTS or pre.color not in COLORS:
-        raise _fail(origin, f"preprocess layout must be one of {', '.join(LAYOUTS)} and color one of "
-                            f"{', '.join(COLORS)}")
+        raise _fail(
+            origin, f"preprocess layout must be one of {', '.join(LAYOUTS)} and color one of {', '.join(COLORS)}"
+        )
     if any(s == 0 for s in pre.std) or pre.resize < 0 or pre.scale <= 0:
         raise _fail(origin, "preprocess std must be non-zero, resize >= 0 and scale > 0")
     return pre
@@ -164,21 +199,30 @@ def _check(recipe: Recipe, origin: str) -> None:
         raise _fail(origin, "io_type other than float32 exists only for tflite from tensorflow sources")
     static = recipe.precision == "int8"
     if static != recipe.needs_calibration or (static and recipe.calibration_method is None):
-        raise _fail(origin, "int8 (static) recipes need calibration_method and calibration_samples > 0; "
-                            "fp16 and int8-dynamic recipes take none")
+        raise _fail(
+            origin,
+            "int8 (static) recipes need calibration_method and calibration_samples > 0; "
+            "fp16 and int8-dynamic recipes take none",
+        )
     for framework in recipe.sources if static else ():
         allowed = CALIBRATION_METHODS.get((recipe.format, framework), ())
         if recipe.calibration_method not in allowed:
-            raise _fail(origin, f"calibration_method '{recipe.calibration_method}' is not available for "
-                                f"{framework} → {recipe.format}", hint=f"use one of {', '.join(allowed)}")
+            raise _fail(
+                origin,
+                f"calibration_method '{recipe.calibration_method}' is not available for {framework} → {recipe.format}",
+                hint=f"use one of {', '.join(allowed)}",
+            )
     if not 0.0 < recipe.percentile <= 100.0 or recipe.histogram_bins < 128:
         raise _fail(origin, "percentile must be in (0, 100] and histogram_bins at least 128")
     if recipe.bias_correction and not recipe.per_channel:
         raise _fail(origin, "bias_correction needs per_channel = true (it models the per-channel int8 weight grid)")
     for flag in ("equalize_streams", "equalize_activations", "bias_correction"):
         if getattr(recipe, flag) and (not static or recipe.sources != ("torch",)):
-            raise _fail(origin, f"{flag} applies to static int8 recipes whose only source is torch",
-                        hint=f'set sources = ["torch"] and precision = "int8", or drop {flag}')
+            raise _fail(
+                origin,
+                f"{flag} applies to static int8 recipes whose only source is torch",
+                hint=f'set sources = ["torch"] and precision = "int8", or drop {flag}',
+            )
     if recipe.quant_format not in ("qdq", "qoperator"):
         raise _fail(origin, "quant_format must be qdq or qoperator")
 
@@ -195,9 +239,13 @@ def parse(data: dict[str, Any], origin: str) -> Recipe:
     problem = wrong_type(data, _TYPES) or wrong_type(data.get("preprocess", {}), _PREPROCESS_TYPES, "preprocess.")
     if problem:
         raise _fail(origin, problem)
-    values = {**data, "origin": origin, "sources": tuple(data["sources"]),
-              "keep_float_ops": tuple(data.get("keep_float_ops", ())),
-              "preprocess": _preprocess(dict(data.get("preprocess", {})), origin)}
+    values = {
+        **data,
+        "origin": origin,
+        "sources": tuple(data["sources"]),
+        "keep_float_ops": tuple(data.get("keep_float_ops", ())),
+        "preprocess": _preprocess(dict(data.get("preprocess", {})), origin),
+    }
     try:
         recipe = Recipe(**values)
     except TypeError as exc:
@@ -216,12 +264,14 @@ def _user_dirs() -> list[Path]:
 
 def _texts(user_dirs: tuple[Path, ...]) -> list[tuple[str, str, bool]]:
     shipped = resources.files("edge_kit.recipes_data")
-    out = [(entry.name, entry.read_text(encoding="utf-8"), False)
-           for entry in sorted(shipped.iterdir(), key=lambda e: e.name) if entry.name.endswith(".toml")]
+    out = [
+        (entry.name, entry.read_text(encoding="utf-8"), False)
+        for entry in sorted(shipped.iterdir(), key=lambda e: e.name)
+        if entry.name.endswith(".toml")
+    ]
     for folder in user_dirs:
         if folder.is_dir():
-            out += [(str(p), read_text(p, "recipe file"), True) for p in sorted(folder.glob("*.toml"))
-                    if p.is_file()]
+            out += [(str(p), read_text(p, "recipe file"), True) for p in sorted(folder.glob("*.toml")) if p.is_file()]
     return out
 
 
@@ -247,8 +297,11 @@ def _load_all(user_dirs: tuple[Path, ...]) -> Catalog:
             key = (recipe.format, recipe.precision, framework)
             other = claims.get(key)
             if other and other[1] == is_user and other[0] != recipe.name:
-                raise _fail(origin, f"both '{other[0]}' and '{recipe.name}' claim to be the default "
-                                    f"for {framework} → {recipe.format} at {recipe.precision}")
+                raise _fail(
+                    origin,
+                    f"both '{other[0]}' and '{recipe.name}' claim to be the default "
+                    f"for {framework} → {recipe.format} at {recipe.precision}",
+                )
             claims[key] = (recipe.name, is_user)
     defaults = {key: name for key, (name, _) in claims.items() if found[name].default}
     return Catalog(recipes=found, defaults=defaults)
@@ -279,8 +332,10 @@ def default_recipe(fmt: str, precision: str, framework: str) -> Recipe:
     catalog = _load_all(tuple(_user_dirs()))
     name = catalog.defaults.get((fmt, precision, framework))
     if name is None:
-        raise UnsupportedError(f"no quantization recipe for {framework} → {fmt} at {precision}",
-                               hint="see `edgekit recipes` for the pairs that exist")
+        raise UnsupportedError(
+            f"no quantization recipe for {framework} → {fmt} at {precision}",
+            hint="see `edgekit recipes` for the pairs that exist",
+        )
     return catalog.recipes[name]
 
 
@@ -290,12 +345,15 @@ def resolve(fmt: str, precision: str, framework: str, name: str | None) -> Recip
         return None if precision == "fp32" else default_recipe(fmt, precision, framework)
     recipe = get_recipe(name)
     if recipe.format != fmt or framework not in recipe.sources:
-        raise UsageError(f"recipe '{name}' is for {', '.join(recipe.sources)} → {recipe.format}, "
-                         f"not {framework} → {fmt}",
-                         hint=f"recipes for this path: {', '.join(names_for(fmt, framework)) or 'none'}")
+        raise UsageError(
+            f"recipe '{name}' is for {', '.join(recipe.sources)} → {recipe.format}, not {framework} → {fmt}",
+            hint=f"recipes for this path: {', '.join(names_for(fmt, framework)) or 'none'}",
+        )
     if recipe.precision != precision:
-        raise UsageError(f"recipe '{name}' quantizes to {recipe.precision}, not {precision}",
-                         hint=f"pass --quantize {recipe.precision} or omit --quantize")
+        raise UsageError(
+            f"recipe '{name}' quantizes to {recipe.precision}, not {precision}",
+            hint=f"pass --quantize {recipe.precision} or omit --quantize",
+        )
     return recipe
 
 
@@ -303,8 +361,14 @@ def equalized_alternatives(recipe: Recipe, framework: str) -> list[str]:
     """Recipes for the same path and precision that equalize and bias-correct first, when `recipe` does not."""
     if recipe.prepares_source:
         return []
-    return sorted(r.name for r in all_recipes().values() if r.format == recipe.format and framework in r.sources
-                  and r.precision == recipe.precision and r.prepares_source)
+    return sorted(
+        r.name
+        for r in all_recipes().values()
+        if r.format == recipe.format
+        and framework in r.sources
+        and r.precision == recipe.precision
+        and r.prepares_source
+    )
 
 
 def names_for(fmt: str, framework: str) -> list[str]:

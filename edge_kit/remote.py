@@ -22,12 +22,23 @@ from edge_kit.errors import DeviceError, UsageError
 
 SSH, SCP = "ssh", "scp"
 SSH_FAILED = 255  # ssh's own exit status for connection and authentication failures
-_ADDRESS = re.compile(r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@)?"
-                      r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9_][A-Za-z0-9._-]*))"
-                      r"(?::(?P<port>[0-9]{1,5}))?$")
-UNREACHABLE_SIGNS = ("Connection refused", "Connection timed out", "No route to host", "Network is unreachable",
-                     "Could not resolve hostname", "Connection reset", "Connection closed", "timed out",
-                     "kex_exchange_identification", "Broken pipe")
+_ADDRESS = re.compile(
+    r"^(?:(?P<user>[A-Za-z0-9_][A-Za-z0-9._-]*)@)?"
+    r"(?:\[(?P<v6>[0-9A-Fa-f:.]+)\]|(?P<host>[A-Za-z0-9_][A-Za-z0-9._-]*))"
+    r"(?::(?P<port>[0-9]{1,5}))?$"
+)
+UNREACHABLE_SIGNS = (
+    "Connection refused",
+    "Connection timed out",
+    "No route to host",
+    "Network is unreachable",
+    "Could not resolve hostname",
+    "Connection reset",
+    "Connection closed",
+    "timed out",
+    "kex_exchange_identification",
+    "Broken pipe",
+)
 
 
 @dataclass(frozen=True)
@@ -73,8 +84,16 @@ class SshSettings:
     connect_timeout_s: int = 10
 
     def options(self) -> list[str]:
-        opts = ["-o", "BatchMode=yes", "-o", f"ConnectTimeout={self.connect_timeout_s}",
-                "-o", "ServerAliveInterval=5", "-o", "ServerAliveCountMax=3"]
+        opts = [
+            "-o",
+            "BatchMode=yes",
+            "-o",
+            f"ConnectTimeout={self.connect_timeout_s}",
+            "-o",
+            "ServerAliveInterval=5",
+            "-o",
+            "ServerAliveCountMax=3",
+        ]
         if self.config:
             opts = ["-F", str(self.config), *opts]
         if self.known_hosts:
@@ -93,8 +112,16 @@ def ssh_command(address: Address, settings: SshSettings, remote: str) -> list[st
 def scp_command(address: Address, settings: SshSettings, sources: list[Path], remote_dir: str) -> list[str]:
     """`scp -r ... SOURCES user@host:REMOTE_DIR/` (folders are copied recursively)."""
     port = ["-P", str(address.port)] if address.port else []
-    return [SCP, *settings.options(), "-q", "-r", *port, "--", *map(str, sources),
-            address.scp_destination(remote_dir.rstrip("/") + "/")]
+    return [
+        SCP,
+        *settings.options(),
+        "-q",
+        "-r",
+        *port,
+        "--",
+        *map(str, sources),
+        address.scp_destination(remote_dir.rstrip("/") + "/"),
+    ]
 
 
 @dataclass(frozen=True)
@@ -129,24 +156,38 @@ def device_error(label: str, address: Address, settings: SshSettings, stderr: st
     known = str(settings.known_hosts or "~/.ssh/known_hosts")
     port = f"-p {address.port} " if address.port else ""
     if status == "unknown host key":
-        return DeviceError(f"the host key of {label} is not known", status=status,
-                           hint=f"verify its fingerprint, then add it: ssh-keyscan {port}{address.host} >> {known} "
-                                "(edgekit never turns host-key checking off)")
+        return DeviceError(
+            f"the host key of {label} is not known",
+            status=status,
+            hint=f"verify its fingerprint, then add it: ssh-keyscan {port}{address.host} >> {known} "
+            "(edgekit never turns host-key checking off)",
+        )
     if status == "host key changed":
-        return DeviceError(f"the host key of {label} changed since it was recorded (a re-installed "
-                           "device, or a man-in-the-middle)", status=status,
-                           hint=f"if the device was re-installed: ssh-keygen -f {known} -R "
-                                f"'{address.known_hosts_name()}', then add the new key after verifying it")
+        return DeviceError(
+            f"the host key of {label} changed since it was recorded (a re-installed device, or a man-in-the-middle)",
+            status=status,
+            hint=f"if the device was re-installed: ssh-keygen -f {known} -R "
+            f"'{address.known_hosts_name()}', then add the new key after verifying it",
+        )
     if status == "key refused":
-        return DeviceError(f"{label} refused the key: {detail}", status=status,
-                           hint=f"install your public key there (ssh-copy-id {port}{address.destination()}), load it "
-                                "into ssh-agent, or set identity in devices.toml; edgekit never asks for passwords")
+        return DeviceError(
+            f"{label} refused the key: {detail}",
+            status=status,
+            hint=f"install your public key there (ssh-copy-id {port}{address.destination()}), load it "
+            "into ssh-agent, or set identity in devices.toml; edgekit never asks for passwords",
+        )
     if status == "unreachable":
-        return DeviceError(f"{label} is unreachable: {detail}", status=status,
-                           hint="check the address, the network and that sshd runs on the device "
-                                "(`edgekit devices` checks every device)")
-    return DeviceError(f"ssh to {label} failed: {detail[:200]}", status=status,
-                       hint=f"try it by hand: ssh {port}{address.destination()} true")
+        return DeviceError(
+            f"{label} is unreachable: {detail}",
+            status=status,
+            hint="check the address, the network and that sshd runs on the device "
+            "(`edgekit devices` checks every device)",
+        )
+    return DeviceError(
+        f"ssh to {label} failed: {detail[:200]}",
+        status=status,
+        hint=f"try it by hand: ssh {port}{address.destination()} true",
+    )
 
 
 class SshClient:
@@ -157,16 +198,20 @@ class SshClient:
 
     def run(self, remote: str, *, timeout_s: float, what: str, check_ssh: bool = True) -> RemoteResult:
         """Run REMOTE (a shell command line) on the device; ssh's own failures raise DeviceError."""
-        result = _run(ssh_command(self.address, self.settings, remote), timeout_s,
-                      f"{what} on {self.label} ({self.address})")
+        result = _run(
+            ssh_command(self.address, self.settings, remote), timeout_s, f"{what} on {self.label} ({self.address})"
+        )
         if check_ssh and result.returncode == SSH_FAILED:
             raise device_error(self.label, self.address, self.settings, result.stderr)
         return result
 
     def upload(self, sources: list[Path], remote_dir: str, *, timeout_s: float) -> None:
         """Copy files and folders into REMOTE_DIR on the device (scp, over SFTP)."""
-        result = _run(scp_command(self.address, self.settings, sources, remote_dir), timeout_s,
-                      f"copying files to {self.label} ({self.address})")
+        result = _run(
+            scp_command(self.address, self.settings, sources, remote_dir),
+            timeout_s,
+            f"copying files to {self.label} ({self.address})",
+        )
         if result.returncode != 0:
             raise device_error(self.label, self.address, self.settings, result.stderr)
 
@@ -175,21 +220,32 @@ def _run(cmd: list[str], timeout_s: float, what: str) -> RemoteResult:
     """Run ssh/scp with no stdin; past `timeout_s` its process group is killed (DeviceError)."""
     start = time.monotonic()
     try:
-        proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                text=True, errors="replace", start_new_session=True)
+        proc = subprocess.Popen(
+            cmd,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            errors="replace",
+            start_new_session=True,
+        )
     except FileNotFoundError:
         from edge_kit.errors import EnvironmentSetupError
 
-        raise EnvironmentSetupError(f"the {cmd[0]} client is not installed",
-                                    hint="apt-get install openssh-client") from None
+        raise EnvironmentSetupError(
+            f"the {cmd[0]} client is not installed", hint="apt-get install openssh-client"
+        ) from None
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except BaseException as exc:
         _kill(proc)
         proc.communicate()
         if isinstance(exc, subprocess.TimeoutExpired):
-            raise DeviceError(f"{what} did not finish within {timeout_s:.0f} s", status="timeout",
-                              hint="check the device's load and network, or raise --timeout") from None
+            raise DeviceError(
+                f"{what} did not finish within {timeout_s:.0f} s",
+                status="timeout",
+                hint="check the device's load and network, or raise --timeout",
+            ) from None
         raise
     return RemoteResult(proc.returncode, out, err, time.monotonic() - start)
 

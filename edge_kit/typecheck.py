@@ -13,8 +13,15 @@ from typing import Any
 from edge_kit.errors import UsageError
 
 NUMBER = (int, float)
-_NAMES = {str: "a string", int: "an integer", float: "a number", bool: "true or false",
-          dict: "a table", list: "a list", type(None): "null"}
+_NAMES = {
+    str: "a string",
+    int: "an integer",
+    float: "a number",
+    bool: "true or false",
+    dict: "a table",
+    list: "a list",
+    type(None): "null",
+}
 _PLURALS = {str: "strings", int: "integers", float: "numbers", bool: "booleans", dict: "tables"}
 
 
@@ -62,7 +69,6 @@ def read_text(path: Path, what: str) -> str:
     try:
         return Path(path).read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
-        raise UsageError(f"{what} {path} is not UTF-8 text (byte {exc.start})",
-                         hint="save it as UTF-8") from None
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8") from None
     except OSError as exc:
         raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None

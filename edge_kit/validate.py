@@ -7,8 +7,9 @@ differences (NCHW vs NHWC) between source and artifact are transposed, not ignor
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -70,8 +71,10 @@ def _permutation(src: Sequence[int], dst: Sequence[int]) -> tuple[int, ...] | No
     for perm in candidates:
         if tuple(src[p] for p in perm) == tuple(dst):
             return perm
-    raise DataError(f"artifact tensor shape {list(dst)} does not match the source's {list(src)}",
-                    hint="check --input-shape; only NCHW/NHWC layout differences are reconciled")
+    raise DataError(
+        f"artifact tensor shape {list(dst)} does not match the source's {list(src)}",
+        hint="check --input-shape; only NCHW/NHWC layout differences are reconciled",
+    )
 
 
 def adapt_inputs(arrays: Sequence[np.ndarray], runner: Runner) -> tuple[list[np.ndarray], bool]:
@@ -106,8 +109,9 @@ def is_classifier(output: np.ndarray) -> bool:
     return output.ndim == 2 and output.shape[1] >= 2
 
 
-def compare(source: SourceModel, runner: Runner, batches: Sequence[Sequence[np.ndarray]],
-            tolerance: Tolerance) -> Comparison:
+def compare(
+    source: SourceModel, runner: Runner, batches: Sequence[Sequence[np.ndarray]], tolerance: Tolerance
+) -> Comparison:
     """Run `source` and `runner` on every batch and judge the artifact against `tolerance`."""
     abs_max, abs_sum, count, cosines, agree, top1_n, moved = 0.0, 0.0, 0, [], 0, 0, False
     ref_scale = 0.0
@@ -122,7 +126,11 @@ def compare(source: SourceModel, runner: Runner, batches: Sequence[Sequence[np.n
             got, moved_out = _align(ref, got)
             moved |= moved_in or moved_out
             diff = np.abs(ref - got)
-            abs_max, abs_sum, count = max(abs_max, float(diff.max(initial=0.0))), abs_sum + float(diff.sum()), count + diff.size
+            abs_max, abs_sum, count = (
+                max(abs_max, float(diff.max(initial=0.0))),
+                abs_sum + float(diff.sum()),
+                count + diff.size,
+            )
             ref_scale = max(ref_scale, float(np.abs(ref).max(initial=0.0)))
             flat_ref.append(ref.ravel())
             flat_got.append(got.ravel())
@@ -132,14 +140,20 @@ def compare(source: SourceModel, runner: Runner, batches: Sequence[Sequence[np.n
         cosines.append(_cosine(np.concatenate(flat_ref), np.concatenate(flat_got)))
     top1 = agree / top1_n if top1_n else None
     reasons = _judge(abs_max, ref_scale, min(cosines), top1, tolerance)
-    return Comparison(status=STATUS_MISMATCH if reasons else STATUS_OK, samples=len(batches),
-                      max_abs_diff=abs_max, mean_abs_diff=abs_sum / max(count, 1),
-                      cosine_similarity=min(cosines), top1_agreement=top1,
-                      tolerance=asdict(tolerance), reasons=tuple(reasons), layout_transposed=moved)
+    return Comparison(
+        status=STATUS_MISMATCH if reasons else STATUS_OK,
+        samples=len(batches),
+        max_abs_diff=abs_max,
+        mean_abs_diff=abs_sum / max(count, 1),
+        cosine_similarity=min(cosines),
+        top1_agreement=top1,
+        tolerance=asdict(tolerance),
+        reasons=tuple(reasons),
+        layout_transposed=moved,
+    )
 
 
-def _judge(abs_max: float, ref_scale: float, cosine: float, top1: float | None,
-           tol: Tolerance) -> list[str]:
+def _judge(abs_max: float, ref_scale: float, cosine: float, top1: float | None, tol: Tolerance) -> list[str]:
     reasons = []
     if not np.isfinite(abs_max):
         return ["the artifact produced NaN or inf"]

@@ -16,10 +16,23 @@ SAMPLE_DIR = Path(__file__).resolve().parent
 
 # Every generated file that is checked in (``python -m sample_models`` rewrites them all).
 CHECKED_IN_FILES = (
-    "digits_cnn.pt", "digits_cnn.pt2", "digits_cnn.keras", "digits_cnn_state.pt",
-    "digits_eval.npz", "digits_eval_nhwc.npz", "digits_calib.npz", "digits_calib_nhwc.npz",
-    "mnist_cnn.pt", "mnist_cnn.pt2", "mnist_eval.npz", "mnist_calib.npz",
-    "sensor_cnn.pt", "sensor_cnn.pt2", "sensor_eval.npz", "sensor_calib.npz", "sensor_norm.json",
+    "digits_cnn.pt",
+    "digits_cnn.pt2",
+    "digits_cnn.keras",
+    "digits_cnn_state.pt",
+    "digits_eval.npz",
+    "digits_eval_nhwc.npz",
+    "digits_calib.npz",
+    "digits_calib_nhwc.npz",
+    "mnist_cnn.pt",
+    "mnist_cnn.pt2",
+    "mnist_eval.npz",
+    "mnist_calib.npz",
+    "sensor_cnn.pt",
+    "sensor_cnn.pt2",
+    "sensor_eval.npz",
+    "sensor_calib.npz",
+    "sensor_norm.json",
 )
 
 

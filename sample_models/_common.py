@@ -41,8 +41,7 @@ class TrainConfig:
     noise_std: float = 0.0  # Gaussian input noise during training (robustness)
 
 
-def train_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, cfg: TrainConfig,
-                     seed: int = SEED) -> nn.Module:
+def train_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, cfg: TrainConfig, seed: int = SEED) -> nn.Module:
     """Train with Adam + cross-entropy and seeded shuffling; returns the model in eval mode."""
     gen = torch.Generator().manual_seed(seed)
     xs, ys = torch.from_numpy(x), torch.from_numpy(y)
@@ -53,7 +52,7 @@ def train_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, cfg: TrainC
     for _ in range(cfg.epochs):
         order = torch.randperm(len(xs), generator=gen)
         for start in range(0, len(xs), cfg.batch_size):
-            idx = order[start:start + cfg.batch_size]
+            idx = order[start : start + cfg.batch_size]
             batch = xs[idx]
             if cfg.noise_std:
                 batch = batch + cfg.noise_std * torch.randn(batch.shape, generator=gen)
@@ -67,7 +66,7 @@ def train_classifier(model: nn.Module, x: np.ndarray, y: np.ndarray, cfg: TrainC
 @torch.no_grad()
 def predict(model: nn.Module, x: np.ndarray, batch_size: int = 256) -> np.ndarray:
     """Logits of ``model`` on ``x`` as a float32 array."""
-    outs = [model(torch.from_numpy(x[i:i + batch_size])) for i in range(0, len(x), batch_size)]
+    outs = [model(torch.from_numpy(x[i : i + batch_size])) for i in range(0, len(x), batch_size)]
     return torch.cat(outs).numpy()
 
 
@@ -90,8 +89,9 @@ def quiet_torchscript() -> Iterator[None]:
         yield
 
 
-def save_torch_artifacts(model: nn.Module, example: torch.Tensor, out_dir: Path, stem: str,
-                         state_dict: bool = False) -> list[Path]:
+def save_torch_artifacts(
+    model: nn.Module, example: torch.Tensor, out_dir: Path, stem: str, state_dict: bool = False
+) -> list[Path]:
     """Write ``<stem>.pt`` (traced TorchScript), ``<stem>.pt2`` (ExportedProgram) and
     optionally ``<stem>_state.pt``; returns the written paths."""
     model = model.eval()
@@ -99,8 +99,7 @@ def save_torch_artifacts(model: nn.Module, example: torch.Tensor, out_dir: Path,
     # The input signature travels inside the TorchScript archive (edgekit reads this extra file).
     signature = json.dumps([{"name": "x", "shape": list(example.shape), "dtype": "float32"}])
     with torch.no_grad(), quiet_torchscript():
-        torch.jit.save(torch.jit.trace(model, example), str(paths[0]),
-                       _extra_files={"edgekit_inputs.json": signature})
+        torch.jit.save(torch.jit.trace(model, example), str(paths[0]), _extra_files={"edgekit_inputs.json": signature})
     torch.export.save(torch.export.export(model, (example,)), paths[1])
     if state_dict:
         paths.append(out_dir / f"{stem}_state.pt")

@@ -34,12 +34,15 @@ def make_keras_model() -> Any:
     """Keras twin of :func:`make_model`: input N x 8 x 8 x 1 (NHWC), output N x 10 logits."""
     import keras  # lazy: TensorFlow takes seconds to import
 
-    return keras.Sequential([
-        keras.Input(shape=INPUT_SHAPE_NHWC[1:]),
-        keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
-        keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
-        keras.layers.MaxPooling2D(2),
-        keras.layers.Flatten(),
-        keras.layers.Dense(256, activation="relu"),
-        keras.layers.Dense(NUM_CLASSES),
-    ], name="digits_cnn")
+    return keras.Sequential(
+        [
+            keras.Input(shape=INPUT_SHAPE_NHWC[1:]),
+            keras.layers.Conv2D(32, 3, padding="same", activation="relu"),
+            keras.layers.Conv2D(64, 3, padding="same", activation="relu"),
+            keras.layers.MaxPooling2D(2),
+            keras.layers.Flatten(),
+            keras.layers.Dense(256, activation="relu"),
+            keras.layers.Dense(NUM_CLASSES),
+        ],
+        name="digits_cnn",
+    )

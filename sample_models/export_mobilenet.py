@@ -24,8 +24,7 @@ def export_mobilenet_v2(out_dir: Path, augment: bool = False) -> tuple[Path, Pat
     """Write ``mobilenet_v2.pt2`` and ``mobilenet_v2_eval.npz`` into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
     program = out_dir / "mobilenet_v2.pt2"
-    torch.export.save(torch.export.export(mobilenet_v2(pretrained=True),
-                                          (torch.zeros(INPUT_SHAPE),)), program)
+    torch.export.save(torch.export.export(mobilenet_v2(pretrained=True), (torch.zeros(INPUT_SHAPE),)), program)
     data = save_npz(out_dir / "mobilenet_v2_eval.npz", x=load_photos(augment=augment))
     return program, data
 
@@ -33,8 +32,9 @@ def export_mobilenet_v2(out_dir: Path, augment: bool = False) -> tuple[Path, Pat
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("out_dir", type=Path, help="output folder (not the repository)")
-    parser.add_argument("--augment", action="store_true",
-                        help="add a mirrored and a zoomed view of each photo (66 rows)")
+    parser.add_argument(
+        "--augment", action="store_true", help="add a mirrored and a zoomed view of each photo (66 rows)"
+    )
     args = parser.parse_args()
     for path in export_mobilenet_v2(args.out_dir, args.augment):
         print(f"{path}: {path.stat().st_size} bytes")

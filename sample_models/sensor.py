@@ -16,8 +16,7 @@ INPUT_SHAPE = (1, CHANNELS, WINDOW)
 
 def _conv_block(cin: int, cout: int, kernel: int) -> list[nn.Module]:
     """Same-padded 1-D conv + batch norm + ReLU."""
-    return [nn.Conv1d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm1d(cout),
-            nn.ReLU()]
+    return [nn.Conv1d(cin, cout, kernel, padding=kernel // 2, bias=False), nn.BatchNorm1d(cout), nn.ReLU()]
 
 
 def make_model() -> nn.Module:

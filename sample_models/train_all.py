@@ -23,9 +23,12 @@ def train_all(out_dir: Path = SAMPLE_DIR) -> None:
     """Run every trainer, writing into ``out_dir``; raises CalledProcessError if one fails."""
     out_dir.mkdir(parents=True, exist_ok=True)
     for trainer in TRAINERS:
-        subprocess.run([sys.executable, "-m", f"{__package__}.{trainer}",
-                        "--out", str(out_dir.resolve())],
-                       cwd=SAMPLE_DIR.parent, check=True, timeout=900)
+        subprocess.run(
+            [sys.executable, "-m", f"{__package__}.{trainer}", "--out", str(out_dir.resolve())],
+            cwd=SAMPLE_DIR.parent,
+            check=True,
+            timeout=900,
+        )
 
 
 def main() -> None:

@@ -20,9 +20,20 @@ import numpy as np
 import torch
 
 from . import SAMPLE_DIR
-from ._common import (SEED, THREADS, TrainConfig, accuracy, calib_indices, predict, report,
-                      save_npz, save_torch_artifacts, seed_everything, train_classifier,
-                      write_stable_zip)
+from ._common import (
+    SEED,
+    THREADS,
+    TrainConfig,
+    accuracy,
+    calib_indices,
+    predict,
+    report,
+    save_npz,
+    save_torch_artifacts,
+    seed_everything,
+    train_classifier,
+    write_stable_zip,
+)
 from .digits import INPUT_SHAPE_NCHW, make_keras_model, make_model
 
 TORCH_CFG = TrainConfig(epochs=30)
@@ -37,8 +48,7 @@ def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     digits = load_digits()
     x = (digits.images / 16.0).astype(np.float32)[:, None, :, :]
     y = digits.target.astype(np.int64)
-    train, held = train_test_split(np.arange(len(y)), test_size=0.25, stratify=y,
-                                   random_state=SEED)
+    train, held = train_test_split(np.arange(len(y)), test_size=0.25, stratify=y, random_state=SEED)
     return np.sort(train), np.sort(held), x, y
 
 
@@ -53,8 +63,9 @@ def train_keras(x_train: np.ndarray, y_train: np.ndarray) -> Any:
     keras.utils.set_random_seed(SEED)
     tf.config.experimental.enable_op_determinism()
     model = make_keras_model()
-    model.compile(optimizer=keras.optimizers.Adam(3e-3),
-                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True))
+    model.compile(
+        optimizer=keras.optimizers.Adam(3e-3), loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    )
     model.fit(x_train, y_train, epochs=KERAS_EPOCHS, batch_size=64, shuffle=True, verbose=0)
     inference = make_keras_model()  # uncompiled copy: the .keras file then holds no optimizer
     inference.set_weights(model.get_weights())
@@ -78,8 +89,7 @@ def save_keras_stable(model: Any, path: Path) -> Path:
     with zipfile.ZipFile(path) as zf:
         entries = {name: zf.read(name) for name in zf.namelist()}
     entries["config.json"] = _renumber_shared_ids(entries["config.json"])
-    entries["metadata.json"] = re.sub(rb'"date_saved": "[^"]*"', b'"date_saved": "unset"',
-                                      entries["metadata.json"])
+    entries["metadata.json"] = re.sub(rb'"date_saved": "[^"]*"', b'"date_saved": "unset"', entries["metadata.json"])
     return write_stable_zip(path, entries)
 
 
@@ -88,8 +98,7 @@ def main(out_dir: Path = SAMPLE_DIR) -> dict[str, float]:
     seed_everything()
     train, held, x, y = load_split()
     model = train_classifier(make_model(), x[train], y[train], TORCH_CFG)
-    paths = save_torch_artifacts(model, torch.zeros(INPUT_SHAPE_NCHW), out_dir, "digits_cnn",
-                                 state_dict=True)
+    paths = save_torch_artifacts(model, torch.zeros(INPUT_SHAPE_NCHW), out_dir, "digits_cnn", state_dict=True)
     calib = train[calib_indices(len(train))]
     nhwc = x.transpose(0, 2, 3, 1).copy()
     paths += [

@@ -15,8 +15,18 @@ import numpy as np
 import torch
 
 from . import SAMPLE_DIR
-from ._common import (SEED, TrainConfig, accuracy, calib_indices, predict, report, save_npz,
-                      save_torch_artifacts, seed_everything, train_classifier)
+from ._common import (
+    SEED,
+    TrainConfig,
+    accuracy,
+    calib_indices,
+    predict,
+    report,
+    save_npz,
+    save_torch_artifacts,
+    seed_everything,
+    train_classifier,
+)
 from .mnist import INPUT_SHAPE, make_model
 
 CFG = TrainConfig(epochs=15)
@@ -31,8 +41,7 @@ def load_split() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     images, labels = mnist_data()
     x = (images.astype(np.float32) / 255.0).reshape(-1, *INPUT_SHAPE[1:])
     y = labels.astype(np.int64)
-    train, held = train_test_split(np.arange(len(y)), test_size=HELD_OUT, stratify=y,
-                                   random_state=SEED)
+    train, held = train_test_split(np.arange(len(y)), test_size=HELD_OUT, stratify=y, random_state=SEED)
     return np.sort(train), np.sort(held), x, y
 
 

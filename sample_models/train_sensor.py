@@ -20,8 +20,17 @@ import numpy as np
 import torch
 
 from . import SAMPLE_DIR
-from ._common import (TrainConfig, accuracy, calib_indices, predict, report, save_npz,
-                      save_torch_artifacts, seed_everything, train_classifier)
+from ._common import (
+    TrainConfig,
+    accuracy,
+    calib_indices,
+    predict,
+    report,
+    save_npz,
+    save_torch_artifacts,
+    seed_everything,
+    train_classifier,
+)
 from .sensor import CLASSES, INPUT_SHAPE, WINDOW, make_model
 
 TRAIN_STRIDE = 2
@@ -32,7 +41,7 @@ CFG = TrainConfig(epochs=40, lr=3e-3, noise_std=0.1)
 def windows(x: np.ndarray, stride: int) -> tuple[np.ndarray, np.ndarray]:
     """Cut recordings R x C x T into windows (R*K) x C x WINDOW; also each window's recording."""
     starts = range(0, x.shape[2] - WINDOW + 1, stride)
-    cut = np.stack([x[:, :, s:s + WINDOW] for s in starts], axis=1)  # R x K x C x W
+    cut = np.stack([x[:, :, s : s + WINDOW] for s in starts], axis=1)  # R x K x C x W
     recording = np.repeat(np.arange(len(x)), cut.shape[1])
     return cut.reshape(-1, x.shape[1], WINDOW).astype(np.float32), recording.astype(np.int64)
 
@@ -52,22 +61,32 @@ def standardise(x: np.ndarray, mean: np.ndarray, std: np.ndarray) -> np.ndarray:
     return (x - mean[None, :, None]) / std[None, :, None]
 
 
-def evaluate(model: torch.nn.Module, x: np.ndarray, y: np.ndarray, recording: np.ndarray,
-             y_recording: np.ndarray) -> dict[str, float]:
+def evaluate(
+    model: torch.nn.Module, x: np.ndarray, y: np.ndarray, recording: np.ndarray, y_recording: np.ndarray
+) -> dict[str, float]:
     """Window accuracy, recording accuracy (mean softmax of its windows), lowest top-1 prob."""
     prob = torch.softmax(torch.from_numpy(predict(model, x)), dim=1).numpy()
     per_recording = np.stack([prob[recording == r].mean(axis=0) for r in range(len(y_recording))])
-    return {"window_acc": accuracy(prob, y), "recording_acc": accuracy(per_recording, y_recording),
-            "min_top_prob": float(prob.max(axis=1).min())}
+    return {
+        "window_acc": accuracy(prob, y),
+        "recording_acc": accuracy(per_recording, y_recording),
+        "min_top_prob": float(prob.max(axis=1).min()),
+    }
 
 
 def write_norm(path: Path, mean: np.ndarray, std: np.ndarray, eval_per_recording: int) -> Path:
     """Store the standardisation and windowing parameters next to the data."""
-    info = {"mean": [round(float(v), 8) for v in mean], "std": [round(float(v), 8) for v in std],
-            "window": WINDOW, "train_stride": TRAIN_STRIDE, "eval_stride": EVAL_STRIDE,
-            "eval_windows_per_recording": eval_per_recording,
-            "classes": list(CLASSES), "layout": "N x C x T (NCW)",
-            "channels": "UEA dimensions 1-6: 3-axis accelerometer and 3-axis gyroscope"}
+    info = {
+        "mean": [round(float(v), 8) for v in mean],
+        "std": [round(float(v), 8) for v in std],
+        "window": WINDOW,
+        "train_stride": TRAIN_STRIDE,
+        "eval_stride": EVAL_STRIDE,
+        "eval_windows_per_recording": eval_per_recording,
+        "classes": list(CLASSES),
+        "layout": "N x C x T (NCW)",
+        "channels": "UEA dimensions 1-6: 3-axis accelerometer and 3-axis gyroscope",
+    }
     path.write_text(json.dumps(info, indent=2) + "\n")
     return path
 

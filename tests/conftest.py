@@ -27,8 +27,14 @@ class CliResult:
 
 def run_cli(*args: str, cwd: Path | None = None, timeout: float = 600, env: dict | None = None) -> CliResult:
     """Run the real `edgekit` in a subprocess (exit codes, stdout/stderr as a user sees them)."""
-    proc = subprocess.run([*EDGEKIT, *map(str, args)], capture_output=True, text=True, cwd=cwd,
-                          timeout=timeout, env={**os.environ, **(env or {})})
+    proc = subprocess.run(
+        [*EDGEKIT, *map(str, args)],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=timeout,
+        env={**os.environ, **(env or {})},
+    )
     return CliResult(proc.returncode, proc.stdout, proc.stderr)
 
 
@@ -44,8 +50,9 @@ def assert_clean_error(result: CliResult, code: int, *needles: str) -> None:
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """(size, mtime_ns) of every file under `folder`, to prove nothing was written."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
 
 
 @pytest.fixture(scope="session")
@@ -60,8 +67,10 @@ def tiny(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     torch.manual_seed(0)
     model = TinyCNN().eval()
     x = torch.rand(1, 1, 8, 8)
-    paths = {name: folder / name for name in
-             ("cnn.pt", "cnn.pt2", "cnn_state.pt", "cnn_full.pt", "cnn.keras", "cnn.h5", "cnn_sm", "cnn.onnx")}
+    paths = {
+        name: folder / name
+        for name in ("cnn.pt", "cnn.pt2", "cnn_state.pt", "cnn_full.pt", "cnn.keras", "cnn.h5", "cnn_sm", "cnn.onnx")
+    }
     torch.jit.save(torch.jit.trace(model, x), paths["cnn.pt"])
     torch.export.save(torch.export.export(model, (x,)), paths["cnn.pt2"])
     torch.save(model.state_dict(), paths["cnn_state.pt"])
@@ -87,7 +96,7 @@ def torch_reference(model: Path, eval_npz: Path) -> tuple[float, int]:
     with np.load(eval_npz, allow_pickle=False) as data:
         x, y = torch.from_numpy(data["x"]), data["y"]
     with torch.no_grad():
-        predictions = np.array([int(module(x[i:i + 1]).argmax(1)) for i in range(len(y))])
+        predictions = np.array([int(module(x[i : i + 1]).argmax(1)) for i in range(len(y))])
         with FlopCounterMode(display=False) as counter:
             module(x[:1])
     return float((predictions == y).mean() * 100), counter.get_total_flops() // 2

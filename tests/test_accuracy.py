@@ -41,7 +41,7 @@ def test_only_classifier_outputs_have_a_top1(tmp_path: Path):
 
 
 def test_the_wilson_interval_matches_its_closed_forms():
-    z2 = 1.959964 ** 2
+    z2 = 1.959964**2
     assert wilson95(0, 10) == pytest.approx((0.0, 100 * z2 / (10 + z2)))  # no successes
     assert wilson95(22, 22) == pytest.approx((100 * 22 / (22 + z2), 100.0))  # all successes
     low, high = wilson95(18, 22)
@@ -59,8 +59,15 @@ def test_every_accuracy_carries_its_resolution_and_interval():
 @pytest.mark.parametrize("fmt", ["onnx", "tflite"])
 def test_fp32_export_reports_its_accuracy_with_no_drop(tiny: dict, tmp_path: Path, fmt: str, capsys):
     x = np.random.default_rng(1).random((12, 1, 8, 8), dtype=np.float32)
-    result = export(ExportRequest(model=tiny["cnn.pt2"], format=fmt, output=tmp_path / f"m.{fmt}",
-                                  eval_data=_eval(tmp_path, x=x, y=np.arange(12) % 10), max_accuracy_drop=1.0))
+    result = export(
+        ExportRequest(
+            model=tiny["cnn.pt2"],
+            format=fmt,
+            output=tmp_path / f"m.{fmt}",
+            eval_data=_eval(tmp_path, x=x, y=np.arange(12) % 10),
+            max_accuracy_drop=1.0,
+        )
+    )
     acc = result.manifest["accuracy"]
     assert acc["metric"] == "top1_accuracy" and acc["samples"] == 12
     assert acc["drop"] == 0.0 and acc["source"] == acc["artifact"]
@@ -75,8 +82,19 @@ def test_fp32_export_reports_its_accuracy_with_no_drop(tiny: dict, tmp_path: Pat
 
 def test_without_labels_the_metric_is_agreement_with_the_source(tiny: dict, tmp_path: Path):
     x = np.random.default_rng(2).random((8, 8, 8, 1), dtype=np.float32)
-    result = run_cli("export", tiny["cnn.keras"], "--format", "tflite", "--quantize", "int8-dynamic",
-                     "--eval", _eval(tmp_path, x=x), "-o", tmp_path / "m.tflite", "--json")
+    result = run_cli(
+        "export",
+        tiny["cnn.keras"],
+        "--format",
+        "tflite",
+        "--quantize",
+        "int8-dynamic",
+        "--eval",
+        _eval(tmp_path, x=x),
+        "-o",
+        tmp_path / "m.tflite",
+        "--json",
+    )
     assert result.code == 0, result.stderr[-2000:]
     acc = json.loads(result.stdout)["accuracy"]
     assert acc["metric"] == "top1_agreement" and acc["source"] == 100.0 and acc["samples"] == 8
@@ -90,6 +108,7 @@ def test_bad_eval_data_fails_cleanly_and_leaves_nothing(tiny: dict, tmp_path: Pa
     result = run_cli("export", tiny["cnn.pt2"], "--format", "onnx", "--eval", bad, "-o", out / "m.onnx")
     assert_clean_error(result, 7, "1-D integer array")
     assert snapshot(out) == {}
-    budget_only = run_cli("export", tiny["cnn.pt2"], "--format", "onnx", "--max-accuracy-drop", "1",
-                          "-o", out / "m.onnx")
+    budget_only = run_cli(
+        "export", tiny["cnn.pt2"], "--format", "onnx", "--max-accuracy-drop", "1", "-o", out / "m.onnx"
+    )
     assert_clean_error(budget_only, 2, "needs held-out data")

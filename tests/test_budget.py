@@ -40,8 +40,9 @@ def test_an_impossible_budget_is_reported_with_the_best_attempt_rebuilt():
     assert search.status == OVER and "still" in search.reason
     assert len(model.builds) <= 4 + 2 and model.builds[-1] == search.keep_float
     assert search.final.drop == min(b for b in (10.0 - len(k) for k in model.builds))
-    assert len(search.probes) == 4 and all(len(p["keep_float"]) == 3 or len(p["keep_float"]) == 1
-                                           for p in search.probes)
+    assert len(search.probes) == 4 and all(
+        len(p["keep_float"]) == 3 or len(p["keep_float"]) == 1 for p in search.probes
+    )
 
 
 def test_no_layers_means_an_honest_over_budget():

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from pathlib import Path
 
 from tests.conftest import ROOT
 
@@ -29,7 +28,7 @@ def test_data_folders_ship_as_packages():
 
 def test_readme_leads_with_the_two_commands_and_ci_runs_the_test_one():
     readme = (ROOT / "README.md").read_text().splitlines()
-    block = readme[readme.index("```bash") + 1: readme.index("```bash") + 3]
+    block = readme[readme.index("```bash") + 1 : readme.index("```bash") + 3]
     assert block[0].startswith("make demo") and block[1].startswith("make test")
     ci = (ROOT / ".ci" / "run").read_text()
     assert "\nmake test\n" in ci

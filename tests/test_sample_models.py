@@ -31,8 +31,7 @@ class Sample:
     eval_size: int
 
 
-SAMPLES = [Sample("digits", 0.95, 450), Sample("mnist", 0.95, 1000),
-           Sample("sensor", 0.95, 400)]
+SAMPLES = [Sample("digits", 0.95, 450), Sample("mnist", 0.95, 1000), Sample("sensor", 0.95, 400)]
 IDS = [s.stem for s in SAMPLES]
 
 
@@ -69,8 +68,7 @@ def test_digits_state_dict_loads_into_factory() -> None:
     from sample_models.digits import make_model
 
     model = make_model().eval()
-    model.load_state_dict(torch.load(sample_path("digits_cnn_state.pt"), weights_only=True),
-                          strict=True)
+    model.load_state_dict(torch.load(sample_path("digits_cnn_state.pt"), weights_only=True), strict=True)
     x, y = _eval("digits")
     with torch.no_grad():
         assert _accuracy(model(torch.from_numpy(x)), y) >= 0.95

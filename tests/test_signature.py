@@ -22,7 +22,12 @@ def test_dynamic_batch_defaults_to_one_but_other_dynamic_dims_need_a_shape():
     assert resolve_inputs([TensorSpec("x", (None, 8, 8, 1))], [], [], "tensorflow")[0].shape == (1, 8, 8, 1)
     with pytest.raises(UsageError, match="dynamic"):
         resolve_inputs([TensorSpec("x", (None, 3, None, None))], [], [], "onnx")
-    assert resolve_inputs([TensorSpec("x", (None, 3, None, None))], [(1, 3, 32, 32)], [], "onnx")[0].shape == (1, 3, 32, 32)
+    assert resolve_inputs([TensorSpec("x", (None, 3, None, None))], [(1, 3, 32, 32)], [], "onnx")[0].shape == (
+        1,
+        3,
+        32,
+        32,
+    )
 
 
 def test_missing_zero_and_absurd_shapes_are_refused_before_allocation():

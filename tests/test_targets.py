@@ -29,8 +29,9 @@ def test_unknown_target_names_the_known_ones_and_the_closest():
 
 def test_user_target_folder_adds_and_validates(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     text = Path(__file__).parents[1].joinpath("targets", "raspi5.toml").read_text()
-    (tmp_path / "myboard.toml").write_text(text.replace('name = "raspi5"', 'name = "myboard"')
-                                           .replace('aliases = ["rpi5", "pi5"]', "aliases = []"))
+    (tmp_path / "myboard.toml").write_text(
+        text.replace('name = "raspi5"', 'name = "myboard"').replace('aliases = ["rpi5", "pi5"]', "aliases = []")
+    )
     monkeypatch.setenv("EDGEKIT_TARGETS_PATH", str(tmp_path))
     assert get_target("myboard").qemu_cpu == "cortex-a76"
     (tmp_path / "bad.toml").write_text(text.replace('name = "raspi5"', 'name = "bad"\ncolour = "red"'))

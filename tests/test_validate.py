@@ -4,9 +4,9 @@ import numpy as np
 import pytest
 
 from edge_kit.errors import DataError
-from edge_kit.validate import TOLERANCES, _align, _permutation, compare
-from edge_kit.models import load_model
 from edge_kit.exporters.onnx import OnnxRunner
+from edge_kit.models import load_model
+from edge_kit.validate import TOLERANCES, _align, _permutation, compare
 
 
 def test_layout_permutations_are_found_both_ways():

@@ -25,8 +25,14 @@ def tiny_keras() -> Any:
     import keras
 
     keras.utils.set_random_seed(0)
-    return keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
-                             keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+    return keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Conv2D(8, 3, padding="same", activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
 
 
 class ResidualStream(torch.nn.Module):
@@ -68,8 +74,9 @@ class DepthwiseGate(torch.nn.Module):
         super().__init__()
         nn = torch.nn
         self.expand = nn.Sequential(nn.Conv2d(1, 8, 3, padding=1, bias=False), nn.BatchNorm2d(8), nn.ReLU6())
-        self.depthwise = nn.Sequential(nn.Conv2d(8, 8, 3, padding=1, groups=1 if dense else 8, bias=False),
-                                       nn.BatchNorm2d(8), nn.ReLU6())
+        self.depthwise = nn.Sequential(
+            nn.Conv2d(8, 8, 3, padding=1, groups=1 if dense else 8, bias=False), nn.BatchNorm2d(8), nn.ReLU6()
+        )
         self.project = nn.Conv2d(8, 4, 1)
         self.fc = nn.Linear(4, 10)
         with torch.no_grad():

@@ -63,9 +63,19 @@ def _specs(req: BenchRequest) -> list[CellSpec]:
         profile_args += ["--num_threads", str(req.num_threads)]
     cal_files = [Path(req.calibration)] if req.calibration and req.calibration != "random" else []
     # Calibration data only goes to static int8 cells (the others take none and refuse it).
-    return [CellSpec(Path(req.model).resolve(), target.name, f, p, shared + (calibration if p == "int8" else []),
-                     profile_args, hashed + (cal_files if p == "int8" else []))
-            for f in formats for p in req.precisions]
+    return [
+        CellSpec(
+            Path(req.model).resolve(),
+            target.name,
+            f,
+            p,
+            shared + (calibration if p == "int8" else []),
+            profile_args,
+            hashed + (cal_files if p == "int8" else []),
+        )
+        for f in formats
+        for p in req.precisions
+    ]
 
 
 def host_threads(jobs: int, cells: int) -> int:
@@ -83,7 +93,6 @@ def _profile_slots(req: BenchRequest) -> int:
 def bench(req: BenchRequest) -> dict[str, Any]:
     """Run every cell (in parallel, up to `jobs`), then build the leaderboard and reports."""
     from edge_kit.bench.report import write_reports
-
     from edge_kit.models import sniff_source
 
     sniff_source(Path(req.model))  # a missing, empty, corrupt or exported file fails before any cell runs
@@ -96,13 +105,23 @@ def bench(req: BenchRequest) -> dict[str, Any]:
     gate = threading.Semaphore(_profile_slots(req))
     start = time.perf_counter()
     out = Path(req.output)
-    with LiveProgress([s.name for s in specs], [d.name for d in devices]) as live, \
-            _fanout(req, specs, devices, live) as fanout, ThreadPoolExecutor(max_workers=jobs) as pool:
+    with (
+        LiveProgress([s.name for s in specs], [d.name for d in devices]) as live,
+        _fanout(req, specs, devices, live) as fanout,
+        ThreadPoolExecutor(max_workers=jobs) as pool,
+    ):
+
         def one(spec: CellSpec) -> dict[str, Any]:
             report = live.callback(spec.name)
             on_stage = (lambda s: report(f"{s} here, devices next" if s in DONE_STAGES else s)) if fanout else report
-            cell = run_cell(spec, out / "cells" / spec.name, force=req.force, profile_gate=gate,
-                            timeout_s=req.timeout_s, on_stage=on_stage)
+            cell = run_cell(
+                spec,
+                out / "cells" / spec.name,
+                force=req.force,
+                profile_gate=gate,
+                timeout_s=req.timeout_s,
+                on_stage=on_stage,
+            )
             if fanout:
                 cell = fanout.run(spec, out / "cells" / spec.name, cell, force=req.force)
                 cached = cell.get("cached") and all(d.get("cached") for d in cell["devices"].values())
@@ -116,12 +135,21 @@ def bench(req: BenchRequest) -> dict[str, Any]:
             stop_all()
             raise
     board = leaderboard(cells, out / "cells", req.budget, get_target(req.target), [d.summary() for d in devices])
-    board.update(model=str(req.model), target=get_target(req.target).summary(), jobs=jobs,
-                 wall_s=round(time.perf_counter() - start, 1),
-                 settings={"formats": sorted({s.format for s in specs}), "precisions": req.precisions,
-                           "num_runs": req.num_runs, "calibration": req.calibration,
-                           "eval": str(req.eval_data) if req.eval_data else None, "budget_points": req.budget,
-                           "devices": req.devices})
+    board.update(
+        model=str(req.model),
+        target=get_target(req.target).summary(),
+        jobs=jobs,
+        wall_s=round(time.perf_counter() - start, 1),
+        settings={
+            "formats": sorted({s.format for s in specs}),
+            "precisions": req.precisions,
+            "num_runs": req.num_runs,
+            "calibration": req.calibration,
+            "eval": str(req.eval_data) if req.eval_data else None,
+            "budget_points": req.budget,
+            "devices": req.devices,
+        },
+    )
     write_reports(board, out)
     return board
 
@@ -142,9 +170,15 @@ def _fanout(req: BenchRequest, specs: list[CellSpec], devices: list[Any], live: 
         return
     from edge_kit.bench.fanout import Fanout
 
-    with Fanout(devices, get_target(req.target).name, specs[0].profile_args if specs else [], req.timeout_s,
-                req.devices_file, on_device=live.device) as fanout:
+    with Fanout(
+        devices,
+        get_target(req.target).name,
+        specs[0].profile_args if specs else [],
+        req.timeout_s,
+        req.devices_file,
+        on_device=live.device,
+    ) as fanout:
         yield fanout
 
 
-__all__ = ["BenchRequest", "FAILED", "OK", "bench"]
+__all__ = ["FAILED", "OK", "BenchRequest", "bench"]

@@ -16,9 +16,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from edge_kit import __version__
 from edge_kit.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
@@ -52,8 +53,19 @@ class CellSpec:
         return f"{self.format}-{self.precision}"
 
     def key(self) -> str:
-        digest = hashlib.sha256(json.dumps([__version__, self.target, self.format, self.precision,
-                                            self.export_args, self.profile_args, self.host_threads]).encode())
+        digest = hashlib.sha256(
+            json.dumps(
+                [
+                    __version__,
+                    self.target,
+                    self.format,
+                    self.precision,
+                    self.export_args,
+                    self.profile_args,
+                    self.host_threads,
+                ]
+            ).encode()
+        )
         for path in [self.model, *self.inputs_to_hash]:
             digest.update(sha256_file(path).encode() if path.exists() else str(path).encode())
         return digest.hexdigest()
@@ -83,8 +95,15 @@ def error_line(log: Path) -> str:
     return (errors or lines[-1:] or ["no output"])[-1][:300]
 
 
-def run_cell(spec: CellSpec, folder: Path, *, force: bool, profile_gate: threading.Semaphore,
-             timeout_s: float, on_stage: Callable[[str], None]) -> dict[str, Any]:
+def run_cell(
+    spec: CellSpec,
+    folder: Path,
+    *,
+    force: bool,
+    profile_gate: threading.Semaphore,
+    timeout_s: float,
+    on_stage: Callable[[str], None],
+) -> dict[str, Any]:
     """Export and profile one cell (or reuse its finished result); never raises for cell failures."""
     folder.mkdir(parents=True, exist_ok=True)
     key, record = spec.key(), folder / "cell.json"
@@ -98,11 +117,34 @@ def run_cell(spec: CellSpec, folder: Path, *, force: bool, profile_gate: threadi
     start = time.perf_counter()
     artifact = folder / f"model{SUFFIX.get(spec.format, '.bin')}"
     on_stage("exporting")
-    code, _ = _edgekit(["export", str(spec.model), "--target", spec.target, "--format", spec.format,
-                        "--quantize", spec.precision, "-o", str(artifact), "--allow-mismatch", "--json",
-                        *spec.export_args], folder / "export.log", timeout_s, spec.host_threads)
-    result: dict[str, Any] = {"key": key, "cell": spec.name, "format": spec.format, "precision": spec.precision,
-                              "artifact": artifact.name, "export_exit_code": code}
+    code, _ = _edgekit(
+        [
+            "export",
+            str(spec.model),
+            "--target",
+            spec.target,
+            "--format",
+            spec.format,
+            "--quantize",
+            spec.precision,
+            "-o",
+            str(artifact),
+            "--allow-mismatch",
+            "--json",
+            *spec.export_args,
+        ],
+        folder / "export.log",
+        timeout_s,
+        spec.host_threads,
+    )
+    result: dict[str, Any] = {
+        "key": key,
+        "cell": spec.name,
+        "format": spec.format,
+        "precision": spec.precision,
+        "artifact": artifact.name,
+        "export_exit_code": code,
+    }
     if code != 0 and not (code == 6 and artifact.exists()):
         result.update(status=FAILED, reason=error_line(folder / "export.log"))
     else:
@@ -111,8 +153,19 @@ def run_cell(spec: CellSpec, folder: Path, *, force: bool, profile_gate: threadi
         on_stage("profiling (waiting)")
         with profile_gate:
             on_stage("profiling")
-            pcode, _ = _edgekit(["profile", str(artifact), "--target", spec.target, "--report",
-                                 str(folder / "profile"), *spec.profile_args], folder / "profile.log", timeout_s)
+            pcode, _ = _edgekit(
+                [
+                    "profile",
+                    str(artifact),
+                    "--target",
+                    spec.target,
+                    "--report",
+                    str(folder / "profile"),
+                    *spec.profile_args,
+                ],
+                folder / "profile.log",
+                timeout_s,
+            )
         if pcode != 0:
             result.update(status=FAILED, reason=f"profile: {error_line(folder / 'profile.log')}")
     result["wall_s"] = round(time.perf_counter() - start, 1)

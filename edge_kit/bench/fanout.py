@@ -39,8 +39,10 @@ class Fanout:
     _queues: dict[str, ThreadPoolExecutor] = field(init=False)
 
     def __post_init__(self) -> None:
-        self._queues = {d.name: ThreadPoolExecutor(max_workers=d.concurrency, thread_name_prefix=f"edgekit-{d.name}")
-                        for d in self.devices}
+        self._queues = {
+            d.name: ThreadPoolExecutor(max_workers=d.concurrency, thread_name_prefix=f"edgekit-{d.name}")
+            for d in self.devices
+        }
 
     def __enter__(self) -> Fanout:
         return self
@@ -68,8 +70,9 @@ class Fanout:
                 futures[device.name] = self._queues[device.name].submit(self._job, device, spec.name, artifact, key)
         results.update({name: future.result() for name, future in futures.items()})
         cell = {**cell, "devices": {d.name: results[d.name] for d in self.devices}}
-        write_text_atomic(folder / "cell.json", json.dumps({k: v for k, v in cell.items() if k != "cached"},
-                                                           indent=2) + "\n")
+        write_text_atomic(
+            folder / "cell.json", json.dumps({k: v for k, v in cell.items() if k != "cached"}, indent=2) + "\n"
+        )
         return cell
 
     def _key(self, cell_key: str, device: Device) -> str:
@@ -80,8 +83,15 @@ class Fanout:
         """`edgekit profile ARTIFACT --device NAME`, in one of the device's `concurrency` workers."""
         out = artifact.parent / "devices"
         out.mkdir(exist_ok=True)
-        args = ["profile", str(artifact), "--device", device.name, "--report", str(out / device.name),
-                *self.profile_args]
+        args = [
+            "profile",
+            str(artifact),
+            "--device",
+            device.name,
+            "--report",
+            str(out / device.name),
+            *self.profile_args,
+        ]
         args += ["--devices-file", str(self.devices_file)] if self.devices_file else []
         args += [] if device.target else ["--target", self.bench_target]
         log = out / f"{device.name}.log"
@@ -91,8 +101,16 @@ class Fanout:
         finished = time.time()
         status = OK if code == 0 else FAILED
         reason = "" if code == 0 else error_line(log)
-        self.on_device(device.name, f"{cell}: {status} in {finished - started:.1f}s"
-                       + (f" ({reason})" if reason else ""))
-        return {"status": status, "reason": reason, "exit_code": code, "key": key,
-                "target": device.target or self.bench_target, "address": str(device.address),
-                "started": round(started, 3), "finished": round(finished, 3)}
+        self.on_device(
+            device.name, f"{cell}: {status} in {finished - started:.1f}s" + (f" ({reason})" if reason else "")
+        )
+        return {
+            "status": status,
+            "reason": reason,
+            "exit_code": code,
+            "key": key,
+            "target": device.target or self.bench_target,
+            "address": str(device.address),
+            "started": round(started, 3),
+            "finished": round(finished, 3),
+        }

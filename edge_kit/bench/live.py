@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from edge_kit import progress
 
@@ -25,16 +26,24 @@ class LiveProgress:
             from rich.console import Console
             from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-            self._rich = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
-                                  TimeElapsedColumn(), console=Console(stderr=True))
+            self._rich = Progress(
+                TextColumn("{task.description}"),
+                BarColumn(),
+                MofNCompleteColumn(),
+                TimeElapsedColumn(),
+                console=Console(stderr=True),
+            )
             self._rich.__enter__()
             self._overall = self._rich.add_task("bench: all cells", total=len(self.cells))
             self._tasks = {n: self._rich.add_task(f"  {n}: queued", total=1, start=False) for n in self.cells}
-            self._tasks.update({f"@{d}": self._rich.add_task(f"  device {d}: idle", total=None, start=False)
-                                for d in self.devices})
+            self._tasks.update(
+                {f"@{d}": self._rich.add_task(f"  device {d}: idle", total=None, start=False) for d in self.devices}
+            )
         else:
-            progress.log(f"bench: {len(self.cells)} cells: {', '.join(self.cells)}"
-                         + (f"; devices: {', '.join(self.devices)}" if self.devices else ""))
+            progress.log(
+                f"bench: {len(self.cells)} cells: {', '.join(self.cells)}"
+                + (f"; devices: {', '.join(self.devices)}" if self.devices else "")
+            )
         return self
 
     def callback(self, name: str) -> Callable[[str], None]:

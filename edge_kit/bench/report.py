@@ -37,29 +37,57 @@ def table_rows(board: dict[str, Any], icons: bool = True) -> list[list[str]]:
     for r in board["rows"]:
         acc = r.get("accuracy") or {}
         est = r.get("estimate") or {}
-        interval = ((" ±" if est.get("calibrated") else " uncalibrated ±") + f"{est['interval_pct']:.0f}%"
-                    if est.get("interval_pct") else "") + (" (extrapolated)" if est.get("extrapolated") else "")
-        rows.append([r["icon"] if icons else r["status"], r["cell"], _fmt((r.get("size_bytes") or 0) / 1e3 if r.get("size_bytes") else None,
-                                                "{:.1f} kB"),
-                     _fmt(acc.get("value"), "{:.2f}%"), _fmt(acc.get("drop"), "{:+.2f}"),
-                     _fmt(r.get("estimated_ms"), "{:.2f} ms") + (interval if r.get("estimated_ms") else ""),
-                     _fmt(r.get("emulated_p50_ms"), "{:.1f} ms"),
-                     _fmt((r.get("peak_memory_kb") or 0) / 1024 if r.get("peak_memory_kb") else None, "{:.1f} MB"),
-                     _fmt(r.get("speedup_vs_fp32"), "{:.2f}×"),
-                     *(_device_cell((r.get("devices") or {}).get(n)) for n in names), r.get("reason", "")[:120]])
+        interval = (
+            (" ±" if est.get("calibrated") else " uncalibrated ±") + f"{est['interval_pct']:.0f}%"
+            if est.get("interval_pct")
+            else ""
+        ) + (" (extrapolated)" if est.get("extrapolated") else "")
+        rows.append(
+            [
+                r["icon"] if icons else r["status"],
+                r["cell"],
+                _fmt((r.get("size_bytes") or 0) / 1e3 if r.get("size_bytes") else None, "{:.1f} kB"),
+                _fmt(acc.get("value"), "{:.2f}%"),
+                _fmt(acc.get("drop"), "{:+.2f}"),
+                _fmt(r.get("estimated_ms"), "{:.2f} ms") + (interval if r.get("estimated_ms") else ""),
+                _fmt(r.get("emulated_p50_ms"), "{:.1f} ms"),
+                _fmt((r.get("peak_memory_kb") or 0) / 1024 if r.get("peak_memory_kb") else None, "{:.1f} MB"),
+                _fmt(r.get("speedup_vs_fp32"), "{:.2f}×"),
+                *(_device_cell((r.get("devices") or {}).get(n)) for n in names),
+                r.get("reason", "")[:120],
+            ]
+        )
     return rows
 
 
 def device_tables(board: dict[str, Any]) -> list[tuple[tuple[str, ...], list[list[str]]]]:
     """(headers, rows) of the device comparison and of the estimate-vs-measured errors."""
-    devices = [[d["name"], d["address"], d.get("target") or "—", str(d["concurrency"]),
-                f"{d.get('machine') or '?'} {','.join(d.get('cpu_parts') or [])}".strip(),
-                f"{d['cells_measured']} ok, {d['cells_failed']} failed",
-                _fmt(d.get("mean_abs_estimate_error_pct"), "{:.0f}%")] for d in board.get("devices") or []]
-    errors = [[e["cell"], e["device"], _fmt(e["estimated_ms"], "{:.3f} ms"), _fmt(e["measured_ms"], "{:.3f} ms"),
-               _fmt(e["error_pct"], "{:+.1f}%")] for e in board.get("estimate_vs_measured") or []]
-    return [(("device", "address", "target", "jobs at once", "CPU seen", "cells", "mean abs. est. error"), devices),
-            (("cell", "device", "estimated (emulated counts)", "measured p50", "estimate error"), errors)]
+    devices = [
+        [
+            d["name"],
+            d["address"],
+            d.get("target") or "—",
+            str(d["concurrency"]),
+            f"{d.get('machine') or '?'} {','.join(d.get('cpu_parts') or [])}".strip(),
+            f"{d['cells_measured']} ok, {d['cells_failed']} failed",
+            _fmt(d.get("mean_abs_estimate_error_pct"), "{:.0f}%"),
+        ]
+        for d in board.get("devices") or []
+    ]
+    errors = [
+        [
+            e["cell"],
+            e["device"],
+            _fmt(e["estimated_ms"], "{:.3f} ms"),
+            _fmt(e["measured_ms"], "{:.3f} ms"),
+            _fmt(e["error_pct"], "{:+.1f}%"),
+        ]
+        for e in board.get("estimate_vs_measured") or []
+    ]
+    return [
+        (("device", "address", "target", "jobs at once", "CPU seen", "cells", "mean abs. est. error"), devices),
+        (("cell", "device", "estimated (emulated counts)", "measured p50", "estimate error"), errors),
+    ]
 
 
 def _text_table(headers: tuple[str, ...], rows: list[list[str]]) -> list[str]:
@@ -80,24 +108,41 @@ def text(board: dict[str, Any]) -> str:
 
 def markdown(board: dict[str, Any]) -> str:
     rows = table_rows(board)
-    out = [f"# edgekit bench: {Path(board['model']).name} on {board['target']['name']}", "",
-           f"**Recommended: {board['recommended'] or 'none'}** — {board['recommendation']}.", "",
-           "Estimated device latency comes from instruction counts under the target's CPU model (see each "
-           "cell's profile); emulated latency is QEMU wall time, not device time.", "",
-           *_md_table(columns(board), rows)]
+    out = [
+        f"# edgekit bench: {Path(board['model']).name} on {board['target']['name']}",
+        "",
+        f"**Recommended: {board['recommended'] or 'none'}** — {board['recommendation']}.",
+        "",
+        "Estimated device latency comes from instruction counts under the target's CPU model (see each "
+        "cell's profile); emulated latency is QEMU wall time, not device time.",
+        "",
+        *_md_table(columns(board), rows),
+    ]
     if board.get("devices"):
         (dh, drows), (eh, erows) = device_tables(board)
-        out += ["", "## Devices", "", "Each cell's artifact profiled on each device over SSH "
-                "(`edgekit profile --device`), one job per device at a time unless its `concurrency` says more.",
-                "", *_md_table(dh, drows), "", "## Estimate vs measured", "",
-                "The estimate from emulated instruction counts against the p50 measured on devices of the same "
-                "target; error = (estimated - measured) / measured.", "", *_md_table(eh, erows)]
+        out += [
+            "",
+            "## Devices",
+            "",
+            "Each cell's artifact profiled on each device over SSH "
+            "(`edgekit profile --device`), one job per device at a time unless its `concurrency` says more.",
+            "",
+            *_md_table(dh, drows),
+            "",
+            "## Estimate vs measured",
+            "",
+            "The estimate from emulated instruction counts against the p50 measured on devices of the same "
+            "target; error = (estimated - measured) / measured.",
+            "",
+            *_md_table(eh, erows),
+        ]
     return "\n".join(out) + "\n"
 
 
 def _md_table(headers: tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    return (["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
-            + ["| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows])
+    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + [
+        "| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows
+    ]
 
 
 def _points(board: dict[str, Any]) -> list[svg.Point]:
@@ -113,15 +158,32 @@ def _points(board: dict[str, Any]) -> list[svg.Point]:
 def html(board: dict[str, Any]) -> str:
     rows, done = board["rows"], [r for r in board["rows"] if r.get("size_bytes")]
     basis = "estimated device p50 (ms)" if any(r.get("estimated_ms") for r in rows) else "emulated p50 (ms)"
-    sections = [("", f"<p><b>Recommended: {svg._esc(board['recommended'] or 'none')}</b> — "
-                     f"{svg._esc(board['recommendation'])}</p>" + svg.table(columns(board), table_rows(board, icons=False))),
-                ("Latency vs accuracy", svg.scatter(_points(board), "latency vs accuracy (Pareto front in green)",
-                                                    basis, "accuracy / agreement (%)")),
-                ("Size", svg.bar_chart([r["cell"] for r in done], [r["size_bytes"] / 1e3 for r in done],
-                                       "artifact size", "kB")),
-                ("Memory", svg.bar_chart([r["cell"] for r in done if r.get("peak_memory_kb")],
-                                         [r["peak_memory_kb"] / 1024 for r in done if r.get("peak_memory_kb")],
-                                         "peak memory over the bare runtime", "MB"))]
+    sections = [
+        (
+            "",
+            f"<p><b>Recommended: {svg._esc(board['recommended'] or 'none')}</b> — "
+            f"{svg._esc(board['recommendation'])}</p>" + svg.table(columns(board), table_rows(board, icons=False)),
+        ),
+        (
+            "Latency vs accuracy",
+            svg.scatter(
+                _points(board), "latency vs accuracy (Pareto front in green)", basis, "accuracy / agreement (%)"
+            ),
+        ),
+        (
+            "Size",
+            svg.bar_chart([r["cell"] for r in done], [r["size_bytes"] / 1e3 for r in done], "artifact size", "kB"),
+        ),
+        (
+            "Memory",
+            svg.bar_chart(
+                [r["cell"] for r in done if r.get("peak_memory_kb")],
+                [r["peak_memory_kb"] / 1024 for r in done if r.get("peak_memory_kb")],
+                "peak memory over the bare runtime",
+                "MB",
+            ),
+        ),
+    ]
     if board.get("devices"):
         (dh, drows), (eh, erows) = device_tables(board)
         sections += [("Devices", svg.table(dh, drows)), ("Estimate vs measured", svg.table(eh, erows))]
@@ -136,14 +198,19 @@ def _winner_ops(winner: dict[str, Any]) -> str:
     ops = winner.get("ops") or {}
     timed = ops.get("by_op_type") or []
     if timed:
-        return svg.bar_chart([o["op"] for o in timed[:12]], [o["mean_us"] / 1000 for o in timed[:12]],
-                             "time per run by operator (emulated)", "ms")
+        return svg.bar_chart(
+            [o["op"] for o in timed[:12]],
+            [o["mean_us"] / 1000 for o in timed[:12]],
+            "time per run by operator (emulated)",
+            "ms",
+        )
     types = sorted((ops.get("op_types") or {}).items(), key=lambda kv: -kv[1])
-    note = f"<p class=\"note\">{svg._esc(ops.get('note', 'per-op timings not available'))}</p>"
+    note = f'<p class="note">{svg._esc(ops.get("note", "per-op timings not available"))}</p>'
     if not types:
         return note
-    return note + svg.bar_chart([k for k, _ in types], [float(v) for _, v in types],
-                                "operators in the execution plan (count, no timings)", "")
+    return note + svg.bar_chart(
+        [k for k, _ in types], [float(v) for _, v in types], "operators in the execution plan (count, no timings)", ""
+    )
 
 
 def write_reports(board: dict[str, Any], folder: Path) -> None:

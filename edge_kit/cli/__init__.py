@@ -74,13 +74,20 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:
         command = f" {args[0]}" if args and not args[0].startswith("-") else ""
-        _fail(getattr(exc, "exit_code", EXIT_USAGE), f"error: {' '.join(exc.format_message().split())} "
-              f"(see 'edgekit{command} --help')", debug)
+        _fail(
+            getattr(exc, "exit_code", EXIT_USAGE),
+            f"error: {' '.join(exc.format_message().split())} (see 'edgekit{command} --help')",
+            debug,
+        )
     except (KeyboardInterrupt, click.exceptions.Abort):
         _fail(EXIT_INTERRUPTED, "interrupted; no partial output was left behind", debug)
     except Terminated:
         _fail(EXIT_TERMINATED, "terminated; no partial output was left behind", debug)
     except Exception as exc:  # noqa: BLE001 - last resort: one line, never a raw traceback
-        _fail(EXIT_INTERNAL, f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
-              "(rerun with --debug and report it)", debug)
+        _fail(
+            EXIT_INTERNAL,
+            f"internal error: {type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''} "
+            "(rerun with --debug and report it)",
+            debug,
+        )
     sys.exit(0)

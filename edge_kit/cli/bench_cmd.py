@@ -18,33 +18,78 @@ def _split(value: str | None) -> list[str] | None:
 @model_argument
 @target_option
 @click.option("--formats", default=None, help="Comma-separated formats (default: the target's preferred).")
-@click.option("--quantize", "precisions", default="fp32,fp16,int8-dynamic,int8", show_default=True,
-              help="Comma-separated precisions.")
+@click.option(
+    "--quantize",
+    "precisions",
+    default="fp32,fp16,int8-dynamic,int8",
+    show_default=True,
+    help="Comma-separated precisions.",
+)
 @click.option("--calibration", default=None, help=".npz/.npy, an image folder, or 'random' (int8 cells).")
-@click.option("--eval", "eval_data", type=click.Path(path_type=Path), default=None,
-              help=".npz with x (and y) to measure accuracy in each runtime.")
-@click.option("--max-accuracy-drop", type=float, default=None,
-              help="Passed to every export: keep layers in float until the drop holds.")
-@click.option("--budget", type=float, default=1.0, show_default=True,
-              help="Accuracy drop (points) beyond which a cell is outside the budget.")
+@click.option(
+    "--eval",
+    "eval_data",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=".npz with x (and y) to measure accuracy in each runtime.",
+)
+@click.option(
+    "--max-accuracy-drop",
+    type=float,
+    default=None,
+    help="Passed to every export: keep layers in float until the drop holds.",
+)
+@click.option(
+    "--budget",
+    type=float,
+    default=1.0,
+    show_default=True,
+    help="Accuracy drop (points) beyond which a cell is outside the budget.",
+)
 @click.option("--num_runs", "--num-runs", "num_runs", type=click.IntRange(1, 1000), default=3, show_default=True)
 @click.option("--num_threads", "--num-threads", "num_threads", type=click.IntRange(1, 64), default=None)
 @click.option("--jobs", "-j", type=click.IntRange(1, 64), default=None, help="Cells in parallel (default: cores).")
 @click.option("--force", is_flag=True, help="Redo finished cells instead of reusing them.")
-@click.option("--devices", default=None, metavar="GROUP",
-              help="Also profile every cell on each device of this group (or device names, comma-separated) "
-                   "over SSH; one job per device at a time unless its concurrency says more.")
+@click.option(
+    "--devices",
+    default=None,
+    metavar="GROUP",
+    help="Also profile every cell on each device of this group (or device names, comma-separated) "
+    "over SSH; one job per device at a time unless its concurrency says more.",
+)
 @devices_file_option
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=Path("edgekit-bench"), show_default=True,
-              help="Folder for cells and reports (bench.json, bench.md, bench.html).")
+@click.option(
+    "--output",
+    "-o",
+    type=click.Path(path_type=Path),
+    default=Path("edgekit-bench"),
+    show_default=True,
+    help="Folder for cells and reports (bench.json, bench.md, bench.html).",
+)
 @model_input_options
 @json_option
-def bench(model: Path, target: str, formats: str | None, precisions: str, calibration: str | None,
-          eval_data: Path | None, max_accuracy_drop: float | None, budget: float, num_runs: int,
-          num_threads: int | None, jobs: int | None, force: bool, devices: str | None, devices_file: Path | None,
-          output: Path,
-          input_shapes: list[tuple[int, ...]], input_dtypes: tuple[str, ...], model_class: str | None,
-          trust_model: bool, as_json: bool) -> None:
+def bench(
+    model: Path,
+    target: str,
+    formats: str | None,
+    precisions: str,
+    calibration: str | None,
+    eval_data: Path | None,
+    max_accuracy_drop: float | None,
+    budget: float,
+    num_runs: int,
+    num_threads: int | None,
+    jobs: int | None,
+    force: bool,
+    devices: str | None,
+    devices_file: Path | None,
+    output: Path,
+    input_shapes: list[tuple[int, ...]],
+    input_dtypes: tuple[str, ...],
+    model_class: str | None,
+    trust_model: bool,
+    as_json: bool,
+) -> None:
     """Export MODEL to every format × precision, validate, measure and profile each; rank them."""
     from edge_kit.bench import BenchRequest
     from edge_kit.bench import bench as run_bench
@@ -53,11 +98,26 @@ def bench(model: Path, target: str, formats: str | None, precisions: str, calibr
     extra = [a for s in input_shapes for a in ("--input-shape", ",".join(map(str, s)))]
     extra += [a for d in input_dtypes for a in ("--input-dtype", d)]
     extra += (["--model-class", model_class] if model_class else []) + (["--trust-model"] if trust_model else [])
-    board = run_bench(BenchRequest(
-        model=model, target=target, formats=_split(formats), precisions=_split(precisions) or [],
-        output=output, calibration=calibration, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop,
-        budget=budget, export_args=extra, num_runs=num_runs, num_threads=num_threads, jobs=jobs, force=force,
-        devices=devices, devices_file=devices_file))
+    board = run_bench(
+        BenchRequest(
+            model=model,
+            target=target,
+            formats=_split(formats),
+            precisions=_split(precisions) or [],
+            output=output,
+            calibration=calibration,
+            eval_data=eval_data,
+            max_accuracy_drop=max_accuracy_drop,
+            budget=budget,
+            export_args=extra,
+            num_runs=num_runs,
+            num_threads=num_threads,
+            jobs=jobs,
+            force=force,
+            devices=devices,
+            devices_file=devices_file,
+        )
+    )
     if as_json:
         emit_json(board)
     else:

@@ -33,10 +33,13 @@ def devices(devices_file: Path | None, group: str | None, no_check: bool, as_jso
     echo(f"{'name':<16}{'address':<28}{'target':<14}{'jobs':>4}  {'groups':<18}reachable")
     for row in rows:
         r = row["reachable"]
-        state = "not checked" if r is None else f"yes ({r['detail']})" if r["ok"] else \
-            f"NO: {r['status']}: {r['detail']}"
-        echo(f"{row['name']:<16}{row['address']:<28}{row['target'] or '-':<14}{row['concurrency']:>4}  "
-             f"{','.join(row['groups']) or '-':<18}{state}")
+        state = (
+            "not checked" if r is None else f"yes ({r['detail']})" if r["ok"] else f"NO: {r['status']}: {r['detail']}"
+        )
+        echo(
+            f"{row['name']:<16}{row['address']:<28}{row['target'] or '-':<14}{row['concurrency']:>4}  "
+            f"{','.join(row['groups']) or '-':<18}{state}"
+        )
 
 
 def register(group: click.Group) -> None:

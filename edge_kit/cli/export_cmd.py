@@ -7,65 +7,144 @@ from typing import Any
 
 import click
 
-from edge_kit.cli.options import (PRECISION_CHOICES, json_option, model_argument, model_input_options,
-                                  output_option, quantization_options, target_option)
+from edge_kit.cli.options import (
+    PRECISION_CHOICES,
+    json_option,
+    model_argument,
+    model_input_options,
+    output_option,
+    quantization_options,
+    target_option,
+)
 from edge_kit.cli.output import emit_json
 
 
 @click.command()
 @model_argument
 @target_option
-@click.option("--format", "-f", "fmt", default=None, metavar="FORMAT",
-              help="tflite | onnx | executorch | ptl (default: the target's preferred format).")
-@click.option("--quantize", "precision", type=click.Choice(PRECISION_CHOICES), default=None,
-              help="Precision of the artifact (default: the --recipe's, else fp32).")
+@click.option(
+    "--format",
+    "-f",
+    "fmt",
+    default=None,
+    metavar="FORMAT",
+    help="tflite | onnx | executorch | ptl (default: the target's preferred format).",
+)
+@click.option(
+    "--quantize",
+    "precision",
+    type=click.Choice(PRECISION_CHOICES),
+    default=None,
+    help="Precision of the artifact (default: the --recipe's, else fp32).",
+)
 @quantization_options
 @output_option
 @model_input_options
 @click.option("--opset", type=int, default=None, help="ONNX opset (default 18).")
-@click.option("--onnx-exporter", type=click.Choice(["dynamo", "legacy"]), default="dynamo", show_default=True,
-              help="torch.onnx exporter.")
+@click.option(
+    "--onnx-exporter",
+    type=click.Choice(["dynamo", "legacy"]),
+    default="dynamo",
+    show_default=True,
+    help="torch.onnx exporter.",
+)
 @click.option("--portable", is_flag=True, help="ExecuTorch: portable kernels only, no XNNPACK delegate.")
-@click.option("--sample-inputs", type=click.Path(path_type=Path), default=None,
-              help=".npz/.npy of real inputs for validation (default: the --eval inputs, else the "
-                   "calibration inputs, else random within --input-range).")
-@click.option("--num-samples", type=click.IntRange(1, 10000), default=10, show_default=True,
-              help="Inputs compared during validation.")
-@click.option("--input-range", nargs=2, type=float, default=(0.0, 1.0), show_default=True,
-              help="Range of random validation inputs.")
-@click.option("--allow-mismatch", is_flag=True,
-              help="Exit 0 even when validation is outside tolerance (it is still recorded).")
+@click.option(
+    "--sample-inputs",
+    type=click.Path(path_type=Path),
+    default=None,
+    help=".npz/.npy of real inputs for validation (default: the --eval inputs, else the "
+    "calibration inputs, else random within --input-range).",
+)
+@click.option(
+    "--num-samples",
+    type=click.IntRange(1, 10000),
+    default=10,
+    show_default=True,
+    help="Inputs compared during validation.",
+)
+@click.option(
+    "--input-range",
+    nargs=2,
+    type=float,
+    default=(0.0, 1.0),
+    show_default=True,
+    help="Range of random validation inputs.",
+)
+@click.option(
+    "--allow-mismatch", is_flag=True, help="Exit 0 even when validation is outside tolerance (it is still recorded)."
+)
 @json_option
-def export(model: Path, target: str, fmt: str | None, precision: str, output: Path | None,
-           input_shapes: list[tuple[int, ...]], input_dtypes: tuple[str, ...], model_class: str | None,
-           trust_model: bool, opset: int | None, onnx_exporter: str, portable: bool,
-           sample_inputs: Path | None, num_samples: int, input_range: tuple[float, float],
-           allow_mismatch: bool, as_json: bool, recipe: str | None, calibration: str | None,
-           calibration_samples: int | None, eval_data: Path | None, max_accuracy_drop: float | None,
-           **preprocess: Any) -> None:
+def export(
+    model: Path,
+    target: str,
+    fmt: str | None,
+    precision: str,
+    output: Path | None,
+    input_shapes: list[tuple[int, ...]],
+    input_dtypes: tuple[str, ...],
+    model_class: str | None,
+    trust_model: bool,
+    opset: int | None,
+    onnx_exporter: str,
+    portable: bool,
+    sample_inputs: Path | None,
+    num_samples: int,
+    input_range: tuple[float, float],
+    allow_mismatch: bool,
+    as_json: bool,
+    recipe: str | None,
+    calibration: str | None,
+    calibration_samples: int | None,
+    eval_data: Path | None,
+    max_accuracy_drop: float | None,
+    **preprocess: Any,
+) -> None:
     """Export MODEL for a target and prove the artifact matches it (quantized: measure what it costs)."""
     from edge_kit.errors import ValidationError
     from edge_kit.export import ExportRequest
     from edge_kit.export import export as run_export
 
-    result = run_export(ExportRequest(
-        model=model, target=target, format=fmt, precision=precision, output=output,
-        input_shapes=list(input_shapes), input_dtypes=list(input_dtypes), model_class=model_class,
-        trust_model=trust_model, opset=opset, onnx_exporter=onnx_exporter, portable=portable,
-        sample_inputs=sample_inputs, num_samples=num_samples, input_range=input_range,
-        recipe=recipe, calibration=calibration, calibration_samples=calibration_samples,
-        preprocess=preprocess, eval_data=eval_data, max_accuracy_drop=max_accuracy_drop))
+    result = run_export(
+        ExportRequest(
+            model=model,
+            target=target,
+            format=fmt,
+            precision=precision,
+            output=output,
+            input_shapes=list(input_shapes),
+            input_dtypes=list(input_dtypes),
+            model_class=model_class,
+            trust_model=trust_model,
+            opset=opset,
+            onnx_exporter=onnx_exporter,
+            portable=portable,
+            sample_inputs=sample_inputs,
+            num_samples=num_samples,
+            input_range=input_range,
+            recipe=recipe,
+            calibration=calibration,
+            calibration_samples=calibration_samples,
+            preprocess=preprocess,
+            eval_data=eval_data,
+            max_accuracy_drop=max_accuracy_drop,
+        )
+    )
     if as_json:
         emit_json(result.manifest)
     if result.status == "over_budget":
         budget = result.manifest["accuracy"]["budget"]
-        raise ValidationError(f"{result.artifact.name}: accuracy drop {budget['final_drop']:.2f} points exceeds "
-                              f"--max-accuracy-drop {budget['max_drop']}: {budget['reason']}",
-                              hint="the best attempt and its manifest were kept; try another --recipe or budget")
+        raise ValidationError(
+            f"{result.artifact.name}: accuracy drop {budget['final_drop']:.2f} points exceeds "
+            f"--max-accuracy-drop {budget['max_drop']}: {budget['reason']}",
+            hint="the best attempt and its manifest were kept; try another --recipe or budget",
+        )
     if result.status != "ok" and not allow_mismatch:
         reasons = "; ".join(result.manifest["validation"]["reasons"])
-        raise ValidationError(f"{result.artifact.name} is outside tolerance: {reasons}",
-                              hint="the artifact and manifest were kept; inspect them or pass --allow-mismatch")
+        raise ValidationError(
+            f"{result.artifact.name} is outside tolerance: {reasons}",
+            hint="the artifact and manifest were kept; inspect them or pass --allow-mismatch",
+        )
 
 
 def register(group: click.Group) -> None:

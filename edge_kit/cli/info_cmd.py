@@ -21,8 +21,10 @@ def targets(as_json: bool) -> None:
     echo(f"{'target':<15}{'aliases':<24}{'cpu':<12}{'cores':>5}{'GHz':>6}  {'formats':<28}description")
     for t in found.values():
         s = t.summary()
-        echo(f"{t.name:<15}{','.join(t.aliases):<24}{t.qemu_cpu or 'native':<12}{s['cores']:>5}"
-             f"{(t.clock_ghz or 0):>6.2f}  {','.join(t.preferred_formats):<28}{t.description}")
+        echo(
+            f"{t.name:<15}{','.join(t.aliases):<24}{t.qemu_cpu or 'native':<12}{s['cores']:>5}"
+            f"{(t.clock_ghz or 0):>6.2f}  {','.join(t.preferred_formats):<28}{t.description}"
+        )
 
 
 @click.command()
@@ -38,8 +40,10 @@ def recipes(as_json: bool) -> None:
     width = max([44, *(len(r.name) + 2 for r in found)])
     echo(f"  {'recipe':<{width}}{'format':<12}{'precision':<14}{'sources':<24}description")
     for r in found:
-        echo(f"{'*' if is_default(r) else ' '} {r.name:<{width}}{r.format:<12}{r.precision:<14}"
-             f"{','.join(r.sources):<24}{r.description}")
+        echo(
+            f"{'*' if is_default(r) else ' '} {r.name:<{width}}{r.format:<12}{r.precision:<14}"
+            f"{','.join(r.sources):<24}{r.description}"
+        )
 
 
 def register(group: click.Group) -> None:

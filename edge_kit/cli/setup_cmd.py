@@ -28,7 +28,8 @@ def setup(target: str, as_json: bool) -> None:
 @json_option
 def doctor(target: str, as_json: bool) -> None:
     """Report what is present, what is missing, and the command that fixes each."""
-    from edge_kit.emulation.setup import check_dict, doctor as run_doctor
+    from edge_kit.emulation.setup import check_dict
+    from edge_kit.emulation.setup import doctor as run_doctor
     from edge_kit.errors import EnvironmentSetupError
 
     checks = run_doctor(target)
@@ -41,8 +42,9 @@ def doctor(target: str, as_json: bool) -> None:
     missing = [c for c in checks if c.required and not c.ok]
     if missing:
         fixes = sorted({c.fix for c in missing if c.fix})
-        raise EnvironmentSetupError(f"{len(missing)} required item(s) missing: "
-                                    f"{', '.join(c.name for c in missing)}", hint="; ".join(fixes))
+        raise EnvironmentSetupError(
+            f"{len(missing)} required item(s) missing: {', '.join(c.name for c in missing)}", hint="; ".join(fixes)
+        )
 
 
 def register(group: click.Group) -> None:

@@ -18,10 +18,36 @@ from pathlib import Path
 from edge_kit.errors import EnvironmentSetupError
 
 APT_DIR = Path("/etc/apt")
-DEBIAN_CODENAMES = frozenset((
-    "buzz", "rex", "bo", "hamm", "slink", "potato", "woody", "sarge", "etch", "lenny",
-    "squeeze", "wheezy", "jessie", "stretch", "buster", "bullseye", "bookworm", "trixie",
-    "forky", "duke", "sid", "stable", "oldstable", "oldoldstable", "testing", "unstable"))
+DEBIAN_CODENAMES = frozenset(
+    (
+        "buzz",
+        "rex",
+        "bo",
+        "hamm",
+        "slink",
+        "potato",
+        "woody",
+        "sarge",
+        "etch",
+        "lenny",
+        "squeeze",
+        "wheezy",
+        "jessie",
+        "stretch",
+        "buster",
+        "bullseye",
+        "bookworm",
+        "trixie",
+        "forky",
+        "duke",
+        "sid",
+        "stable",
+        "oldstable",
+        "oldoldstable",
+        "testing",
+        "unstable",
+    )
+)
 KEPT_POCKETS = ("", "-updates", "-security")  # backports and proposed-updates are left out
 _SUITE = re.compile(r"^(?P<base>[a-z]+)(?P<pocket>(-[a-z-]+|/updates)?)$")
 
@@ -76,10 +102,15 @@ def parse_deb822(text: str) -> list[AptEntry]:
         signed = para.get("signed-by", "")
         signed = signed if "\n" not in signed else ""  # inline keys: leave to the keyrings
         for uri in para.get("uris", "").split():
-            entries.append(AptEntry(uri=uri, suites=tuple(para.get("suites", "").split()),
-                                    components=tuple(para.get("components", "").split()),
-                                    signed_by=signed,
-                                    architectures=tuple(para.get("architectures", "").split())))
+            entries.append(
+                AptEntry(
+                    uri=uri,
+                    suites=tuple(para.get("suites", "").split()),
+                    components=tuple(para.get("components", "").split()),
+                    signed_by=signed,
+                    architectures=tuple(para.get("architectures", "").split()),
+                )
+            )
     return entries
 
 
@@ -97,10 +128,15 @@ def parse_one_line(text: str) -> list[AptEntry]:
             options = dict(opt.split("=", 1) for opt in match.group(1).split() if "=" in opt)
         words = rest.split()
         if len(words) >= 2:
-            entries.append(AptEntry(uri=words[0], suites=(words[1],), components=tuple(words[2:]),
-                                    signed_by=options.get("signed-by", ""),
-                                    architectures=tuple(options.get("arch", "").split(","))
-                                    if options.get("arch") else ()))
+            entries.append(
+                AptEntry(
+                    uri=words[0],
+                    suites=(words[1],),
+                    components=tuple(words[2:]),
+                    signed_by=options.get("signed-by", ""),
+                    architectures=tuple(options.get("arch", "").split(",")) if options.get("arch") else (),
+                )
+            )
     return entries
 
 
@@ -131,8 +167,10 @@ def debian_sources(release: str, arch: str = "arm64", apt_dir: Path = APT_DIR) -
     if override:
         path = Path(override)
         if not path.is_file():
-            raise EnvironmentSetupError(f"EDGEKIT_APT_SOURCES names no file: {override}",
-                                        hint="point it at a deb822 .sources or sources.list file")
+            raise EnvironmentSetupError(
+                f"EDGEKIT_APT_SOURCES names no file: {override}",
+                hint="point it at a deb822 .sources or sources.list file",
+            )
         return path.read_text(encoding="utf-8")
     paragraphs: list[str] = []
     seen: set[tuple[str, str]] = set()
@@ -151,5 +189,6 @@ def debian_sources(release: str, arch: str = "arm64", apt_dir: Path = APT_DIR) -
     if not paragraphs:
         raise EnvironmentSetupError(
             f"no Debian apt source found in {apt_dir} to build the {release} arm64 root filesystem",
-            hint="add a Debian source to /etc/apt/sources.list.d/ or set EDGEKIT_APT_SOURCES=FILE")
+            hint="add a Debian source to /etc/apt/sources.list.d/ or set EDGEKIT_APT_SOURCES=FILE",
+        )
     return "\n\n".join(paragraphs) + "\n"

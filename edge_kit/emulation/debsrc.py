@@ -40,8 +40,9 @@ def _run(cmd: list[str], *, cwd: Path | None = None, what: str, hint: str) -> st
     try:
         done = run_child(cmd, cwd=cwd, timeout=_APT_TIMEOUT_S)
     except subprocess.TimeoutExpired:
-        raise EnvironmentSetupError(f"'{cmd[0]}' timed out trying to {what}",
-                                    hint=f"check network access, {hint}") from None
+        raise EnvironmentSetupError(
+            f"'{cmd[0]}' timed out trying to {what}", hint=f"check network access, {hint}"
+        ) from None
     if done.returncode != 0:
         lines = [ln for ln in (done.stderr + done.stdout).splitlines() if ln.strip()]
         detail = lines[-1].strip() if lines else f"exit status {done.returncode}"
@@ -72,7 +73,7 @@ def apt_options(root: Path) -> list[str]:
         "Acquire::Languages": "none",
     }
     if hasattr(os, "geteuid") and os.geteuid() == 0:
-        opts["APT::Sandbox::User"] = "root"   # the private folders are not _apt's
+        opts["APT::Sandbox::User"] = "root"  # the private folders are not _apt's
     return [arg for key, value in opts.items() for arg in ("-o", f"{key}={value}")]
 
 
@@ -97,20 +98,25 @@ def _download(package: str, version: str, root: Path) -> Path:
     (root / "sources.list").write_text("")
     sources = deb_src_sources(aptsources.host_entries())
     if not sources:
-        raise EnvironmentSetupError("the host's apt sources list no 'deb' entries to derive "
-                                    "deb-src entries from", hint=_hint(version))
+        raise EnvironmentSetupError(
+            "the host's apt sources list no 'deb' entries to derive deb-src entries from", hint=_hint(version)
+        )
     (root / "sources.list.d" / "edgekit.sources").write_text(sources)
     opts = apt_options(root)
     hint = f"check network access and apt's sources, {_hint(version)}"
     _run(["apt-get", "-q", *opts, "update"], what="update the Debian source indexes", hint=hint)
-    listing = _run(["apt-cache", *opts, "showsrc", package], what=f"look up source {package}",
-                   hint=hint)
+    listing = _run(["apt-cache", *opts, "showsrc", package], what=f"look up source {package}", hint=hint)
     chosen = pick_version(re.findall(r"^Version: (\S+)$", listing, flags=re.M), version)
     if chosen is None:
-        raise EnvironmentSetupError(f"the configured apt sources do not offer the source of "
-                                    f"{package} {version}", hint=_hint(version))
-    _run(["apt-get", "-q", *opts, "source", "--download-only", f"{package}={chosen}"],
-         cwd=root / "src", what=f"download the source of {package} {chosen}", hint=hint)
+        raise EnvironmentSetupError(
+            f"the configured apt sources do not offer the source of {package} {version}", hint=_hint(version)
+        )
+    _run(
+        ["apt-get", "-q", *opts, "source", "--download-only", f"{package}={chosen}"],
+        cwd=root / "src",
+        what=f"download the source of {package} {chosen}",
+        hint=hint,
+    )
     return root / "src"
 
 
@@ -148,8 +154,7 @@ def debian_header_patches(debian_tar: Path) -> list[tuple[str, int]]:
             if member.isfile() and "/patches/" in f"/{member.name}":
                 handle = tar.extractfile(member)
                 if handle:
-                    files[member.name.split("patches/", 1)[1]] = handle.read().decode(
-                        "utf-8", errors="replace")
+                    files[member.name.split("patches/", 1)[1]] = handle.read().decode("utf-8", errors="replace")
     found = []
     for entry in files.get("series", "").splitlines():
         words = entry.split("#", 1)[0].split()
@@ -172,9 +177,21 @@ def apply_patches(header: bytes, patches: list[tuple[str, int]], workdir: Path) 
     for index, (diff, strip) in enumerate(patches):
         diff_path = workdir / f"header-{index}.diff"
         diff_path.write_text(diff)
-        _run(["patch", "--batch", "--forward", "--silent", f"-p{strip}", "-d",
-              str(workdir / "tree"), "-i", str(diff_path)],
-             what="apply Debian's patch to qemu-plugin.h", hint="install it: apt-get install patch")
+        _run(
+            [
+                "patch",
+                "--batch",
+                "--forward",
+                "--silent",
+                f"-p{strip}",
+                "-d",
+                str(workdir / "tree"),
+                "-i",
+                str(diff_path),
+            ],
+            what="apply Debian's patch to qemu-plugin.h",
+            hint="install it: apt-get install patch",
+        )
     return target.read_bytes()
 
 
@@ -189,7 +206,6 @@ def fetch_plugin_header(package: str, version: str, workdir: Path) -> bytes:
         if header is not None:
             break
     if header is None:
-        raise EnvironmentSetupError(f"{HEADER_MEMBER} is not in the source of {package} "
-                                    f"{version}", hint=_hint(version))
+        raise EnvironmentSetupError(f"{HEADER_MEMBER} is not in the source of {package} {version}", hint=_hint(version))
     patches = debian_header_patches(debian[0]) if debian else []
     return apply_patches(header, patches, workdir)

@@ -45,8 +45,14 @@ ARCH_ALIASES = {"arm64": "aarch64", "amd64": "x86_64", "x64": "x86_64"}
 # The libraries the shim links (without "lib"/".so"). All must be kept on the
 # link line with --no-as-needed: the kernel and XNNPACK libraries register
 # themselves from static initializers and export nothing the shim calls.
-ET_LIBS = ("executorch", "executorch_kernels_optimized", "executorch_kernels_quantized",
-           "executorch_backend_xnnpack", "executorch_threadpool", "executorch_etdump")
+ET_LIBS = (
+    "executorch",
+    "executorch_kernels_optimized",
+    "executorch_kernels_quantized",
+    "executorch_backend_xnnpack",
+    "executorch_threadpool",
+    "executorch_etdump",
+)
 # The same compile definitions the wheel's executorch-config.cmake puts on its targets.
 DEFINES = ("C10_USING_CUSTOM_GENERATED_MACROS", "ET_EVENT_TRACER_ENABLED", "ET_USE_THREADPOOL")
 CXXFLAGS = ("-std=c++17", "-O2", "-fPIC", "-shared", "-fvisibility=hidden", "-Wall")
@@ -60,8 +66,9 @@ def normalize_arch(arch: str) -> str:
     """'arm64' -> 'aarch64'; unknown names raise UsageError listing the known ones."""
     name = ARCH_ALIASES.get(arch.lower(), arch.lower())
     if name not in ARCHES:
-        raise UsageError(f"unknown architecture {arch!r} for the ExecuTorch runtime",
-                         hint=f"use one of: {', '.join(ARCHES)}")
+        raise UsageError(
+            f"unknown architecture {arch!r} for the ExecuTorch runtime", hint=f"use one of: {', '.join(ARCHES)}"
+        )
     return name
 
 
@@ -73,8 +80,7 @@ def executorch_version() -> str:
     try:
         return importlib.metadata.version("executorch")
     except importlib.metadata.PackageNotFoundError:
-        raise EnvironmentSetupError("executorch is not installed",
-                                    hint="pip install executorch==1.5.1") from None
+        raise EnvironmentSetupError("executorch is not installed", hint="pip install executorch==1.5.1") from None
 
 
 def shim_source() -> bytes:
@@ -98,11 +104,13 @@ def compiler_for(arch: str) -> str:
         package = "g++" if arch == host_arch() else f"g++-{arch.replace('_', '-')}-linux-gnu"
         raise EnvironmentSetupError(
             f"the C++ compiler {name} is needed to build the ExecuTorch runtime for {arch}",
-            hint=f"install it: sudo apt-get install {package}")
+            hint=f"install it: sudo apt-get install {package}",
+        )
     return found
 
 
 # --- where the prebuilt ExecuTorch libraries and headers come from
+
 
 def _installed_package_dir() -> Path | None:
     spec = importlib.util.find_spec("executorch")
@@ -129,17 +137,33 @@ def fetch_wheel(arch: str) -> Path:
         return cached[0]
     folder.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=folder, prefix=".download-") as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", f"executorch=={version}", "--no-deps",
-               "--only-binary=:all:", "--platform", _wheel_platform(arch), "--python-version",
-               "3.11", "--implementation", "cp", "--abi", "cp311", "-d", tmp]
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "download",
+            f"executorch=={version}",
+            "--no-deps",
+            "--only-binary=:all:",
+            "--platform",
+            _wheel_platform(arch),
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            "-d",
+            tmp,
+        ]
         with step(f"Downloading the executorch {version} wheel for {arch}"):
             proc = _run([*cmd, "--quiet"], DOWNLOAD_TIMEOUT_S, "pip download")
             wheels = sorted(Path(tmp).glob(pattern))
             if proc.returncode != 0 or not wheels:
                 raise EnvironmentSetupError(
-                    f"could not download the executorch {version} wheel for {arch}: "
-                    f"{_tail(proc.stderr)}",
-                    hint=f"download it by hand: {' '.join(cmd[:-1])} {folder}")
+                    f"could not download the executorch {version} wheel for {arch}: {_tail(proc.stderr)}",
+                    hint=f"download it by hand: {' '.join(cmd[:-1])} {folder}",
+                )
         dest = folder / wheels[0].name
         wheels[0].replace(dest)
     return dest
@@ -151,7 +175,7 @@ def _record_hashes(wheel: zipfile.ZipFile) -> dict[str, str]:
     for line in wheel.read(record).decode().splitlines():
         parts = line.rsplit(",", 2)
         if len(parts) == 3 and parts[1].startswith("sha256="):
-            hashes[parts[0]] = parts[1][len("sha256="):]
+            hashes[parts[0]] = parts[1][len("sha256=") :]
     return hashes
 
 
@@ -164,8 +188,11 @@ def _extract_wheel(wheel_path: Path, dest: Path, *, cached: bool) -> Path:
         with zipfile.ZipFile(wheel_path) as wheel:
             hashes = _record_hashes(wheel)
             for name in wheel.namelist():
-                if not name.startswith(("executorch/lib/", "executorch/include/")) or \
-                        name.endswith("/") or ".." in Path(name).parts:
+                if (
+                    not name.startswith(("executorch/lib/", "executorch/include/"))
+                    or name.endswith("/")
+                    or ".." in Path(name).parts
+                ):
                     continue
                 data = wheel.read(name)
                 digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
@@ -178,8 +205,8 @@ def _extract_wheel(wheel_path: Path, dest: Path, *, cached: bool) -> Path:
             wheel_path.unlink(missing_ok=True)
         raise EnvironmentSetupError(
             f"the wheel {wheel_path} is corrupt ({exc})",
-            hint="run the command again to download it afresh" if cached
-            else "pass an intact executorch wheel") from None
+            hint="run the command again to download it afresh" if cached else "pass an intact executorch wheel",
+        ) from None
     return dest / "executorch"
 
 
@@ -197,6 +224,7 @@ def _package_dir(arch: str, wheel: Path | None, scratch: Path) -> Path:
 
 # --- build, verify, cache
 
+
 def _run(cmd: list[str], timeout: float, what: str) -> subprocess.CompletedProcess[str]:
     try:
         return run_child(cmd, timeout=timeout)
@@ -213,27 +241,45 @@ def _tail(text: str, lines: int = 8) -> str:
 def _compile(arch: str, package: Path, out: Path) -> None:
     source = out / "et_shim.cpp"
     source.write_bytes(shim_source())
-    cmd = [compiler_for(arch), *CXXFLAGS, *(f"-D{d}" for d in DEFINES),
-           f"-ffile-prefix-map={package}=executorch", f"-ffile-prefix-map={out}=edgekit",
-           f'-DEDGEKIT_ET_VERSION="{executorch_version()}"',
-           f"-I{package / 'include'}",
-           f"-I{package / 'include/executorch/runtime/core/portable_type/c10'}",
-           str(source), "-o", str(out / SHIM_NAME), f"-L{package / 'lib'}",
-           "-Wl,--no-as-needed", *(f"-l{lib}" for lib in ET_LIBS), "-Wl,--as-needed",
-           "-Wl,-rpath,$ORIGIN", "-Wl,--enable-new-dtags"]
+    cmd = [
+        compiler_for(arch),
+        *CXXFLAGS,
+        *(f"-D{d}" for d in DEFINES),
+        f"-ffile-prefix-map={package}=executorch",
+        f"-ffile-prefix-map={out}=edgekit",
+        f'-DEDGEKIT_ET_VERSION="{executorch_version()}"',
+        f"-I{package / 'include'}",
+        f"-I{package / 'include/executorch/runtime/core/portable_type/c10'}",
+        str(source),
+        "-o",
+        str(out / SHIM_NAME),
+        f"-L{package / 'lib'}",
+        "-Wl,--no-as-needed",
+        *(f"-l{lib}" for lib in ET_LIBS),
+        "-Wl,--as-needed",
+        "-Wl,-rpath,$ORIGIN",
+        "-Wl,--enable-new-dtags",
+    ]
     proc = _run(cmd, COMPILE_TIMEOUT_S, "compiling et_shim.cpp")
     source.unlink()
     if proc.returncode != 0:
-        raise EnvironmentSetupError(f"compiling et_shim.cpp for {arch} failed: {_tail(proc.stderr)}",
-                                    hint="rerun with --debug; the compiler output is above")
+        raise EnvironmentSetupError(
+            f"compiling et_shim.cpp for {arch} failed: {_tail(proc.stderr)}",
+            hint="rerun with --debug; the compiler output is above",
+        )
     for lib in ET_LIBS:
         shutil.copy2(package / "lib" / f"lib{lib}.so", out / f"lib{lib}.so")
 
 
 def _write_manifest(folder: Path, arch: str, seconds: float) -> None:
     files = {p.name: sha256_file(p) for p in sorted(folder.iterdir()) if p.name != MANIFEST}
-    manifest = {"executorch_version": executorch_version(), "arch": arch,
-                "key": runtime_key(arch), "build_seconds": round(seconds, 2), "files": files}
+    manifest = {
+        "executorch_version": executorch_version(),
+        "arch": arch,
+        "key": runtime_key(arch),
+        "build_seconds": round(seconds, 2),
+        "files": files,
+    }
     write_text_atomic(folder / MANIFEST, json.dumps(manifest, indent=2) + "\n")
 
 
@@ -257,8 +303,10 @@ def verify_runtime(folder: Path) -> list[str]:
 
 def _build(arch: str, wheel: Path | None, dest: Path) -> None:
     start = time.perf_counter()
-    with atomic_path(dest, directory=True) as tmp, \
-            tempfile.TemporaryDirectory(dir=dest.parent, prefix=".scratch-") as scratch:
+    with (
+        atomic_path(dest, directory=True) as tmp,
+        tempfile.TemporaryDirectory(dir=dest.parent, prefix=".scratch-") as scratch,
+    ):
         package = _package_dir(arch, wheel, Path(scratch))
         with step(f"Building the ExecuTorch runtime for {arch}"):
             _compile(arch, package, tmp)
@@ -266,8 +314,7 @@ def _build(arch: str, wheel: Path | None, dest: Path) -> None:
         tmp.chmod(0o755)  # mkdtemp made it private; the cache may be shared
 
 
-def ensure_et_runtime(arch: str = "aarch64", *, wheel: Path | None = None,
-                      rebuild: bool = False) -> Path:
+def ensure_et_runtime(arch: str = "aarch64", *, wheel: Path | None = None, rebuild: bool = False) -> Path:
     """The cached runtime folder for `arch` (built on first use, rebuilt when corrupt).
 
     `wheel` names a local executorch wheel for `arch` to build from (default: the
@@ -287,8 +334,9 @@ def ensure_et_runtime(arch: str = "aarch64", *, wheel: Path | None = None,
                 compiler_for(arch)  # fail before any download when the compiler is missing
                 _build(arch, wheel, dest)
     except Timeout:
-        raise EnvironmentSetupError(f"another process holds the lock on {dest} for too long",
-                                    hint=f"if none is running, delete {dest}.lock") from None
+        raise EnvironmentSetupError(
+            f"another process holds the lock on {dest} for too long", hint=f"if none is running, delete {dest}.lock"
+        ) from None
     return dest
 
 

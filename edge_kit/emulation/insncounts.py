@@ -78,9 +78,10 @@ class InsnCounts:
 
     def _need_regions(self) -> None:
         if self.regions <= 0:
-            raise RuntimeFailure(f"no measured region in {self.path or 'the counts'}",
-                                 hint="the guest never called the begin marker "
-                                 f"(lseek({MARKER_FD:#x}, {MARKER_BEGIN}, 0))")
+            raise RuntimeFailure(
+                f"no measured region in {self.path or 'the counts'}",
+                hint=f"the guest never called the begin marker (lseek({MARKER_FD:#x}, {MARKER_BEGIN}, 0))",
+            )
 
     @property
     def per_inference(self) -> dict[str, float]:
@@ -97,13 +98,15 @@ class InsnCounts:
     def per_thread_per_inference(self) -> tuple[dict[str, float], ...]:
         """Mean instructions per region, by class, for each vCPU (guest thread)."""
         self._need_regions()
-        return tuple({n: t[n] / self.regions for n in self.classes}
-                     for t in self.per_thread_inside)
+        return tuple({n: t[n] / self.regions for n in self.classes} for t in self.per_thread_inside)
 
     def summary(self) -> dict[str, Any]:
         """A JSON-able digest (per-inference figures when regions were marked)."""
-        out: dict[str, Any] = {"regions": self.regions, "inside_total": self.inside_total,
-                               "outside_total": self.outside_total}
+        out: dict[str, Any] = {
+            "regions": self.regions,
+            "inside_total": self.inside_total,
+            "outside_total": self.outside_total,
+        }
         if self.regions:
             out["per_inference"] = self.per_inference
             out["per_inference_total"] = self.per_inference_total
@@ -124,8 +127,7 @@ def _parse(data: Any, path: Path) -> InsnCounts:
     if not isinstance(data, dict) or data.get("version") != 1:
         raise ValueError("not an insncount version-1 document")
     classes = data.get("classes")
-    if not isinstance(classes, list) or not classes or not all(isinstance(c, str)
-                                                               for c in classes):
+    if not isinstance(classes, list) or not classes or not all(isinstance(c, str) for c in classes):
         raise ValueError("'classes' is missing")
     names = tuple(classes)
     threads = data.get("per_thread_inside")
@@ -136,28 +138,32 @@ def _parse(data: Any, path: Path) -> InsnCounts:
     if not isinstance(regions, int) or regions < 0 or not isinstance(markers, dict):
         raise ValueError("'regions' is missing")
     return InsnCounts(
-        classes=names, regions=regions,
+        classes=names,
+        regions=regions,
         inside=_counts(data.get("inside"), names, "inside"),
         outside=_counts(data.get("outside"), names, "outside"),
         per_thread_inside=tuple(_counts(t, names, "per_thread_inside") for t in threads),
-        operators={int(s["operator"]): _counts(s.get("counts"), names, "segments")
-                   for s in segments},
+        operators={int(s["operator"]): _counts(s.get("counts"), names, "segments") for s in segments},
         operator_markers={int(s["operator"]): int(s["markers"]) for s in segments},
-        open_regions=int(markers.get("open_at_exit", 0)), path=str(path))
+        open_regions=int(markers.get("open_at_exit", 0)),
+        path=str(path),
+    )
 
 
 def read_counts(path: Path) -> InsnCounts:
     """Read the plugin's JSON; a missing or garbled file raises `RuntimeFailure`."""
     path = Path(path)
     if not path.is_file():
-        raise RuntimeFailure(f"no instruction counts at {path}",
-                             hint="the emulated program crashed, was killed or never exited "
-                             "normally (counts are written only at a normal exit), or the file "
-                             "could not be written; check its stderr")
+        raise RuntimeFailure(
+            f"no instruction counts at {path}",
+            hint="the emulated program crashed, was killed or never exited "
+            "normally (counts are written only at a normal exit), or the file "
+            "could not be written; check its stderr",
+        )
     try:
         return _parse(json.loads(path.read_text(encoding="utf-8")), path)
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError,
-            TypeError) as exc:
-        raise RuntimeFailure(f"instruction counts file {path} is unreadable: {exc}",
-                             hint="the emulated run was probably interrupted; run it again"
-                             ) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValueError, KeyError, TypeError) as exc:
+        raise RuntimeFailure(
+            f"instruction counts file {path} is unreadable: {exc}",
+            hint="the emulated run was probably interrupted; run it again",
+        ) from None

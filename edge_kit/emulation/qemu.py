@@ -36,11 +36,26 @@ from edge_kit.errors import EnvironmentSetupError, RuntimeFailure
 QEMU = "qemu-aarch64"
 STAGE_PREFIX = "edgekit-stage: "
 # Signs of a refused allocation in the guest's stderr (matched lower-cased).
-OOM_SIGNS = ("memoryerror", "unable to allocate", "bad_alloc", "cannot allocate memory",
-             "out of memory", "failed to allocate", "memory allocation", "failed to map segment")
-BASE_ENV = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8", "LC_ALL": "C.UTF-8",
-            "HOME": "/tmp", "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONNOUSERSITE": "1", "PYTHONUNBUFFERED": "1"}
+OOM_SIGNS = (
+    "memoryerror",
+    "unable to allocate",
+    "bad_alloc",
+    "cannot allocate memory",
+    "out of memory",
+    "failed to allocate",
+    "memory allocation",
+    "failed to map segment",
+)
+BASE_ENV = {
+    "PATH": "/usr/local/bin:/usr/bin:/bin",
+    "LANG": "C.UTF-8",
+    "LC_ALL": "C.UTF-8",
+    "HOME": "/tmp",
+    "PYTHONHASHSEED": "0",
+    "PYTHONDONTWRITEBYTECODE": "1",
+    "PYTHONNOUSERSITE": "1",
+    "PYTHONUNBUFFERED": "1",
+}
 
 
 @dataclass(frozen=True)
@@ -61,13 +76,15 @@ def qemu_binary() -> str:
     """Path of the dynamic qemu-aarch64 (raises with the install command when missing)."""
     found = shutil.which(QEMU)
     if found is None:
-        raise EnvironmentSetupError("qemu-aarch64 is not installed (needed to emulate arm64 "
-                                    "targets)", hint="apt-get install qemu-user")
+        raise EnvironmentSetupError(
+            "qemu-aarch64 is not installed (needed to emulate arm64 targets)", hint="apt-get install qemu-user"
+        )
     return found
 
 
-def qemu_command(view: Path, argv: Sequence[str], *, cpu: str, memory_mb: int | None = None,
-                 extra_qemu_args: Sequence[str] = ()) -> list[str]:
+def qemu_command(
+    view: Path, argv: Sequence[str], *, cpu: str, memory_mb: int | None = None, extra_qemu_args: Sequence[str] = ()
+) -> list[str]:
     """The host command line that runs guest `argv` (argv[0] an absolute guest path)."""
     if not argv or not argv[0].startswith("/"):
         raise ValueError("argv[0] must be the guest's absolute path of the program")
@@ -79,8 +96,7 @@ def qemu_command(view: Path, argv: Sequence[str], *, cpu: str, memory_mb: int | 
 
 
 def last_stage(stderr: str) -> str | None:
-    stages = [ln[len(STAGE_PREFIX):].strip() for ln in stderr.splitlines()
-              if ln.startswith(STAGE_PREFIX)]
+    stages = [ln[len(STAGE_PREFIX) :].strip() for ln in stderr.splitlines() if ln.startswith(STAGE_PREFIX)]
     return stages[-1] if stages else None
 
 
@@ -89,8 +105,11 @@ def _limits() -> None:  # runs in the child between fork and exec
 
 
 def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.splitlines()
-             if ln.strip() and not ln.startswith((STAGE_PREFIX, "qemu: uncaught target signal"))]
+    lines = [
+        ln.strip()
+        for ln in text.splitlines()
+        if ln.strip() and not ln.startswith((STAGE_PREFIX, "qemu: uncaught target signal"))
+    ]
     return lines[-1][:300] if lines else ""
 
 
@@ -104,41 +123,69 @@ def _failure(result: GuestResult, what: str, memory_mb: int | None) -> RuntimeFa
             name = signal.Signals(-rc).name
         except ValueError:
             name = f"signal {-rc}"
-        return RuntimeFailure(f"{what} crashed with {name}{where}", returncode=rc,
-                              hint="the runtime may not support this model on this CPU; "
-                              "try another runtime or precision", stderr=result.stderr[-4000:])
+        return RuntimeFailure(
+            f"{what} crashed with {name}{where}",
+            returncode=rc,
+            hint="the runtime may not support this model on this CPU; try another runtime or precision",
+            stderr=result.stderr[-4000:],
+        )
     if memory_mb and any(sign in result.stderr.lower() for sign in OOM_SIGNS):
-        return RuntimeFailure(f"{what} ran out of memory{where} (the target has {memory_mb} MB)",
-                              returncode=rc, hint="use a smaller model, batch or precision",
-                              stderr=result.stderr[-4000:])
+        return RuntimeFailure(
+            f"{what} ran out of memory{where} (the target has {memory_mb} MB)",
+            returncode=rc,
+            hint="use a smaller model, batch or precision",
+            stderr=result.stderr[-4000:],
+        )
     detail = _last_line(result.stderr) or _last_line(result.stdout)
-    return RuntimeFailure(f"{what} failed with exit code {rc}{where}"
-                          + (f": {detail}" if detail else ""), returncode=rc,
-                          stderr=result.stderr[-4000:])
+    return RuntimeFailure(
+        f"{what} failed with exit code {rc}{where}" + (f": {detail}" if detail else ""),
+        returncode=rc,
+        stderr=result.stderr[-4000:],
+    )
 
 
-def run_guest(argv: Sequence[str], *, view: Path, cpu: str, timeout_s: float,
-              env: Mapping[str, str] | None = None, memory_mb: int | None = None,
-              extra_qemu_args: Sequence[str] = (), what: str = "the emulated program",
-              cwd: Path | None = None, check: bool = True) -> GuestResult:
+def run_guest(
+    argv: Sequence[str],
+    *,
+    view: Path,
+    cpu: str,
+    timeout_s: float,
+    env: Mapping[str, str] | None = None,
+    memory_mb: int | None = None,
+    extra_qemu_args: Sequence[str] = (),
+    what: str = "the emulated program",
+    cwd: Path | None = None,
+    check: bool = True,
+) -> GuestResult:
     """Run guest `argv` under QEMU; a crash, a non-zero exit (with `check`) or a timeout
     raises RuntimeFailure with a one-line message. Never hangs past `timeout_s`."""
     cmd = qemu_command(view, argv, cpu=cpu, memory_mb=memory_mb, extra_qemu_args=extra_qemu_args)
     full_env = {**BASE_ENV, **(env or {})}
     start = time.monotonic()
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, env=full_env, cwd=cwd, text=True,
-                            errors="replace", start_new_session=True, preexec_fn=_limits)
+    proc = subprocess.Popen(
+        cmd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=full_env,
+        cwd=cwd,
+        text=True,
+        errors="replace",
+        start_new_session=True,
+        preexec_fn=_limits,
+    )
     try:
         out, err = proc.communicate(timeout=timeout_s)
     except subprocess.TimeoutExpired:
         _kill_group(proc)
         out, err = proc.communicate()
         stage = last_stage(err)
-        raise RuntimeFailure(f"{what} timed out after {timeout_s:g} s"
-                             + (f" while {stage}" if stage else ""),
-                             hint="raise the timeout, or use fewer runs or a smaller model",
-                             returncode=None, stderr=err[-4000:]) from None
+        raise RuntimeFailure(
+            f"{what} timed out after {timeout_s:g} s" + (f" while {stage}" if stage else ""),
+            hint="raise the timeout, or use fewer runs or a smaller model",
+            returncode=None,
+            stderr=err[-4000:],
+        ) from None
     except BaseException:
         _kill_group(proc)
         proc.communicate()

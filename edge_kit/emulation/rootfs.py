@@ -42,19 +42,26 @@ DEBIAN_RELEASE = "bookworm"
 DEBIAN_ARCH = "arm64"
 GUEST_PYTHON = "/usr/bin/python3.11"
 GUEST_SITE = "usr/local/lib/python3.11/dist-packages"
-DEB_PACKAGES = ("python3.11", "libpython3.11", "libstdc++6", "libgcc-s1", "zlib1g", "libffi8",
-                "libssl3", "libexpat1")
+DEB_PACKAGES = ("python3.11", "libpython3.11", "libstdc++6", "libgcc-s1", "zlib1g", "libffi8", "libssl3", "libexpat1")
 # The runtimes and their complete dependency closure, pinned (installed with --no-deps).
 # numpy 2.4.6 is the host's numpy too: its aarch64 cp311 wheel suits both runtimes.
 WHEELS = {
-    "onnxruntime": "1.31.1", "ai-edge-litert": "2.3.0", "numpy": "2.4.6",
-    "protobuf": "7.36.2", "flatbuffers": "25.12.19", "ml-dtypes": "0.6.0",
-    "packaging": "26.4", "typing-extensions": "4.16.0", "backports-strenum": "1.2.8",
+    "onnxruntime": "1.31.1",
+    "ai-edge-litert": "2.3.0",
+    "numpy": "2.4.6",
+    "protobuf": "7.36.2",
+    "flatbuffers": "25.12.19",
+    "ml-dtypes": "0.6.0",
+    "packaging": "26.4",
+    "typing-extensions": "4.16.0",
+    "backports-strenum": "1.2.8",
     "tqdm": "4.70.1",
 }
 # Wheel tags bookworm's glibc 2.36 accepts (pip takes --platform tags literally).
 WHEEL_PLATFORMS = tuple(f"manylinux_2_{v}_aarch64" for v in range(36, 16, -1)) + (
-    "manylinux2014_aarch64", "linux_aarch64")
+    "manylinux2014_aarch64",
+    "linux_aarch64",
+)
 NOT_COPIED = ("dev", "proc", "sys", "run")  # the host's are used (device nodes stay out of caches)
 MMDEBSTRAP_TIMEOUT_S = 900
 PIP_TIMEOUT_S = 900
@@ -78,9 +85,15 @@ class RootfsStatus:
 
 def recipe() -> dict[str, Any]:
     """Everything that determines the tree's content (hashed into its cache key)."""
-    return {"os": f"debian-{DEBIAN_RELEASE}", "arch": DEBIAN_ARCH, "python": GUEST_PYTHON,
-            "debs": list(DEB_PACKAGES), "wheels": dict(WHEELS), "site": GUEST_SITE,
-            "recipe_version": RECIPE_VERSION}
+    return {
+        "os": f"debian-{DEBIAN_RELEASE}",
+        "arch": DEBIAN_ARCH,
+        "python": GUEST_PYTHON,
+        "debs": list(DEB_PACKAGES),
+        "wheels": dict(WHEELS),
+        "site": GUEST_SITE,
+        "recipe_version": RECIPE_VERSION,
+    }
 
 
 def rootfs_key() -> str:
@@ -102,13 +115,18 @@ def rootfs_status(*, deep: bool = False) -> RootfsStatus:
     key, home = rootfs_key(), _home()
     manifest = read_json(home / "manifest.json")
     if manifest is None:
-        return RootfsStatus(key, home / "root", built=False, valid=False,
-                            problems=("not built yet",))
+        return RootfsStatus(key, home / "root", built=False, valid=False, problems=("not built yet",))
     problems = verify_tree(home / "root", home / "manifest.json", home / "stamp.json", deep=deep)
-    return RootfsStatus(key, home / "root", built=True, valid=not problems,
-                        problems=tuple(problems), size_bytes=int(manifest.get("size_bytes", 0)),
-                        build_seconds=float(manifest.get("build_seconds", 0.0)),
-                        wheels=dict(manifest.get("recipe", {}).get("wheels", {})))
+    return RootfsStatus(
+        key,
+        home / "root",
+        built=True,
+        valid=not problems,
+        problems=tuple(problems),
+        size_bytes=int(manifest.get("size_bytes", 0)),
+        build_seconds=float(manifest.get("build_seconds", 0.0)),
+        wheels=dict(manifest.get("recipe", {}).get("wheels", {})),
+    )
 
 
 def _lock(key: str) -> Any:
@@ -137,13 +155,13 @@ def ensure_rootfs(*, rebuild: bool = False) -> Path:
             if status.valid and not rebuild:
                 return status.path
             if status.built:
-                warn(f"the cached arm64 root filesystem is damaged ({status.problems[0]}); "
-                     "rebuilding it")
+                warn(f"the cached arm64 root filesystem is damaged ({status.problems[0]}); rebuilding it")
             _build(key)
     except Timeout:
-        raise EnvironmentSetupError("timed out waiting for another edgekit to build the arm64 "
-                                    "root filesystem", hint=f"remove {_home(key)}.lock if no "
-                                    "other edgekit is running") from None
+        raise EnvironmentSetupError(
+            "timed out waiting for another edgekit to build the arm64 root filesystem",
+            hint=f"remove {_home(key)}.lock if no other edgekit is running",
+        ) from None
     return rootfs_dir()
 
 
@@ -163,32 +181,65 @@ def _run(cmd: list[str], timeout: float, what: str, fix: str, scratch: Path) -> 
     if proc.returncode != 0:
         lines = [ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.strip()]
         errors = [ln for ln in lines if "error" in ln.lower()] or lines
-        raise EnvironmentSetupError(f"{what} failed: {errors[-1].strip() if errors else proc.returncode}",
-                                    hint=fix)
+        raise EnvironmentSetupError(f"{what} failed: {errors[-1].strip() if errors else proc.returncode}", hint=fix)
 
 
 def _debootstrap(tree: Path, scratch: Path) -> None:
     sources = scratch / "guest.sources"
     sources.write_text(aptsources.debian_sources(DEBIAN_RELEASE, DEBIAN_ARCH), encoding="utf-8")
     if shutil.which("mmdebstrap") is None:
-        raise EnvironmentSetupError("mmdebstrap is not installed (needed to build the arm64 "
-                                    "root filesystem)", hint="apt-get install mmdebstrap")
-    _run(["mmdebstrap", f"--arch={DEBIAN_ARCH}", "--variant=extract", "--quiet",
-          f"--include={','.join(DEB_PACKAGES)}", DEBIAN_RELEASE, str(tree), str(sources)],
-         MMDEBSTRAP_TIMEOUT_S, "building the Debian arm64 root filesystem (mmdebstrap)",
-         "check the host's apt sources and network with: apt-get update", scratch)
+        raise EnvironmentSetupError(
+            "mmdebstrap is not installed (needed to build the arm64 root filesystem)", hint="apt-get install mmdebstrap"
+        )
+    _run(
+        [
+            "mmdebstrap",
+            f"--arch={DEBIAN_ARCH}",
+            "--variant=extract",
+            "--quiet",
+            f"--include={','.join(DEB_PACKAGES)}",
+            DEBIAN_RELEASE,
+            str(tree),
+            str(sources),
+        ],
+        MMDEBSTRAP_TIMEOUT_S,
+        "building the Debian arm64 root filesystem (mmdebstrap)",
+        "check the host's apt sources and network with: apt-get update",
+        scratch,
+    )
 
 
 def _install_wheels(tree: Path, scratch: Path) -> None:
-    cmd = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-           "--no-input", "--no-deps", "--no-compile", "--only-binary=:all:",
-           "--target", str(tree / GUEST_SITE), "--python-version", "3.11",
-           "--implementation", "cp", "--abi", "cp311"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-deps",
+        "--no-compile",
+        "--only-binary=:all:",
+        "--target",
+        str(tree / GUEST_SITE),
+        "--python-version",
+        "3.11",
+        "--implementation",
+        "cp",
+        "--abi",
+        "cp311",
+    ]
     for tag in WHEEL_PLATFORMS:
         cmd += ["--platform", tag]
     cmd += [f"{name}=={version}" for name, version in WHEELS.items()]
-    _run(cmd, PIP_TIMEOUT_S, "installing the aarch64 runtime wheels (pip)",
-         f"check that pip can reach the package index: {sys.executable} -m pip download numpy", scratch)
+    _run(
+        cmd,
+        PIP_TIMEOUT_S,
+        "installing the aarch64 runtime wheels (pip)",
+        f"check that pip can reach the package index: {sys.executable} -m pip download numpy",
+        scratch,
+    )
 
 
 def _tidy(tree: Path, scratch: Path) -> None:
@@ -214,8 +265,14 @@ def _precompile(tree: Path, scratch: Path) -> None:
         warn("host Python is not 3.11: the guest's modules are not precompiled (slower start)")
         return
     for folder in (tree / "usr/lib/python3.11", tree / GUEST_SITE):
-        compileall.compile_dir(folder, quiet=2, workers=0, stripdir=str(tree), prependdir="/",
-                               invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+        compileall.compile_dir(
+            folder,
+            quiet=2,
+            workers=0,
+            stripdir=str(tree),
+            prependdir="/",
+            invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+        )
 
 
 def _build(key: str) -> None:
@@ -224,29 +281,38 @@ def _build(key: str) -> None:
     for stale in base.glob(f".tmp-{key}-*"):
         shutil.rmtree(stale, ignore_errors=True)
     if shutil.disk_usage(base).free < MIN_FREE_BYTES:
-        raise EnvironmentSetupError(f"less than 1 GiB free under {base} for the arm64 root "
-                                    "filesystem", hint="free some space or set EDGEKIT_CACHE_DIR")
+        raise EnvironmentSetupError(
+            f"less than 1 GiB free under {base} for the arm64 root filesystem",
+            hint="free some space or set EDGEKIT_CACHE_DIR",
+        )
     scratch = base / f".tmp-{key}-{os.getpid()}"
     start = time.monotonic()
     try:
         scratch.mkdir(parents=True)
         tree = scratch / "root"
-        steps = ((_debootstrap, 4, "debian"), (_install_wheels, 4, "wheels"),
-                 (_tidy, 1, "tidy"), (_precompile, 2, "bytecode"))
+        steps = (
+            (_debootstrap, 4, "debian"),
+            (_install_wheels, 4, "wheels"),
+            (_tidy, 1, "tidy"),
+            (_precompile, 2, "bytecode"),
+        )
         with Bar("building the arm64 root filesystem", total=12) as bar:
             for func, weight, note in steps:
                 func(tree, scratch)
                 bar.advance(weight, note)
             shutil.rmtree(scratch / "tmp", ignore_errors=True)
-            meta = {"key": key, "recipe": recipe(), "build_seconds": time.monotonic() - start,
-                    "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z")}
+            meta = {
+                "key": key,
+                "recipe": recipe(),
+                "build_seconds": time.monotonic() - start,
+                "built_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+            }
             write_manifest(tree, scratch / "manifest.json", scratch / "stamp.json", meta)
             bar.advance(1, "manifest")
         _swap_into_place(scratch, base / key)
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    log(f"arm64 root filesystem ready at {base / key / 'root'} "
-        f"({time.monotonic() - start:.0f} s)")
+    log(f"arm64 root filesystem ready at {base / key / 'root'} ({time.monotonic() - start:.0f} s)")
 
 
 def _swap_into_place(scratch: Path, home: Path) -> None:

@@ -6,7 +6,8 @@ import shutil
 from pathlib import Path
 
 from edge_kit import progress
-from edge_kit.emulation.environment import Check, doctor as environment_checks
+from edge_kit.emulation.environment import Check
+from edge_kit.emulation.environment import doctor as environment_checks
 from edge_kit.errors import EdgeKitError
 from edge_kit.targets import Target, get_target
 
@@ -47,21 +48,32 @@ def doctor(name: str) -> list[Check]:
     target: Target = get_target(name)
     fix = f"edgekit setup --target {target.name}"
     checks = environment_checks(target.name) if target.emulated else []
-    checks += [Check("gcc", shutil.which("gcc") is not None, shutil.which("gcc") or "not found",
-                     None if shutil.which("gcc") else "apt-get install gcc")]
+    checks += [
+        Check(
+            "gcc",
+            shutil.which("gcc") is not None,
+            shutil.which("gcc") or "not found",
+            None if shutil.which("gcc") else "apt-get install gcc",
+        )
+    ]
     if target.emulated:
         cross = shutil.which("aarch64-linux-gnu-g++")
-        checks += [Check("aarch64-linux-gnu-g++", cross is not None, cross or "not found (builds the "
-                         "ExecuTorch runtime for arm64)", None if cross else "apt-get install g++-aarch64-linux-gnu"),
-                   _cached("instruction-counting plugin", cached_plugin, fix),
-                   _cached("ExecuTorch runtime (aarch64)", lambda: cached_et_runtime("aarch64"), fix)]
+        checks += [
+            Check(
+                "aarch64-linux-gnu-g++",
+                cross is not None,
+                cross or "not found (builds the ExecuTorch runtime for arm64)",
+                None if cross else "apt-get install g++-aarch64-linux-gnu",
+            ),
+            _cached("instruction-counting plugin", cached_plugin, fix),
+            _cached("ExecuTorch runtime (aarch64)", lambda: cached_et_runtime("aarch64"), fix),
+        ]
     checks.append(_cached(f"ExecuTorch runtime ({host_arch()})", lambda: cached_et_runtime(host_arch()), fix))
     return checks
 
 
 def check_dict(check: Check) -> dict[str, object]:
-    return {"name": check.name, "ok": check.ok, "detail": check.detail, "fix": check.fix,
-            "required": check.required}
+    return {"name": check.name, "ok": check.ok, "detail": check.detail, "fix": check.fix, "required": check.required}
 
 
 __all__ = ["Path", "check_dict", "doctor", "setup_target"]

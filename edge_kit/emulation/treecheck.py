@@ -59,8 +59,13 @@ def write_manifest(root: Path, manifest: Path, stamp: Path, meta: dict[str, Any]
         st = entry.stat(follow_symlinks=False)
         files[rel] = [st.st_size, _sha256(entry.path)]
         stamps[rel] = _stamp(st)
-    data = {**meta, "size_bytes": sum(size for size, _ in files.values()),
-            "file_count": len(files), "files": files, "links": links}
+    data = {
+        **meta,
+        "size_bytes": sum(size for size, _ in files.values()),
+        "file_count": len(files),
+        "files": files,
+        "links": links,
+    }
     write_text_atomic(manifest, json.dumps(data, sort_keys=True))
     write_text_atomic(stamp, json.dumps(stamps, sort_keys=True))
     return data
@@ -74,8 +79,7 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def _check_files(root: Path, files: dict[str, list[Any]], stamps: dict[str, Any],
-                 deep: bool) -> tuple[list[str], bool]:
+def _check_files(root: Path, files: dict[str, list[Any]], stamps: dict[str, Any], deep: bool) -> tuple[list[str], bool]:
     """Problems with the manifest's files, and whether the stamp needs refreshing."""
     problems: list[str] = []
     refreshed = False
@@ -117,8 +121,9 @@ def verify_tree(root: Path, manifest: Path, stamp: Path, *, deep: bool = False) 
                 problems.append(f"{rel} is a link that the manifest does not list as such")
         elif rel not in files and not rel.endswith(IGNORED_SUFFIXES):
             problems.append(f"{rel} is not in the manifest")
-    problems += [f"link {rel} is missing" for rel in links
-                 if not os.path.islink(os.path.join(root, rel))][:MAX_PROBLEMS]
+    problems += [f"link {rel} is missing" for rel in links if not os.path.islink(os.path.join(root, rel))][
+        :MAX_PROBLEMS
+    ]
     if refreshed and not problems:
         try:
             write_text_atomic(stamp, json.dumps(stamps, sort_keys=True))

@@ -50,10 +50,10 @@ def _populate(folder: Path, target: Target, rootfs: Path) -> None:
 def _intact(folder: Path, target: Target, rootfs: Path) -> bool:
     """A cheap check: the links resolve and the CPU files hold what they should."""
     try:
-        links_ok = all((folder / e).resolve() == rootfs.resolve() / e
-                       for e in os.listdir(rootfs) if e not in LINK_EXCLUDED)
-        files_ok = (folder / "proc/cpuinfo").read_text(encoding="utf-8") == \
-            guest_files(target)["proc/cpuinfo"]
+        links_ok = all(
+            (folder / e).resolve() == rootfs.resolve() / e for e in os.listdir(rootfs) if e not in LINK_EXCLUDED
+        )
+        files_ok = (folder / "proc/cpuinfo").read_text(encoding="utf-8") == guest_files(target)["proc/cpuinfo"]
     except OSError:
         return False
     return links_ok and files_ok

@@ -12,4 +12,4 @@ from __future__ import annotations
 from edge_kit.estimate.model import METHOD, METHOD_VERSION
 from edge_kit.estimate.section import estimate_from_report, format_estimate
 
-__all__ = ["estimate_from_report", "format_estimate", "METHOD", "METHOD_VERSION"]
+__all__ = ["METHOD", "METHOD_VERSION", "estimate_from_report", "format_estimate"]

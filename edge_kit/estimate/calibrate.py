@@ -74,10 +74,20 @@ def read_rows(path: Path) -> list[Row]:
             missing = [c for c in COLUMNS if c not in (reader.fieldnames or [])]
             if missing:
                 raise DataError(f"{path}: missing column(s) {', '.join(missing)}")
-            return [Row(target=r["target"], model=r["model"], runtime=r["runtime"], precision=r["precision"],
-                        threads=int(r["threads"]), latency_ms=float(r["latency_ms"]),
-                        clock_ghz=float(r["clock_ghz"]), source=r["source"], note=r.get("note") or "")
-                    for r in reader]
+            return [
+                Row(
+                    target=r["target"],
+                    model=r["model"],
+                    runtime=r["runtime"],
+                    precision=r["precision"],
+                    threads=int(r["threads"]),
+                    latency_ms=float(r["latency_ms"]),
+                    clock_ghz=float(r["clock_ghz"]),
+                    source=r["source"],
+                    note=r.get("note") or "",
+                )
+                for r in reader
+            ]
     except OSError as exc:
         raise DataError(f"cannot read published latencies {path}: {exc.strerror}") from None
     except ValueError as exc:
@@ -90,11 +100,13 @@ def read_records(path: Path) -> dict[tuple[str, str, str, int], dict[str, Any]]:
         doc = json.loads(Path(path).read_text(encoding="utf-8"))
         if doc.get("schema") != RECORDS_SCHEMA:
             raise ValueError(f"schema is not {RECORDS_SCHEMA}")
-        return {(get_target(r["target"]).name, r["model"], r["precision"], int(r["threads"])): r
-                for r in doc["records"]}
+        return {
+            (get_target(r["target"]).name, r["model"], r["precision"], int(r["threads"])): r for r in doc["records"]
+        }
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"calibration records {path} are unusable: {exc}",
-                        hint="make them: python benchmarks/bench_estimate.py") from None
+        raise DataError(
+            f"calibration records {path} are unusable: {exc}", hint="make them: python benchmarks/bench_estimate.py"
+        ) from None
 
 
 def samples(rows: list[Row], records: dict[tuple[str, str, str, int], dict[str, Any]]) -> list[Sample]:
@@ -103,13 +115,21 @@ def samples(rows: list[Row], records: dict[tuple[str, str, str, int], dict[str, 
     for row in rows:
         record = records.get(row.key)
         if record is None:
-            raise DataError(f"no measured record for published row {row.target} {row.model} {row.precision} "
-                            f"{row.threads} threads", hint="run: python benchmarks/bench_estimate.py")
+            raise DataError(
+                f"no measured record for published row {row.target} {row.model} {row.precision} {row.threads} threads",
+                hint="run: python benchmarks/bench_estimate.py",
+            )
         core = Core.from_target(get_target(row.target))
         if core is None:
             raise DataError(f"target {row.target} has no [microarch] table to estimate with")
-        a, b = design_row(record["per_inference"], ModelCost.from_dict(record["cost"]), core, row.clock_ghz,
-                          row.threads, PARALLEL_FRACTION)
+        a, b = design_row(
+            record["per_inference"],
+            ModelCost.from_dict(record["cost"]),
+            core,
+            row.clock_ghz,
+            row.threads,
+            PARALLEL_FRACTION,
+        )
         out.append(Sample(row, a, b))
     return out
 
@@ -145,7 +165,7 @@ def leave_one_out(data: list[Sample]) -> list[float]:
         return [math.nan] * len(data)
     out = []
     for i, held in enumerate(data):
-        k, beta = fit(data[:i] + data[i + 1:])
+        k, beta = fit(data[:i] + data[i + 1 :])
         out.append(predict_ms(held, k, beta) / held.row.latency_ms - 1.0)
     return out
 
@@ -159,9 +179,15 @@ def _row_table(data: list[Sample], k: float, beta: float, loo: list[float] | Non
     for i, s in enumerate(data):
         fitted = predict_ms(s, k, beta)
         e = loo[i] if loo is not None else math.nan
-        table.append({**s.row.__dict__, "edgekit_target": s.row.key[0], "estimate_ms": round(fitted, 3),
-                      "error_pct": round(100 * (fitted / s.row.latency_ms - 1), 2),
-                      "loo_error_pct": None if math.isnan(e) else round(100 * e, 2)})
+        table.append(
+            {
+                **s.row.__dict__,
+                "edgekit_target": s.row.key[0],
+                "estimate_ms": round(fitted, 3),
+                "error_pct": round(100 * (fitted / s.row.latency_ms - 1), 2),
+                "loo_error_pct": None if math.isnan(e) else round(100 * e, 2),
+            }
+        )
     return table
 
 
@@ -176,14 +202,18 @@ def intervals(fitted: list[dict[str, Any]], validation: list[dict[str, Any]]) ->
     for r in fitted + validation:
         errs = [abs(r["error_pct"])] + ([abs(r["loo_error_pct"])] if r.get("loo_error_pct") is not None else [])
         by_target[r["edgekit_target"]] = max(by_target.get(r["edgekit_target"], 0.0), *errs)
-    calibrated = {t: max(MIN_INTERVAL_PCT, _round5(e)) for t, e in sorted(by_target.items())
-                  if any(r["edgekit_target"] == t for r in fitted)}
+    calibrated = {
+        t: max(MIN_INTERVAL_PCT, _round5(e))
+        for t, e in sorted(by_target.items())
+        if any(r["edgekit_target"] == t for r in fitted)
+    }
     worst = max(calibrated.values())
     return {"calibrated": calibrated, "same_core": _round5(1.5 * worst), "uncalibrated": _round5(2 * worst)}
 
 
-def calibrate(rows: list[Row], records: dict[tuple[str, str, str, int], dict[str, Any]],
-              validation: list[Row] = ()) -> dict[str, Any]:
+def calibrate(
+    rows: list[Row], records: dict[tuple[str, str, str, int], dict[str, Any]], validation: list[Row] = ()
+) -> dict[str, Any]:
     """The params document: (k, beta) fitted on `rows` only; per-row fit and leave-one-out errors;
     `validation` rows (never fitted) predicted out of sample; the intervals those errors give."""
     data = samples(rows, records)
@@ -193,12 +223,16 @@ def calibrate(rows: list[Row], records: dict[tuple[str, str, str, int], dict[str
     checks = _row_table(samples(list(validation), records), k, beta, None) if validation else []
     finite = [e for e in loo if not math.isnan(e)]
     return {
-        "method": METHOD, "method_version": METHOD_VERSION,
+        "method": METHOD,
+        "method_version": METHOD_VERSION,
         "params": {"k": k, "beta": beta, "parallel_fraction": PARALLEL_FRACTION},
         "objective": "least squares of relative error over the published rows (closed form)",
-        "rows": table, "validation_rows": checks,
-        "loo": {"max_abs_pct": round(100 * max(map(abs, finite)), 2) if finite else None,
-                "rms_pct": round(100 * math.sqrt(sum(e * e for e in finite) / len(finite)), 2) if finite else None},
+        "rows": table,
+        "validation_rows": checks,
+        "loo": {
+            "max_abs_pct": round(100 * max(map(abs, finite)), 2) if finite else None,
+            "rms_pct": round(100 * math.sqrt(sum(e * e for e in finite) / len(finite)), 2) if finite else None,
+        },
         "interval_pct": intervals(table, checks),
         "calibrated_targets": sorted({r["edgekit_target"] for r in table}),
         "calibrated_cores": sorted({Core.from_target(get_target(r["edgekit_target"])).name for r in table}),
@@ -213,8 +247,12 @@ def run(published: Path, records_path: Path, extra: Path | None = EXTRA) -> dict
     """Calibrate from files (the extra rows only validate); the document names the inputs and hashes."""
     validation = read_rows(extra) if extra is not None and Path(extra).is_file() else []
     doc = calibrate(read_rows(published), read_records(records_path), validation)
-    doc["inputs"] = {"published": Path(published).name, "published_sha256": _digest(published),
-                     "records": Path(records_path).name, "records_sha256": _digest(records_path)}
+    doc["inputs"] = {
+        "published": Path(published).name,
+        "published_sha256": _digest(published),
+        "records": Path(records_path).name,
+        "records_sha256": _digest(records_path),
+    }
     if validation:
         doc["inputs"].update(extra=Path(extra).name, extra_sha256=_digest(extra))
     return doc
@@ -224,31 +262,41 @@ def _lines(rows: list[dict[str, Any]]) -> list[str]:
     out = []
     for r in rows:
         loo = "-" if r["loo_error_pct"] is None else f"{r['loo_error_pct']:+.1f}%"
-        out.append(f"{r['target']:<9}{r['model']:<22}{r['precision']:<6}{r['threads']:>4}{r['clock_ghz']:>6.2f}"
-                   f"{r['latency_ms']:>9.1f}ms{r['estimate_ms']:>8.1f}ms{r['error_pct']:>+8.1f}%{loo:>9}")
+        out.append(
+            f"{r['target']:<9}{r['model']:<22}{r['precision']:<6}{r['threads']:>4}{r['clock_ghz']:>6.2f}"
+            f"{r['latency_ms']:>9.1f}ms{r['estimate_ms']:>8.1f}ms{r['error_pct']:>+8.1f}%{loo:>9}"
+        )
     return out
 
 
 def table_text(doc: dict[str, Any]) -> str:
     """The fit as a table: published vs estimate, error, leave-one-out error; then validation rows."""
     p = doc["params"]
-    head = (f"{'target':<9}{'model':<22}{'prec':<6}{'thr':>4}{'GHz':>6}{'published':>11}{'estimate':>10}"
-            f"{'error':>9}{'LOO err':>9}")
-    lines = [f"k = {p['k']:.4f} (share of the serial issue cost that is paid), beta = {p['beta']:.4f} "
-             f"(fraction of peak DRAM bandwidth for spilled bytes), P = {p['parallel_fraction']}",
-             "published rows (fitted):", head, *_lines(doc["rows"]),
-             f"leave-one-out: max |error| {doc['loo']['max_abs_pct']}%, rms {doc['loo']['rms_pct']}%"]
+    head = (
+        f"{'target':<9}{'model':<22}{'prec':<6}{'thr':>4}{'GHz':>6}{'published':>11}{'estimate':>10}"
+        f"{'error':>9}{'LOO err':>9}"
+    )
+    lines = [
+        f"k = {p['k']:.4f} (share of the serial issue cost that is paid), beta = {p['beta']:.4f} "
+        f"(fraction of peak DRAM bandwidth for spilled bytes), P = {p['parallel_fraction']}",
+        "published rows (fitted):",
+        head,
+        *_lines(doc["rows"]),
+        f"leave-one-out: max |error| {doc['loo']['max_abs_pct']}%, rms {doc['loo']['rms_pct']}%",
+    ]
     if doc.get("validation_rows"):
         lines += ["extra rows (never fitted, out of sample):", head, *_lines(doc["validation_rows"])]
     iv = doc["interval_pct"]
-    lines.append("interval: " + ", ".join(f"{t} ±{v}%" for t, v in iv["calibrated"].items())
-                 + f"; same core, other board ±{iv['same_core']}%; uncalibrated core ±{iv['uncalibrated']}%")
+    lines.append(
+        "interval: "
+        + ", ".join(f"{t} ±{v}%" for t, v in iv["calibrated"].items())
+        + f"; same core, other board ±{iv['same_core']}%; uncalibrated core ±{iv['uncalibrated']}%"
+    )
     return "\n".join(lines)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m edge_kit.estimate.calibrate",
-                                     description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m edge_kit.estimate.calibrate", description=__doc__.splitlines()[0])
     parser.add_argument("--published", type=Path, default=PUBLISHED, help="published latencies CSV")
     parser.add_argument("--records", type=Path, default=RECORDS, help="measured records JSON")
     parser.add_argument("--extra", type=Path, default=EXTRA, help="validation rows CSV (never fitted)")

@@ -53,10 +53,16 @@ class Core:
         m = target.microarch
         if not m:
             return None
-        return cls(name=m["core"], device_name=m["device_name"], compute_cores=int(m["compute_cores"]),
-                   l2_kb=int(m["l2_kb"]), shared_cache_kb=int(m["shared_cache_kb"]),
-                   dram_gbps=float(m["dram_gbps"]), cpi={k: float(v) for k, v in m["cycles_per_insn"].items()},
-                   source=m.get("source", ""))
+        return cls(
+            name=m["core"],
+            device_name=m["device_name"],
+            compute_cores=int(m["compute_cores"]),
+            l2_kb=int(m["l2_kb"]),
+            shared_cache_kb=int(m["shared_cache_kb"]),
+            dram_gbps=float(m["dram_gbps"]),
+            cpi={k: float(v) for k, v in m["cycles_per_insn"].items()},
+            source=m.get("source", ""),
+        )
 
     def cache_bytes(self, threads: int) -> int:
         """On-chip capacity the working set can use: the shared level plus the active cores' L2s."""
@@ -111,8 +117,9 @@ def spilled_bytes(cost: ModelCost, cache_bytes: int) -> tuple[float, tuple[float
     return total, tuple(per_op)
 
 
-def predict(per_class: dict[str, float], cost: ModelCost, core: Core, params: Params,
-            clock_ghz: float, threads: int) -> Prediction:
+def predict(
+    per_class: dict[str, float], cost: ModelCost, core: Core, params: Params, clock_ghz: float, threads: int
+) -> Prediction:
     """Device latency of one inference with `threads` threads at `clock_ghz`."""
     used = max(1, min(threads, core.compute_cores))
     scale = params.k * thread_scale(used, params.parallel_fraction) / (clock_ghz * 1e6)  # cycles -> ms
@@ -121,13 +128,26 @@ def predict(per_class: dict[str, float], cost: ModelCost, core: Core, params: Pa
     spill, per_op = spilled_bytes(cost, core.cache_bytes(used))
     memory_ms = spill / (params.beta * core.dram_gbps * 1e9) * 1e3
     compute_ms = sum(per_class_ms.values())
-    return Prediction(latency_ms=compute_ms + memory_ms, compute_ms=compute_ms, memory_ms=memory_ms,
-                      per_class_ms=per_class_ms, spilled_bytes=spill, per_op_spill=per_op, threads=used,
-                      unmodelled_classes=unmodelled)
+    return Prediction(
+        latency_ms=compute_ms + memory_ms,
+        compute_ms=compute_ms,
+        memory_ms=memory_ms,
+        per_class_ms=per_class_ms,
+        spilled_bytes=spill,
+        per_op_spill=per_op,
+        threads=used,
+        unmodelled_classes=unmodelled,
+    )
 
 
-def design_row(per_class: dict[str, float], cost: ModelCost, core: Core, clock_ghz: float,
-               threads: int, parallel_fraction: float = PARALLEL_FRACTION) -> tuple[float, float]:
+def design_row(
+    per_class: dict[str, float],
+    cost: ModelCost,
+    core: Core,
+    clock_ghz: float,
+    threads: int,
+    parallel_fraction: float = PARALLEL_FRACTION,
+) -> tuple[float, float]:
     """(compute ms at k=1, memory ms at beta=1): latency = k * a + b / beta, linear in (k, 1/beta)."""
     unit = predict(per_class, cost, core, Params(1.0, 1.0, parallel_fraction), clock_ghz, threads)
     return unit.compute_ms, unit.memory_ms
@@ -138,10 +158,12 @@ def load_params_doc() -> dict[str, Any]:
     try:
         text = resources.files("edge_kit.estimate").joinpath(*PARAMS_FILE.split("/")).read_text(encoding="utf-8")
         doc = json.loads(text)
-        doc["params"]["k"], doc["params"]["beta"]  # noqa: B018 - presence check
+        doc["params"]["k"], doc["params"]["beta"]
     except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise DataError(f"the estimate's fitted parameters ({PARAMS_FILE}) are unreadable: {exc}",
-                        hint="re-fit them: python -m edge_kit.estimate.calibrate --write") from None
+        raise DataError(
+            f"the estimate's fitted parameters ({PARAMS_FILE}) are unreadable: {exc}",
+            hint="re-fit them: python -m edge_kit.estimate.calibrate --write",
+        ) from None
     return doc
 
 

@@ -61,8 +61,7 @@ class ModelCost:
         return sum(o.macs for o in self.ops)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "file_bytes": self.file_bytes,
-                "ops": [o.to_dict() for o in self.ops]}
+        return {"source": self.source, "file_bytes": self.file_bytes, "ops": [o.to_dict() for o in self.ops]}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelCost:
@@ -84,7 +83,7 @@ def analyse(path: Path, fmt: str | None = None) -> ModelCost:
             return ModelCost(tuple(_tflite_ops(path)), "tflite-static", size)
         if fmt == "onnx":
             return ModelCost(tuple(_onnx_ops(path)), "onnx-static", size)
-    except Exception:  # noqa: BLE001 - a private API or odd file: fall back, the estimate says so
+    except Exception:  # noqa: BLE001, S110 - a private API or odd file: fall back, the estimate says so
         pass
     return ModelCost((), "size-only", size)
 
@@ -94,11 +93,11 @@ def _tflite_macs(op: str, out_shape: Any, filt: Any) -> int:
         return 0
     out = _elements(out_shape)
     if op == "CONV_2D":
-        return out * _elements(filt[1:])                  # filter O x H x W x I
+        return out * _elements(filt[1:])  # filter O x H x W x I
     if op == "DEPTHWISE_CONV_2D":
-        return out * int(filt[1]) * int(filt[2])          # filter 1 x H x W x C
+        return out * int(filt[1]) * int(filt[2])  # filter 1 x H x W x C
     if op == "FULLY_CONNECTED":
-        return out * int(filt[-1])                        # weights out x in
+        return out * int(filt[-1])  # weights out x in
     return 0
 
 
@@ -106,8 +105,9 @@ def _tflite_ops(path: Path) -> list[OpCost]:
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
-    interp = Interpreter(model_path=str(path),
-                         experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES)
+    interp = Interpreter(
+        model_path=str(path), experimental_op_resolver_type=OpResolverType.BUILTIN_WITHOUT_DEFAULT_DELEGATES
+    )
     tensors = {d["index"]: d for d in interp.get_tensor_details()}
     ops = interp._get_ops_details()  # the execution plan (private, stable since TF 2.4)
     produced = {o for op in ops for o in op["outputs"]}
@@ -125,22 +125,36 @@ def _tflite_ops(path: Path) -> list[OpCost]:
         filt = tensors[const[0]]["shape"] if const else None
         outs = list(op["outputs"])
         fused = op["op_name"] in _FUSED_PAD and any(consumers.get(o) in _PAD_CONSUMERS for o in outs)
-        out.append(OpCost(index=int(op["index"]), op=op["op_name"],
-                          macs=_tflite_macs(op["op_name"], tensors[outs[0]]["shape"], filt),
-                          weight_bytes=sum(nbytes(i) for i in const), in_bytes=sum(nbytes(i) for i in acts),
-                          out_bytes=sum(nbytes(o) for o in outs),
-                          out_elements=sum(_elements(tensors[o]["shape"]) for o in outs), fused=fused))
+        out.append(
+            OpCost(
+                index=int(op["index"]),
+                op=op["op_name"],
+                macs=_tflite_macs(op["op_name"], tensors[outs[0]]["shape"], filt),
+                weight_bytes=sum(nbytes(i) for i in const),
+                in_bytes=sum(nbytes(i) for i in acts),
+                out_bytes=sum(nbytes(o) for o in outs),
+                out_elements=sum(_elements(tensors[o]["shape"]) for o in outs),
+                fused=fused,
+            )
+        )
     return out
 
 
-_ONNX_WEIGHT_INPUT = {"Conv": 1, "ConvInteger": 1, "QLinearConv": 3, "Gemm": 1, "MatMul": 1,
-                      "MatMulInteger": 1, "QLinearMatMul": 3}
+_ONNX_WEIGHT_INPUT = {
+    "Conv": 1,
+    "ConvInteger": 1,
+    "QLinearConv": 3,
+    "Gemm": 1,
+    "MatMul": 1,
+    "MatMulInteger": 1,
+    "QLinearMatMul": 3,
+}
 
 
 def _onnx_reduction(node: Any, w_shape: list[int]) -> int:
     """Multiply-accumulates per output element of a Conv / Gemm / MatMul node."""
     if node.op_type.endswith(("Conv", "ConvInteger")):
-        return _elements(w_shape[1:])                     # W: M x C/group x kH x kW
+        return _elements(w_shape[1:])  # W: M x C/group x kH x kW
     if node.op_type == "Gemm":
         trans_b = any(a.name == "transB" and a.i for a in node.attribute)
         return int(w_shape[1] if trans_b else w_shape[0])
@@ -175,9 +189,15 @@ def _onnx_ops(path: Path) -> list[OpCost]:
         w_at = _ONNX_WEIGHT_INPUT.get(node.op_type)
         w_shape = info[ins[w_at]][0] if w_at is not None and len(ins) > w_at and ins[w_at] in info else None
         macs = _elements(out_shape) * _onnx_reduction(node, w_shape) if w_shape else 0
-        out.append(OpCost(index=index, op=node.op_type, macs=macs,
-                          weight_bytes=sum(nbytes(n) for n in ins if n in consts),
-                          in_bytes=sum(nbytes(n) for n in ins if n not in consts),
-                          out_bytes=sum(nbytes(n) for n in outs),
-                          out_elements=sum(_elements(info.get(n, ([0], 0))[0]) for n in outs)))
+        out.append(
+            OpCost(
+                index=index,
+                op=node.op_type,
+                macs=macs,
+                weight_bytes=sum(nbytes(n) for n in ins if n in consts),
+                in_bytes=sum(nbytes(n) for n in ins if n not in consts),
+                out_bytes=sum(nbytes(n) for n in outs),
+                out_elements=sum(_elements(info.get(n, ([0], 0))[0]) for n in outs),
+            )
+        )
     return out

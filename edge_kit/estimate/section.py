@@ -16,17 +16,24 @@ from edge_kit.estimate.model import METHOD, METHOD_VERSION, Core, Prediction, lo
 from edge_kit.estimate.opcost import ModelCost, analyse
 from edge_kit.targets import Target
 
-ASSUMPTIONS = ("work = instructions counted under QEMU for this artifact's kernels; each class issues at "
-               "the core's documented rate (Arm Software Optimization Guide) with the fitted overlap k; "
-               "intra-op threads share the work (Amdahl, P={p}); bytes spilling past the caches move at "
-               "beta x peak DRAM bandwidth; clock fixed, no thermal throttling")
+ASSUMPTIONS = (
+    "work = instructions counted under QEMU for this artifact's kernels; each class issues at "
+    "the core's documented rate (Arm Software Optimization Guide) with the fitted overlap k; "
+    "intra-op threads share the work (Amdahl, P={p}); bytes spilling past the caches move at "
+    "beta x peak DRAM bandwidth; clock fixed, no thermal throttling"
+)
 _PER_OP_LIMIT = 60
 EXTRAPOLATION_FACTOR = 4.0  # beyond this factor of the fitted models' instruction counts, say so
 
 
 def _unavailable(target: Target, reason: str) -> dict[str, Any]:
-    return {"available": False, "reason": reason, "estimated_device_latency_ms": None, "target": target.name,
-            "method": {"name": METHOD, "version": METHOD_VERSION}}
+    return {
+        "available": False,
+        "reason": reason,
+        "estimated_device_latency_ms": None,
+        "target": target.name,
+        "method": {"name": METHOD, "version": METHOD_VERSION},
+    }
 
 
 def _calibration(doc: dict[str, Any], target: Target, core: Core) -> tuple[str, int, str]:
@@ -35,16 +42,31 @@ def _calibration(doc: dict[str, Any], target: Target, core: Core) -> tuple[str, 
     rows = [r for r in doc["rows"] if r["edgekit_target"] == target.name]
     if rows and target.name in pct["calibrated"]:
         own = pct["calibrated"][target.name]
-        return "calibrated", own, (
-            f"calibrated: fitted on {len(doc['rows'])} published rows, {len(rows)} on this board; ±{own}% "
-            "covers the largest error seen on this board (leave-one-out and out-of-sample rows)")
+        return (
+            "calibrated",
+            own,
+            (
+                f"calibrated: fitted on {len(doc['rows'])} published rows, {len(rows)} on this board; ±{own}% "
+                "covers the largest error seen on this board (leave-one-out and out-of-sample rows)"
+            ),
+        )
     if core.name in doc["calibrated_cores"]:
-        return "same_core", pct["same_core"], (
-            f"uncalibrated: ±{pct['same_core']}% (no published row for this board; its core, {core.name}, "
-            "is calibrated on another board, its memory system is not)")
-    return "uncalibrated", pct["uncalibrated"], (
-        f"uncalibrated: ±{pct['uncalibrated']}% (no published row for this board or its core, {core.name}: "
-        "the issue rates are documented, the fitted parameters come from other cores)")
+        return (
+            "same_core",
+            pct["same_core"],
+            (
+                f"uncalibrated: ±{pct['same_core']}% (no published row for this board; its core, {core.name}, "
+                "is calibrated on another board, its memory system is not)"
+            ),
+        )
+    return (
+        "uncalibrated",
+        pct["uncalibrated"],
+        (
+            f"uncalibrated: ±{pct['uncalibrated']}% (no published row for this board or its core, {core.name}: "
+            "the issue rates are documented, the fitted parameters come from other cores)"
+        ),
+    )
 
 
 @functools.lru_cache(maxsize=1)
@@ -61,8 +83,11 @@ def _record_totals() -> dict[tuple[str, str, str, int], float]:
 def _fitted_range(doc: dict[str, Any]) -> tuple[float, float] | None:
     """Smallest and largest instructions per inference among the records the parameters were fitted on."""
     totals = _record_totals()
-    fitted = [totals[key] for key in {(r["edgekit_target"], r["model"], r["precision"], int(r["threads"]))
-                                      for r in doc["rows"]} if key in totals]
+    fitted = [
+        totals[key]
+        for key in {(r["edgekit_target"], r["model"], r["precision"], int(r["threads"])) for r in doc["rows"]}
+        if key in totals
+    ]
     return (min(fitted), max(fitted)) if fitted else None
 
 
@@ -71,10 +96,15 @@ def _extrapolation(doc: dict[str, Any], instructions: float) -> str | None:
     fitted = _fitted_range(doc)
     if fitted is None or fitted[0] / EXTRAPOLATION_FACTOR <= instructions <= fitted[1] * EXTRAPOLATION_FACTOR:
         return None
-    side = ("smaller: fixed per-inference costs (invoke, thread wake-up) are not modelled, so it is likely "
-            "a lower bound") if instructions < fitted[0] else "larger: cache and memory behaviour is unverified"
-    return (f"extrapolated: {instructions / 1e6:.3g} M instructions per inference, the fitted models have "
-            f"{fitted[0] / 1e6:.0f}-{fitted[1] / 1e6:.0f} M; the interval does not cover a model this much {side}")
+    side = (
+        ("smaller: fixed per-inference costs (invoke, thread wake-up) are not modelled, so it is likely a lower bound")
+        if instructions < fitted[0]
+        else "larger: cache and memory behaviour is unverified"
+    )
+    return (
+        f"extrapolated: {instructions / 1e6:.3g} M instructions per inference, the fitted models have "
+        f"{fitted[0] / 1e6:.0f}-{fitted[1] / 1e6:.0f} M; the interval does not cover a model this much {side}"
+    )
 
 
 def _cost(report: dict[str, Any]) -> ModelCost:
@@ -113,19 +143,36 @@ def estimate_from_report(report: dict[str, Any], target: Target, clock_ghz: floa
         notes.insert(0, extrapolated)
     ms = round(pred.latency_ms, 4)
     return {
-        "available": True, "estimated_device_latency_ms": ms, "statistic": "p50",
-        "low_ms": round(ms * (1 - pct / 100), 4), "high_ms": round(ms * (1 + pct / 100), 4),
-        "interval_pct": pct, "calibrated": status == "calibrated", "calibration": status, "note": note,
+        "available": True,
+        "estimated_device_latency_ms": ms,
+        "statistic": "p50",
+        "low_ms": round(ms * (1 - pct / 100), 4),
+        "high_ms": round(ms * (1 + pct / 100), 4),
+        "interval_pct": pct,
+        "calibrated": status == "calibrated",
+        "calibration": status,
+        "note": note,
         "extrapolated": extrapolated is not None,
-        "target": target.name, "device": core.device_name, "core": core.name, "clock_ghz": clock,
-        "clock_source": "--clock-ghz" if clock_ghz else "target", "num_threads": threads,
+        "target": target.name,
+        "device": core.device_name,
+        "core": core.name,
+        "clock_ghz": clock,
+        "clock_source": "--clock-ghz" if clock_ghz else "target",
+        "num_threads": threads,
         "threads_modelled": pred.threads,
-        "method": {"name": METHOD, "version": METHOD_VERSION, "params": doc["params"],
-                   "fitted_on": [f"{r['target']} {r['model']} {r['precision']}" for r in doc["rows"]]},
-        "breakdown": {"compute_ms": round(pred.compute_ms, 4), "memory_ms": round(pred.memory_ms, 4),
-                      "dram_bytes": round(pred.spilled_bytes), "bytes_source": cost.source,
-                      "per_class_ms": {c: round(v, 4) for c, v in sorted(pred.per_class_ms.items(),
-                                                                          key=lambda kv: -kv[1])}},
+        "method": {
+            "name": METHOD,
+            "version": METHOD_VERSION,
+            "params": doc["params"],
+            "fitted_on": [f"{r['target']} {r['model']} {r['precision']}" for r in doc["rows"]],
+        },
+        "breakdown": {
+            "compute_ms": round(pred.compute_ms, 4),
+            "memory_ms": round(pred.memory_ms, 4),
+            "dram_bytes": round(pred.spilled_bytes),
+            "bytes_source": cost.source,
+            "per_class_ms": {c: round(v, 4) for c, v in sorted(pred.per_class_ms.items(), key=lambda kv: -kv[1])},
+        },
         "per_operator": per_operator(report, cost, pred, core, params.beta),
         "assumptions": ASSUMPTIONS.format(p=params.parallel_fraction),
         "notes": notes,
@@ -135,11 +182,14 @@ def estimate_from_report(report: dict[str, Any], target: Target, clock_ghz: floa
 def _notes(pred: Prediction, cost: ModelCost, settings: dict[str, Any], threads: int) -> list[str]:
     notes = []
     if cost.source == "size-only":
-        notes.append("no per-operator analysis of this format: the memory term counts the file as weights "
-                     "and no activation traffic")
+        notes.append(
+            "no per-operator analysis of this format: the memory term counts the file as weights "
+            "and no activation traffic"
+        )
     if pred.unmodelled_classes:
-        notes.append(f"classes without a documented rate on this core, costed at 1 cycle: "
-                     f"{', '.join(pred.unmodelled_classes)}")
+        notes.append(
+            f"classes without a documented rate on this core, costed at 1 cycle: {', '.join(pred.unmodelled_classes)}"
+        )
     if threads > pred.threads:
         notes.append(f"{threads} threads requested; the model uses the {pred.threads} compute cores")
     counted = settings.get("count_threads")
@@ -148,34 +198,47 @@ def _notes(pred: Prediction, cost: ModelCost, settings: dict[str, Any], threads:
     return notes
 
 
-def per_operator(report: dict[str, Any], cost: ModelCost, pred: Prediction, core: Core,
-                 beta: float) -> dict[str, Any]:
+def per_operator(report: dict[str, Any], cost: ModelCost, pred: Prediction, core: Core, beta: float) -> dict[str, Any]:
     """Per-operator estimate: split by static work (LiteRT) or by the runtime's own profile."""
     ops = report.get("ops") or {}
     nodes = ops.get("by_node") if ops.get("available") else None
     if nodes:
-        rows = [{"op": n["op"], "node": n["node"], "ms": round(pred.compute_ms * float(n["share"]), 6)}
-                for n in nodes]
+        rows = [{"op": n["op"], "node": n["node"], "ms": round(pred.compute_ms * float(n["share"]), 6)} for n in nodes]
         rows.append({"op": "(memory: spilled bytes)", "node": "", "ms": round(pred.memory_ms, 6)})
-        return {"method": f"apportioned by {ops.get('source', 'the runtime')}'s per-operator time shares "
-                          "(emulated); memory time not split per operator",
-                "rows": sorted(rows, key=lambda r: -r["ms"])[:_PER_OP_LIMIT]}
+        return {
+            "method": f"apportioned by {ops.get('source', 'the runtime')}'s per-operator time shares "
+            "(emulated); memory time not split per operator",
+            "rows": sorted(rows, key=lambda r: -r["ms"])[:_PER_OP_LIMIT],
+        }
     work = sum(o.work for o in cost.ops)
     if not cost.ops or work <= 0:
-        return {"method": "not available: the runtime gave no per-operator profile and the format has "
-                          "no static analysis", "rows": []}
+        return {
+            "method": "not available: the runtime gave no per-operator profile and the format has no static analysis",
+            "rows": [],
+        }
     to_ms = 1e3 / (beta * core.dram_gbps * 1e9)
     rows = []
     for op, spill in zip(cost.ops, pred.per_op_spill, strict=True):
         compute = pred.compute_ms * op.work / work
-        rows.append({"index": op.index, "op": op.op, "ms": round(compute + spill * to_ms, 6),
-                     "compute_ms": round(compute, 6), "memory_ms": round(spill * to_ms, 6),
-                     "macs": op.macs, "dram_bytes": round(spill)})
+        rows.append(
+            {
+                "index": op.index,
+                "op": op.op,
+                "ms": round(compute + spill * to_ms, 6),
+                "compute_ms": round(compute, 6),
+                "memory_ms": round(spill * to_ms, 6),
+                "macs": op.macs,
+                "dram_bytes": round(spill),
+            }
+        )
     rows.sort(key=lambda r: -r["ms"])
-    return {"method": "apportioned, not counted per operator: LiteRT runs the whole graph in one call "
-                      "(no operator boundaries to mark, no per-op profile from Python); compute time split "
-                      "by each operator's static work (MACs + output elements), memory time from its own "
-                      "spilled bytes", "rows": rows[:_PER_OP_LIMIT]}
+    return {
+        "method": "apportioned, not counted per operator: LiteRT runs the whole graph in one call "
+        "(no operator boundaries to mark, no per-op profile from Python); compute time split "
+        "by each operator's static work (MACs + output elements), memory time from its own "
+        "spilled bytes",
+        "rows": rows[:_PER_OP_LIMIT],
+    }
 
 
 def _ms(value: float) -> str:

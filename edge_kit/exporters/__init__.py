@@ -9,7 +9,7 @@ from edge_kit.exporters.onnx import OnnxExporter
 from edge_kit.exporters.ptl import PtlExporter
 from edge_kit.exporters.tflite import TfliteExporter
 
-__all__ = ["EXPORTERS", "Exporter", "ExportOptions", "Runner", "exporter_for_artifact", "get_exporter"]
+__all__ = ["EXPORTERS", "ExportOptions", "Exporter", "Runner", "exporter_for_artifact", "get_exporter"]
 
 EXPORTERS: dict[str, Exporter] = {
     cls.name: cls() for cls in (TfliteExporter, OnnxExporter, ExecutorchExporter, PtlExporter)

@@ -7,10 +7,11 @@ the artifact, and loads an artifact in its real runtime (a `Runner`) for validat
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import Any, ClassVar, Protocol, Sequence
+from typing import Any, ClassVar, Protocol
 
 import numpy as np
 
@@ -67,8 +68,11 @@ class Exporter(ABC):
         if precision in self.support.get(source.framework, ()):
             return
         pairs = "; ".join(f"{fw} → {self.name}: {', '.join(p)}" for fw, p in self.support.items())
-        what = (f"{source.framework} → {self.name}" if precision == "fp32"
-                else f"{source.framework} → {self.name} at {precision}")
+        what = (
+            f"{source.framework} → {self.name}"
+            if precision == "fp32"
+            else f"{source.framework} → {self.name} at {precision}"
+        )
         raise UnsupportedError(f"no conversion path {what}", hint=f"supported: {pairs}")
 
     def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:

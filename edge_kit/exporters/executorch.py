@@ -6,8 +6,9 @@ fp16 and PT2E int8 (XNNPACK quantizer) come from `edge_kit.quant.executorch`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -17,14 +18,27 @@ from edge_kit.models.base import SourceModel
 from edge_kit.signature import TensorSpec, guess_layout
 
 # c10::ScalarType codes used in ExecuTorch tensor metadata.
-SCALAR_TYPES = {0: "uint8", 1: "int8", 2: "int16", 3: "int32", 4: "int64", 5: "float16",
-                6: "float32", 7: "float64", 11: "bool"}
+SCALAR_TYPES = {
+    0: "uint8",
+    1: "int8",
+    2: "int16",
+    3: "int32",
+    4: "int64",
+    5: "float16",
+    6: "float32",
+    7: "float64",
+    11: "bool",
+}
 
 
 def _meta_spec(name: str, meta: Any) -> TensorSpec:
     shape = tuple(int(d) for d in meta.sizes())
-    return TensorSpec(name=name, shape=shape, dtype=SCALAR_TYPES.get(int(meta.dtype()), "unknown"),
-                      layout=guess_layout(shape, "torch"))
+    return TensorSpec(
+        name=name,
+        shape=shape,
+        dtype=SCALAR_TYPES.get(int(meta.dtype()), "unknown"),
+        layout=guess_layout(shape, "torch"),
+    )
 
 
 class ExecutorchRunner:
@@ -39,19 +53,19 @@ class ExecutorchRunner:
             program = runtime.load_program(str(path))
             self.method = program.load_method("forward")
         except (RuntimeError, ValueError) as exc:
-            raise ModelLoadError(f"ExecuTorch cannot load {Path(path).name}: {str(exc)[:200]}",
-                                 hint="the file may be damaged or need a newer runtime") from None
+            raise ModelLoadError(
+                f"ExecuTorch cannot load {Path(path).name}: {str(exc)[:200]}",
+                hint="the file may be damaged or need a newer runtime",
+            ) from None
         meta = self.method.metadata
         self.inputs = [_meta_spec(f"input_{i}", meta.input_tensor_meta(i)) for i in range(meta.num_inputs())]
-        self.outputs = [_meta_spec(f"output_{i}", meta.output_tensor_meta(i))
-                        for i in range(meta.num_outputs())]
+        self.outputs = [_meta_spec(f"output_{i}", meta.output_tensor_meta(i)) for i in range(meta.num_outputs())]
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
 
         tensors = [torch.from_numpy(np.ascontiguousarray(a, dtype=s.dtype)) for s, a in zip(self.inputs, arrays)]
-        return [o.detach().numpy() if hasattr(o, "detach") else np.asarray(o)
-                for o in self.method.execute(tensors)]
+        return [o.detach().numpy() if hasattr(o, "detach") else np.asarray(o) for o in self.method.execute(tensors)]
 
 
 def lower(program: Any, portable: bool) -> bytes:
@@ -76,8 +90,10 @@ class ExecutorchExporter(Exporter):
 
     def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
         if options.portable and options.precision.startswith("int8"):
-            raise UnsupportedError("portable ExecuTorch programs have no kernels for quantized ops",
-                                   hint="drop --portable (int8 runs in the XNNPACK delegate) or use fp32/fp16")
+            raise UnsupportedError(
+                "portable ExecuTorch programs have no kernels for quantized ops",
+                hint="drop --portable (int8 runs in the XNNPACK delegate) or use fp32/fp16",
+            )
         if options.precision == "fp32":
             program = source.exported_program  # type: ignore[attr-defined]
         else:
@@ -96,5 +112,8 @@ class ExecutorchExporter(Exporter):
         return ExecutorchRunner(path, threads)
 
     def versions(self, source: SourceModel | None = None) -> dict[str, str | None]:
-        return {"executorch": package_version("executorch"), "torch": package_version("torch"),
-                "torchao": package_version("torchao")}
+        return {
+            "executorch": package_version("executorch"),
+            "torch": package_version("torch"),
+            "torchao": package_version("torchao"),
+        }

@@ -7,8 +7,9 @@ applied to the float model this module exports first.
 from __future__ import annotations
 
 import shutil
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -29,8 +30,7 @@ class OnnxRunner:
         self.outputs = ort_specs(self.session.get_outputs())
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-        feed = {spec.name: np.ascontiguousarray(a, dtype=spec.dtype)
-                for spec, a in zip(self.inputs, arrays)}
+        feed = {spec.name: np.ascontiguousarray(a, dtype=spec.dtype) for spec, a in zip(self.inputs, arrays)}
         return [np.asarray(o) for o in self.session.run(None, feed)]
 
 
@@ -40,11 +40,18 @@ def _export_torch(source: Any, dest: Path, options: ExportOptions, opset: int) -
     names = [s.name for s in source.inputs]
     if options.onnx_exporter == "legacy":
         model = source.obj if isinstance(source.obj, torch.jit.ScriptModule) else source.module()
-        torch.onnx.export(model, source.example_inputs(), str(dest), dynamo=False,
-                          opset_version=opset, input_names=names)
+        torch.onnx.export(
+            model, source.example_inputs(), str(dest), dynamo=False, opset_version=opset, input_names=names
+        )
         return
-    program = torch.onnx.export(source.exported_program, source.example_inputs(), dynamo=True,
-                                opset_version=opset, input_names=names, verbose=False)
+    program = torch.onnx.export(
+        source.exported_program,
+        source.example_inputs(),
+        dynamo=True,
+        opset_version=opset,
+        input_names=names,
+        verbose=False,
+    )
     program.save(str(dest), external_data=False)
 
 
@@ -54,8 +61,7 @@ def _export_tensorflow(source: Any, dest: Path, opset: int) -> None:
     tf = import_tf()
     specs = [tf.TensorSpec([int(d) for d in s.shape], s.dtype, name=s.name) for s in source.inputs]
     if isinstance(source, KerasSource):
-        source.model.export(str(dest), format="onnx", input_signature=specs, opset_version=opset,
-                            verbose=False)
+        source.model.export(str(dest), format="onnx", input_signature=specs, opset_version=opset, verbose=False)
         return
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
@@ -73,9 +79,12 @@ def _facts(dest: Path, source: Any, options: ExportOptions) -> dict[str, Any]:
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     if not model.graph.node:
         raise ExportError("the ONNX exporter produced an empty graph")
-    return {"opset": opsets.get("ai.onnx"), "onnx_exporter":
-            options.onnx_exporter if source.framework == "torch" else
-            ("tf2onnx" if source.framework == "tensorflow" else "copy")}
+    return {
+        "opset": opsets.get("ai.onnx"),
+        "onnx_exporter": options.onnx_exporter
+        if source.framework == "torch"
+        else ("tf2onnx" if source.framework == "tensorflow" else "copy"),
+    }
 
 
 def strip_debug_info(path: Path) -> None:

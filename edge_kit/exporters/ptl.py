@@ -5,8 +5,9 @@ Deprecated upstream in favour of ExecuTorch: offered on request only, never chos
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -25,8 +26,9 @@ class PtlRunner:
         try:
             self.module = _load_for_lite_interpreter(str(path))
         except (RuntimeError, ValueError) as exc:
-            raise ModelLoadError(f"the lite interpreter cannot load {Path(path).name}: "
-                                 f"{str(exc).splitlines()[0][:200]}") from None
+            raise ModelLoadError(
+                f"the lite interpreter cannot load {Path(path).name}: {str(exc).splitlines()[0][:200]}"
+            ) from None
         self.inputs = list(source_inputs)
         self.outputs: list[TensorSpec] = []
 
@@ -43,8 +45,7 @@ class PtlExporter(Exporter):
     runtime = "torch-lite-interpreter"
     description = "TorchScript-lite for the PyTorch Mobile lite interpreter (deprecated upstream)"
     support = {"torch": ("fp32",)}
-    deprecation = ("PyTorch Mobile (.ptl) is deprecated upstream; prefer --format executorch "
-                   "for new deployments")
+    deprecation = "PyTorch Mobile (.ptl) is deprecated upstream; prefer --format executorch for new deployments"
 
     def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
         import torch

@@ -7,8 +7,9 @@ from `edge_kit.quant.tflite`.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -21,10 +22,14 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
     shape = tuple(int(d) for d in detail["shape"])
     scale, zero = detail.get("quantization", (0.0, 0))
     quantized = detail["dtype"] in (np.int8, np.uint8, np.int16) and scale
-    return TensorSpec(name=detail["name"], shape=shape, dtype=np.dtype(detail["dtype"]).name,
-                      layout=guess_layout(shape, "onnx"),
-                      scale=float(scale) if quantized else None,
-                      zero_point=int(zero) if quantized else None)
+    return TensorSpec(
+        name=detail["name"],
+        shape=shape,
+        dtype=np.dtype(detail["dtype"]).name,
+        layout=guess_layout(shape, "onnx"),
+        scale=float(scale) if quantized else None,
+        zero_point=int(zero) if quantized else None,
+    )
 
 
 class TfliteRunner:
@@ -39,8 +44,10 @@ class TfliteRunner:
             self.interpreter = Interpreter(model_path=str(path), num_threads=threads or None)
             self.interpreter.allocate_tensors()
         except (ValueError, RuntimeError) as exc:
-            raise ModelLoadError(f"LiteRT cannot load {Path(path).name}: {str(exc).splitlines()[0][:200]}",
-                                 hint="the file may be damaged or use an operator LiteRT lacks") from None
+            raise ModelLoadError(
+                f"LiteRT cannot load {Path(path).name}: {str(exc).splitlines()[0][:200]}",
+                hint="the file may be damaged or use an operator LiteRT lacks",
+            ) from None
         self._in = self.interpreter.get_input_details()
         self._out = self.interpreter.get_output_details()
         self.inputs = [_spec(d) for d in self._in]
@@ -106,16 +113,19 @@ class TfliteExporter(Exporter):
     suffix = ".tflite"
     runtime = "litert"
     description = "TFLite / LiteRT flatbuffer, run by ai-edge-litert (XNNPACK)"
-    support = {"torch": ("fp32", "fp16", "int8-dynamic", "int8"),
-               "tensorflow": ("fp32", "fp16", "int8-dynamic", "int8")}
+    support = {
+        "torch": ("fp32", "fp16", "int8-dynamic", "int8"),
+        "tensorflow": ("fp32", "fp16", "int8-dynamic", "int8"),
+    }
 
     def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
         converter = "litert-torch" if source.framework == "torch" else "tf.lite.TFLiteConverter"
         if options.precision != "fp32":
             from edge_kit.quant import tflite as quant
 
-            dest.write_bytes(quant.torch(source, options) if source.framework == "torch"
-                             else quant.keras(source, options))
+            dest.write_bytes(
+                quant.torch(source, options) if source.framework == "torch" else quant.keras(source, options)
+            )
         elif source.framework == "torch":
             _export_torch(source, dest)
         else:
@@ -136,8 +146,13 @@ class TfliteExporter(Exporter):
     def versions(self, source: SourceModel | None = None) -> dict[str, str | None]:
         out = {"ai-edge-litert": package_version("ai-edge-litert")}
         if source is None or source.framework == "torch":
-            out.update(torch=package_version("torch"), **{"litert-torch": package_version("litert-torch"),
-                                                          "ai-edge-quantizer": package_version("ai-edge-quantizer")})
+            out.update(
+                torch=package_version("torch"),
+                **{
+                    "litert-torch": package_version("litert-torch"),
+                    "ai-edge-quantizer": package_version("ai-edge-quantizer"),
+                },
+            )
         if source is None or source.framework == "tensorflow":
             out.update(tensorflow=package_version("tensorflow-cpu"))
         return out

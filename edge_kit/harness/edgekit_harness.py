@@ -26,7 +26,8 @@ import os
 import sys
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -68,16 +69,25 @@ def status_kb() -> dict[str, int]:
 
 # ----------------------------------------------------------------------------- measuring
 
+
 def latency_stats(lat_ms: list[float]) -> dict[str, float]:
     a = np.asarray(lat_ms, dtype=np.float64)
     pct = np.percentile(a, [50, 90, 99])
-    return {"count": int(a.size), "mean_ms": float(a.mean()), "std_ms": float(a.std()),
-            "min_ms": float(a.min()), "max_ms": float(a.max()), "p50_ms": float(pct[0]),
-            "p90_ms": float(pct[1]), "p99_ms": float(pct[2])}
+    return {
+        "count": int(a.size),
+        "mean_ms": float(a.mean()),
+        "std_ms": float(a.std()),
+        "min_ms": float(a.min()),
+        "max_ms": float(a.max()),
+        "p50_ms": float(pct[0]),
+        "p90_ms": float(pct[1]),
+        "p99_ms": float(pct[2]),
+    }
 
 
-def timed_runs(fn: Callable[[], Any], num_runs: int, max_secs: float,
-               count_runs: int) -> tuple[list[float], list[float], str]:
+def timed_runs(
+    fn: Callable[[], Any], num_runs: int, max_secs: float, count_runs: int
+) -> tuple[list[float], list[float], str]:
     """Wall and calling-thread CPU latencies (ms) of up to `num_runs` inferences, stopping
     after `max_secs` (0 = no limit). Thread CPU time ignores time the host spent on other
     processes, so it is the steadier figure on a busy host (with --num_threads 1 it covers
@@ -140,8 +150,9 @@ def _inputs_from_npz(specs: list[dict[str, Any]], npz: str) -> list[Any]:
         if list(array.shape) != shape and list(array.shape[1:]) == shape[1:] and len(array) >= shape[0]:
             array = array[: shape[0]]
         if list(array.shape) != shape:
-            raise HarnessError(f"{npz}: array for {spec['name']} has shape {list(array.shape)}, "
-                               f"the model takes {shape}", EXIT_USAGE)
+            raise HarnessError(
+                f"{npz}: array for {spec['name']} has shape {list(array.shape)}, the model takes {shape}", EXIT_USAGE
+            )
         arrays.append(np.ascontiguousarray(array.astype(spec["dtype"], copy=False)))
     return arrays
 
@@ -164,11 +175,20 @@ def machine_info() -> dict[str, Any]:
     except OSError:
         pass
     uname = os.uname()  # (os, not platform: importing less keeps the emulated start short)
-    return {"machine": uname.machine, "system": uname.sysname, "release": uname.release,
-            "python": sys.version.split()[0], "cpu_count": os.cpu_count(),
-            "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
-            "cpu": {"processors": processors, "parts": sorted(set(parts)),
-                    "implementers": sorted(set(implementers)), "features": features}}
+    return {
+        "machine": uname.machine,
+        "system": uname.sysname,
+        "release": uname.release,
+        "python": sys.version.split()[0],
+        "cpu_count": os.cpu_count(),
+        "affinity_cpus": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else None,
+        "cpu": {
+            "processors": processors,
+            "parts": sorted(set(parts)),
+            "implementers": sorted(set(implementers)),
+            "features": features,
+        },
+    }
 
 
 def output_summary(specs: list[dict[str, Any]], outputs: list[Any]) -> list[dict[str, Any]]:
@@ -176,13 +196,23 @@ def output_summary(specs: list[dict[str, Any]], outputs: list[Any]) -> list[dict
     for spec, out in zip(specs, outputs):
         a = np.asarray(out)
         f = a.astype(np.float64) if a.size else np.zeros(1)
-        rows.append({**spec, "shape": list(a.shape), "dtype": a.dtype.name, "mean": float(f.mean()),
-                     "std": float(f.std()), "min": float(f.min()), "max": float(f.max()),
-                     "all_finite": bool(np.isfinite(f).all())})
+        rows.append(
+            {
+                **spec,
+                "shape": list(a.shape),
+                "dtype": a.dtype.name,
+                "mean": float(f.mean()),
+                "std": float(f.std()),
+                "min": float(f.min()),
+                "max": float(f.max()),
+                "all_finite": bool(np.isfinite(f).all()),
+            }
+        )
     return rows
 
 
 # ----------------------------------------------------------------------------- main
+
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="edgekit_harness", description=__doc__.split("\n")[0])
@@ -192,8 +222,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--warmup_runs", type=int, default=1)
     p.add_argument("--num_runs", type=int, default=10)
     p.add_argument("--max_secs", type=float, default=0.0, help="stop the timed runs after this (0: never)")
-    p.add_argument("--count-runs", "--count_runs", dest="count_runs", type=int, default=None,
-                   help="mark only the first N timed runs for instruction counting (default: all)")
+    p.add_argument(
+        "--count-runs",
+        "--count_runs",
+        dest="count_runs",
+        type=int,
+        default=None,
+        help="mark only the first N timed runs for instruction counting (default: all)",
+    )
     p.add_argument("--input", help=".npz of real inputs (by input name, else in order)")
     p.add_argument("--seed", type=int, default=0, help="seed of the random inputs")
     p.add_argument("--profile-ops", "--profile_ops", dest="profile_ops", action="store_true")
@@ -213,7 +249,7 @@ def _guarded(what: str, code: int, fn: Callable[[], Any]) -> Any:
         return fn()
     except HarnessError:
         raise
-    except Exception as exc:  # the runtime's own exception types vary
+    except Exception as exc:  # noqa: BLE001 - the runtime's own exception types vary
         text = " ".join(str(exc).split())[:400]
         raise HarnessError(f"{what}: {type(exc).__name__}: {text}", code) from None
 
@@ -232,23 +268,41 @@ def _inferences(args: argparse.Namespace, fn: Callable[[], Any], base: str) -> d
     stage(f"running {base} (warm-up and timed runs)")
     for _ in range(args.warmup_runs):
         _guarded(f"a warm-up inference of {base} failed", EXIT_RUN, fn)
-    lat, cpu_lat, stopped = _guarded(f"a timed inference of {base} failed", EXIT_RUN, lambda:
-                                     timed_runs(fn, args.num_runs, args.max_secs, args.count_runs))
-    return {"outputs": outputs, "timing": {
-        "first_inference_ms": first_ms, "warmup_runs": args.warmup_runs, "runs": latency_stats(lat),
-        "latencies_ms": lat, "thread_cpu": latency_stats(cpu_lat), "thread_cpu_ms": cpu_lat,
-        "stopped_by": stopped, "counted_runs": min(args.count_runs, len(lat)),
-        "max_secs": args.max_secs, "timed_region": "set inputs + run + read outputs"}}
+    lat, cpu_lat, stopped = _guarded(
+        f"a timed inference of {base} failed",
+        EXIT_RUN,
+        lambda: timed_runs(fn, args.num_runs, args.max_secs, args.count_runs),
+    )
+    return {
+        "outputs": outputs,
+        "timing": {
+            "first_inference_ms": first_ms,
+            "warmup_runs": args.warmup_runs,
+            "runs": latency_stats(lat),
+            "latencies_ms": lat,
+            "thread_cpu": latency_stats(cpu_lat),
+            "thread_cpu_ms": cpu_lat,
+            "stopped_by": stopped,
+            "counted_runs": min(args.count_runs, len(lat)),
+            "max_secs": args.max_secs,
+            "timed_region": "set inputs + run + read outputs",
+        },
+    }
 
 
 def _memory(rss: dict[str, dict[str, int]], static: dict[str, Any]) -> dict[str, Any]:
     peak, base = rss["timed"].get("VmHWM", 0), rss["runtime"].get("VmRSS", 0)
-    return {"rss_start_kb": rss["start"].get("VmRSS"), "rss_runtime_kb": base,
-            "rss_loaded_kb": rss["loaded"].get("VmRSS"), "peak_rss_kb": peak,
-            "peak_over_runtime_kb": peak - base, "peak_rss_with_profiling_kb": rss["end"].get("VmHWM"),
-            "runtime_static": static,
-            "note": "peak = VmHWM after the timed runs; under QEMU the RSS figures are the emulator "
-                    "process's (guest memory plus QEMU's own): compare increases, not absolutes"}
+    return {
+        "rss_start_kb": rss["start"].get("VmRSS"),
+        "rss_runtime_kb": base,
+        "rss_loaded_kb": rss["loaded"].get("VmRSS"),
+        "peak_rss_kb": peak,
+        "peak_over_runtime_kb": peak - base,
+        "peak_rss_with_profiling_kb": rss["end"].get("VmHWM"),
+        "runtime_static": static,
+        "note": "peak = VmHWM after the timed runs; under QEMU the RSS figures are the emulator "
+        "process's (guest memory plus QEMU's own): compare increases, not absolutes",
+    }
 
 
 def profile(args: argparse.Namespace) -> dict[str, Any]:
@@ -265,8 +319,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     _, load_ms = _timed(f"cannot load {base}", EXIT_LOAD, lambda: rt.load(args.model, args.num_threads))
     rss["loaded"] = status_kb()
     in_specs = _guarded("cannot read the model's inputs", EXIT_LOAD, rt.input_specs)
-    inputs = _guarded("cannot make the inputs", EXIT_USAGE,
-                      lambda: make_inputs(in_specs, args.input, args.seed))
+    inputs = _guarded("cannot make the inputs", EXIT_USAGE, lambda: make_inputs(in_specs, args.input, args.seed))
     ran = _inferences(args, _guarded("cannot bind the inputs", EXIT_RUN, lambda: rt.bind(inputs)), base)
     rss["timed"] = status_kb()
     ops = None
@@ -280,8 +333,7 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
         "runtime": {"name": rt.name, "version": rt.version, "num_threads": args.num_threads},
         "model": {"path": os.path.abspath(args.model), "size_bytes": os.path.getsize(args.model)},
         "inputs": [{**s, "source": "npz" if args.input else f"random(seed={args.seed})"} for s in in_specs],
-        "outputs": output_summary(_guarded("cannot read the outputs", EXIT_RUN, rt.output_specs),
-                                  ran["outputs"]),
+        "outputs": output_summary(_guarded("cannot read the outputs", EXIT_RUN, rt.output_specs), ran["outputs"]),
         "timing": {"load_ms": load_ms, **ran["timing"]},
         "memory": _memory(rss, _guarded("cannot read memory figures", EXIT_RUN, rt.static_memory)),
         "ops": ops,
@@ -303,20 +355,25 @@ def write_report(report: dict[str, Any], out: str | None) -> None:
 def main(argv: list[str] | None = None) -> int:
     start = time.perf_counter()
     args = parse_args(argv)
-    head = {"schema": "edgekit-harness-report/1", "harness_version": HARNESS_VERSION,
-            "emulator": os.environ.get("EDGEKIT_EMULATOR"), "target": os.environ.get("EDGEKIT_TARGET"),
-            "argv": sys.argv[1:] if argv is None else argv}
+    head = {
+        "schema": "edgekit-harness-report/1",
+        "harness_version": HARNESS_VERSION,
+        "emulator": os.environ.get("EDGEKIT_EMULATOR"),
+        "target": os.environ.get("EDGEKIT_TARGET"),
+        "argv": sys.argv[1:] if argv is None else argv,
+    }
     try:
         report = {"ok": True, **head, **profile(args)}
         code = 0
     except HarnessError as exc:
         print(f"edgekit-harness: error: {exc}", file=sys.stderr, flush=True)
-        report, code = {"ok": False, **head, "error": {"message": str(exc), "exit_code": exc.code},
-                        "machine": machine_info()}, exc.code
-    except Exception as exc:  # a bug here: keep the traceback, still write a report
+        report, code = (
+            {"ok": False, **head, "error": {"message": str(exc), "exit_code": exc.code}, "machine": machine_info()},
+            exc.code,
+        )
+    except Exception as exc:  # noqa: BLE001 - a bug here: keep the traceback, still write a report
         traceback.print_exc()
-        report, code = {"ok": False, **head, "error": {"message": f"internal error: {exc!r}",
-                                                       "exit_code": 1}}, 1
+        report, code = {"ok": False, **head, "error": {"message": f"internal error: {exc!r}", "exit_code": 1}}, 1
     report["wall_s"] = time.perf_counter() - start
     write_report(report, args.out)
     return code

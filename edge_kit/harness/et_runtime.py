@@ -22,9 +22,21 @@ PROFILE_MODES = {"off": 0, "events": 1, "etdump": 2}
 
 # ExecuTorch ScalarType codes -> numpy dtypes (runtime/core/portable_type/scalar_type.h).
 SCALAR_TYPES: dict[int, Any] = {
-    0: np.uint8, 1: np.int8, 2: np.int16, 3: np.int32, 4: np.int64, 5: np.float16,
-    6: np.float32, 7: np.float64, 11: np.bool_, 12: np.int8, 13: np.uint8, 14: np.int32,
-    27: np.uint16, 28: np.uint32, 29: np.uint64,
+    0: np.uint8,
+    1: np.int8,
+    2: np.int16,
+    3: np.int32,
+    4: np.int64,
+    5: np.float16,
+    6: np.float32,
+    7: np.float64,
+    11: np.bool_,
+    12: np.int8,
+    13: np.uint8,
+    14: np.int32,
+    27: np.uint16,
+    28: np.uint32,
+    29: np.uint64,
 }
 
 
@@ -43,10 +55,8 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "et_free": (None, [_c.c_void_p]),
     "et_num_inputs": (_c.c_int, [_c.c_void_p]),
     "et_num_outputs": (_c.c_int, [_c.c_void_p]),
-    "et_input_meta": (_c.c_int, [_c.c_void_p, _c.c_int, _c.POINTER(_c.c_int),
-                                 _c.POINTER(_c.c_int), _i64p, _c.c_int]),
-    "et_output_meta": (_c.c_int, [_c.c_void_p, _c.c_int, _c.POINTER(_c.c_int),
-                                  _c.POINTER(_c.c_int), _i64p, _c.c_int]),
+    "et_input_meta": (_c.c_int, [_c.c_void_p, _c.c_int, _c.POINTER(_c.c_int), _c.POINTER(_c.c_int), _i64p, _c.c_int]),
+    "et_output_meta": (_c.c_int, [_c.c_void_p, _c.c_int, _c.POINTER(_c.c_int), _c.POINTER(_c.c_int), _i64p, _c.c_int]),
     "et_io_name": (_c.c_char_p, [_c.c_void_p, _c.c_int, _c.c_int]),
     "et_set_input": (_c.c_int, [_c.c_void_p, _c.c_int, _c.c_void_p, _c.c_size_t]),
     "et_run": (_c.c_int, [_c.c_void_p]),
@@ -55,9 +65,19 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "et_num_backends": (_c.c_int, [_c.c_void_p]),
     "et_backend_name": (_c.c_char_p, [_c.c_void_p, _c.c_int]),
     "et_profile_count": (_c.c_int, [_c.c_void_p]),
-    "et_profile_event": (_c.c_int, [_c.c_void_p, _c.c_int, _c.POINTER(_c.c_char_p),
-                                    _c.POINTER(_c.c_int), _c.POINTER(_c.c_int), _i64p,
-                                    _c.POINTER(_c.c_double), _c.POINTER(_c.c_double)]),
+    "et_profile_event": (
+        _c.c_int,
+        [
+            _c.c_void_p,
+            _c.c_int,
+            _c.POINTER(_c.c_char_p),
+            _c.POINTER(_c.c_int),
+            _c.POINTER(_c.c_int),
+            _i64p,
+            _c.POINTER(_c.c_double),
+            _c.POINTER(_c.c_double),
+        ],
+    ),
     "et_write_etdump": (_c.c_int, [_c.c_void_p, _c.c_char_p]),
 }
 _LIBS: dict[str, ctypes.CDLL] = {}
@@ -85,8 +105,7 @@ def _text(raw: bytes | None) -> str:
 class EtModel:
     """One loaded `.pte` program (its `forward` method), ready to run repeatedly."""
 
-    def __init__(self, lib_path: str, model_path: str, num_threads: int = 1,
-                 profile: str = "off") -> None:
+    def __init__(self, lib_path: str, model_path: str, num_threads: int = 1, profile: str = "off") -> None:
         if profile not in PROFILE_MODES:
             raise ValueError(f"profile must be one of {sorted(PROFILE_MODES)}, got {profile!r}")
         self._lib = load_library(lib_path)
@@ -98,8 +117,7 @@ class EtModel:
             raise EtError(_text(self._lib.et_last_error()) or f"cannot load {model_path}")
         self._h: int | None = handle
         self._instructions: list[str] | None = None
-        self._inputs = [self._meta(self._lib.et_input_meta, i, False)
-                        for i in range(self._lib.et_num_inputs(handle))]
+        self._inputs = [self._meta(self._lib.et_input_meta, i, False) for i in range(self._lib.et_num_inputs(handle))]
 
     def _handle(self) -> int:
         if self._h is None:
@@ -112,13 +130,18 @@ class EtModel:
 
     def _meta(self, func: Any, index: int, is_output: bool) -> dict[str, Any]:
         dtype, ndim, shape = ctypes.c_int(), ctypes.c_int(), (ctypes.c_int64 * MAX_DIMS)()
-        self._check(func(self._handle(), index, ctypes.byref(dtype), ctypes.byref(ndim), shape,
-                         MAX_DIMS), f"metadata of {'output' if is_output else 'input'} {index}")
+        self._check(
+            func(self._handle(), index, ctypes.byref(dtype), ctypes.byref(ndim), shape, MAX_DIMS),
+            f"metadata of {'output' if is_output else 'input'} {index}",
+        )
         name = _text(self._lib.et_io_name(self._handle(), int(is_output), index))
         kind = "output" if is_output else "input"
         np_dtype = SCALAR_TYPES.get(dtype.value)
-        return {"name": name or f"{kind}_{index}", "shape": [int(shape[d]) for d in range(ndim.value)],
-                "dtype": np.dtype(np_dtype).name if np_dtype else f"scalar_type_{dtype.value}"}
+        return {
+            "name": name or f"{kind}_{index}",
+            "shape": [int(shape[d]) for d in range(ndim.value)],
+            "dtype": np.dtype(np_dtype).name if np_dtype else f"scalar_type_{dtype.value}",
+        }
 
     def input_specs(self) -> list[dict[str, Any]]:
         """Name, shape and numpy dtype name of each input (dtype 'scalar_type_-1' = not a tensor)."""
@@ -126,8 +149,7 @@ class EtModel:
 
     def output_specs(self) -> list[dict[str, Any]]:
         """Like input_specs; after a run the shapes are those of the latest outputs."""
-        return [self._meta(self._lib.et_output_meta, i, True)
-                for i in range(self._lib.et_num_outputs(self._handle()))]
+        return [self._meta(self._lib.et_output_meta, i, True) for i in range(self._lib.et_num_outputs(self._handle()))]
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Run `forward` once; inputs must match input_specs() in count, shape and dtype."""
@@ -137,8 +159,10 @@ class EtModel:
         for i, (array, spec) in enumerate(zip(inputs, self._inputs)):
             array = np.ascontiguousarray(array)
             if list(array.shape) != spec["shape"] or array.dtype.name != spec["dtype"]:
-                raise EtError(f"input {i} ({spec['name']}) must be {spec['dtype']}{spec['shape']}, "
-                              f"got {array.dtype.name}{list(array.shape)}")
+                raise EtError(
+                    f"input {i} ({spec['name']}) must be {spec['dtype']}{spec['shape']}, "
+                    f"got {array.dtype.name}{list(array.shape)}"
+                )
             self._check(self._lib.et_set_input(h, i, array.ctypes.data, array.nbytes), "set_input")
         self._check(self._lib.et_run(h), "run")
         outputs = []
@@ -155,10 +179,16 @@ class EtModel:
         sizes, info = (ctypes.c_int64 * 64)(), (ctypes.c_int64 * 4)()
         n = self._lib.et_memory_info(self._handle(), sizes, 64, info)
         planned = [int(sizes[i]) for i in range(min(n, 64))]
-        return {"file_bytes": int(info[0]), "planned_buffers": planned,
-                "planned_bytes": sum(planned), "method_allocator_bytes": int(info[1]),
-                "temp_allocator_peak_bytes": int(info[2]), "input_copy_bytes": int(info[3]),
-                "backends": self.backends(), "num_threads": int(self._lib.et_thread_count())}
+        return {
+            "file_bytes": int(info[0]),
+            "planned_buffers": planned,
+            "planned_bytes": sum(planned),
+            "method_allocator_bytes": int(info[1]),
+            "temp_allocator_peak_bytes": int(info[2]),
+            "input_copy_bytes": int(info[3]),
+            "backends": self.backends(),
+            "num_threads": int(self._lib.et_thread_count()),
+        }
 
     def backends(self) -> list[str]:
         h = self._handle()
@@ -175,11 +205,20 @@ class EtModel:
         name, kind, chain = ctypes.c_char_p(), ctypes.c_int(), ctypes.c_int()
         index, start, duration = ctypes.c_int64(), ctypes.c_double(), ctypes.c_double()
         for i in range(self._lib.et_profile_count(h)):
-            self._check(self._lib.et_profile_event(h, i, *map(ctypes.byref, (
-                name, kind, chain, index, start, duration))), "profile event")
-            events.append({"name": _text(name.value), "kind": "delegate" if kind.value else "runtime",
-                           "chain": chain.value, "index": index.value,
-                           "start_us": start.value, "duration_us": duration.value})
+            self._check(
+                self._lib.et_profile_event(h, i, *map(ctypes.byref, (name, kind, chain, index, start, duration))),
+                "profile event",
+            )
+            events.append(
+                {
+                    "name": _text(name.value),
+                    "kind": "delegate" if kind.value else "runtime",
+                    "chain": chain.value,
+                    "index": index.value,
+                    "start_us": start.value,
+                    "duration_us": duration.value,
+                }
+            )
         return events
 
     def op_timings(self) -> list[dict[str, Any]]:
@@ -192,8 +231,14 @@ class EtModel:
             if ev["kind"] == "delegate":
                 rows.append({"op": ev["name"], "where": "delegate", "duration_us": ev["duration_us"]})
             elif ev["name"] in ("OPERATOR_CALL", "DELEGATE_CALL") and 0 <= ev["index"] < len(names):
-                rows.append({"op": names[ev["index"]], "where": "instruction",
-                             "index": ev["index"], "duration_us": ev["duration_us"]})
+                rows.append(
+                    {
+                        "op": names[ev["index"]],
+                        "where": "instruction",
+                        "index": ev["index"],
+                        "duration_us": ev["duration_us"],
+                    }
+                )
         return rows
 
     def write_etdump(self, path: str) -> None:
@@ -215,11 +260,12 @@ class EtModel:
     def __del__(self) -> None:
         try:
             self.close()
-        except Exception:
+        except Exception:  # noqa: BLE001, S110 - interpreter shutdown: nothing left to report to
             pass
 
 
 # --- a minimal flatbuffer reader for the instruction list of a .pte (schema/program.fbs)
+
 
 def _table(buf: bytes, pos: int) -> tuple[int, int, int]:
     vtable = pos - struct.unpack_from("<i", buf, pos)[0]
@@ -253,7 +299,7 @@ def _string(buf: bytes, table: tuple[int, int, int], slot: int) -> str:
         return ""
     start = _ref(buf, at)
     length = struct.unpack_from("<I", buf, start)[0]
-    return buf[start + 4:start + 4 + length].decode("utf-8", "replace")
+    return buf[start + 4 : start + 4 + length].decode("utf-8", "replace")
 
 
 def _int_field(buf: bytes, table: tuple[int, int, int], slot: int, fmt: str = "<i") -> int:
@@ -270,12 +316,10 @@ def pte_instructions(model_path: str, plan: str = "forward") -> list[str]:
     for ep in _vector(buf, program, 1):  # Program.execution_plan
         if _string(buf, ep, 0) != plan:
             continue
-        ops = [_string(buf, op, 0) + "." + (_string(buf, op, 1) or "default")
-               for op in _vector(buf, ep, 6)]
+        ops = [_string(buf, op, 0) + "." + (_string(buf, op, 1) or "default") for op in _vector(buf, ep, 6)]
         delegates = [_string(buf, d, 0) for d in _vector(buf, ep, 7)]
         chains = _vector(buf, ep, 5)
-        return [_describe(buf, instr, ops, delegates)
-                for instr in (_vector(buf, chains[0], 2) if chains else [])]
+        return [_describe(buf, instr, ops, delegates) for instr in (_vector(buf, chains[0], 2) if chains else [])]
     return []
 
 

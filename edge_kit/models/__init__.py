@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 from edge_kit.errors import UnsupportedError
 from edge_kit.models.base import SourceModel
@@ -18,15 +18,22 @@ def sniff_source(path: Path) -> Kind:
     path = Path(path)
     kind = sniff(path)
     if kind not in SOURCE_KINDS:
-        raise UnsupportedError(f"{path.name} is already an exported {kind.value} artifact, not a source model",
-                               hint="export from the original PyTorch, Keras or ONNX model; "
-                                    "artifacts go to `edgekit profile` or `edgekit package`")
+        raise UnsupportedError(
+            f"{path.name} is already an exported {kind.value} artifact, not a source model",
+            hint="export from the original PyTorch, Keras or ONNX model; "
+            "artifacts go to `edgekit profile` or `edgekit package`",
+        )
     return kind
 
 
-def load_model(path: Path, *, input_shapes: Sequence[tuple[int, ...]] = (),
-               input_dtypes: Sequence[str] = (), model_class: str | None = None,
-               trust: bool = False) -> SourceModel:
+def load_model(
+    path: Path,
+    *,
+    input_shapes: Sequence[tuple[int, ...]] = (),
+    input_dtypes: Sequence[str] = (),
+    model_class: str | None = None,
+    trust: bool = False,
+) -> SourceModel:
     """Sniff, load and resolve the concrete input signature of a source model."""
     path = Path(path)
     kind = sniff_source(path)
@@ -42,6 +49,5 @@ def load_model(path: Path, *, input_shapes: Sequence[tuple[int, ...]] = (),
         from edge_kit.models.tf_models import load_tf
 
         source = load_tf(path, kind, trust)
-    source.inputs = resolve_inputs(source.declared_inputs(), input_shapes, input_dtypes,
-                                   source.framework)
+    source.inputs = resolve_inputs(source.declared_inputs(), input_shapes, input_dtypes, source.framework)
     return source

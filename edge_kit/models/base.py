@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, ClassVar, Sequence
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,8 +34,7 @@ class SourceModel(ABC):
     def output_specs(self) -> list[TensorSpec]:
         """Output specs, found by running the model once on zeros."""
         outs = self.run([np.zeros([int(d) for d in s.shape], dtype=s.dtype) for s in self.inputs])
-        return [TensorSpec(name=f"output_{i}", shape=tuple(o.shape), dtype=str(o.dtype))
-                for i, o in enumerate(outs)]
+        return [TensorSpec(name=f"output_{i}", shape=tuple(o.shape), dtype=str(o.dtype)) for i, o in enumerate(outs)]
 
     def describe(self) -> dict[str, Any]:
         return {"path": str(self.path), "kind": self.kind.value, "framework": self.framework}

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -12,9 +13,16 @@ from edge_kit.models.base import SourceModel
 from edge_kit.models.sniff import Kind
 from edge_kit.signature import TensorSpec, guess_layout
 
-ORT_DTYPES = {"tensor(float)": "float32", "tensor(float16)": "float16", "tensor(int8)": "int8",
-              "tensor(uint8)": "uint8", "tensor(int32)": "int32", "tensor(int64)": "int64",
-              "tensor(bool)": "bool", "tensor(double)": "float64"}
+ORT_DTYPES = {
+    "tensor(float)": "float32",
+    "tensor(float16)": "float16",
+    "tensor(int8)": "int8",
+    "tensor(uint8)": "uint8",
+    "tensor(int32)": "int32",
+    "tensor(int64)": "int64",
+    "tensor(bool)": "bool",
+    "tensor(double)": "float64",
+}
 
 
 def ort_session(path: Path, threads: int = 0) -> Any:
@@ -29,8 +37,10 @@ def ort_session(path: Path, threads: int = 0) -> Any:
         return ort.InferenceSession(model_ref(path), options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"onnxruntime cannot load {Path(path).name}: {first[:200]}",
-                             hint="the model may use an operator or opset onnxruntime lacks") from None
+        raise ModelLoadError(
+            f"onnxruntime cannot load {Path(path).name}: {first[:200]}",
+            hint="the model may use an operator or opset onnxruntime lacks",
+        ) from None
 
 
 def model_ref(path: Path) -> str | bytes:
@@ -48,8 +58,11 @@ def ort_specs(args: Sequence[Any]) -> list[TensorSpec]:
     specs = []
     for arg in args:
         shape = tuple(d if isinstance(d, int) else None for d in arg.shape)
-        specs.append(TensorSpec(name=arg.name, shape=shape, dtype=ORT_DTYPES.get(arg.type, arg.type),
-                                layout=guess_layout(shape, "onnx")))
+        specs.append(
+            TensorSpec(
+                name=arg.name, shape=shape, dtype=ORT_DTYPES.get(arg.type, arg.type), layout=guess_layout(shape, "onnx")
+            )
+        )
     return specs
 
 
@@ -74,6 +87,8 @@ def load_onnx(path: Path) -> OnnxSource:
     try:
         onnx.checker.check_model(model_ref(path))
     except Exception as exc:  # noqa: BLE001 - onnx.checker raises ValidationError and others
-        raise ModelLoadError(f"{path.name} is not a valid ONNX model: {str(exc).splitlines()[0][:200]}",
-                             hint="re-export it, or check missing initializers / unknown operators") from None
+        raise ModelLoadError(
+            f"{path.name} is not a valid ONNX model: {str(exc).splitlines()[0][:200]}",
+            hint="re-export it, or check missing initializers / unknown operators",
+        ) from None
     return OnnxSource(path)

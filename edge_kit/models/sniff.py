@@ -30,8 +30,15 @@ class Kind(str, Enum):
     TORCHSCRIPT_LITE = "torchscript_lite"
 
 
-SOURCE_KINDS = (Kind.TORCHSCRIPT, Kind.EXPORTED_PROGRAM, Kind.TORCH_PICKLE, Kind.KERAS,
-                Kind.KERAS_H5, Kind.SAVED_MODEL, Kind.ONNX)
+SOURCE_KINDS = (
+    Kind.TORCHSCRIPT,
+    Kind.EXPORTED_PROGRAM,
+    Kind.TORCH_PICKLE,
+    Kind.KERAS,
+    Kind.KERAS_H5,
+    Kind.SAVED_MODEL,
+    Kind.ONNX,
+)
 
 
 def check_zip_entries(names: list[str], path: Path) -> None:
@@ -39,8 +46,10 @@ def check_zip_entries(names: list[str], path: Path) -> None:
     for name in names:
         pure = PurePosixPath(name.replace("\\", "/"))
         if pure.is_absolute() or ".." in pure.parts or (len(name) > 1 and name[1] == ":"):
-            raise TrustError(f"{path.name} contains an archive entry escaping its root ('{name[:60]}')",
-                             hint="the file is malformed or malicious; re-export it from its source")
+            raise TrustError(
+                f"{path.name} contains an archive entry escaping its root ('{name[:60]}')",
+                hint="the file is malformed or malicious; re-export it from its source",
+            )
 
 
 def _zip_kind(path: Path) -> Kind:
@@ -48,8 +57,10 @@ def _zip_kind(path: Path) -> Kind:
         with zipfile.ZipFile(path) as archive:
             names = archive.namelist()
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path.name} is a damaged zip archive ({exc})",
-                             hint="the file may be truncated; export or download it again") from None
+        raise ModelLoadError(
+            f"{path.name} is a damaged zip archive ({exc})",
+            hint="the file may be truncated; export or download it again",
+        ) from None
     check_zip_entries(names, path)
     tails = {"/".join(n.split("/")[1:]) for n in names}
     if "config.json" in names and any(n.endswith(".weights.h5") for n in names):
@@ -62,8 +73,10 @@ def _zip_kind(path: Path) -> Kind:
         return Kind.TORCHSCRIPT
     if "data.pkl" in tails:
         return Kind.TORCH_PICKLE
-    raise ModelLoadError(f"{path.name} is a zip archive but not a model edgekit recognises",
-                         hint="expected TorchScript, ExportedProgram (.pt2), torch.save or .keras")
+    raise ModelLoadError(
+        f"{path.name} is a zip archive but not a model edgekit recognises",
+        hint="expected TorchScript, ExportedProgram (.pt2), torch.save or .keras",
+    )
 
 
 def _is_onnx(path: Path) -> bool:
@@ -85,15 +98,16 @@ def sniff(path: Path) -> Kind:
     try:
         exists, is_dir = path.exists(), path.is_dir()
     except OSError as exc:  # a name too long, a loop of links, a folder we may not search
-        raise ModelLoadError(f"cannot open model file {_short(path)}: {exc.strerror}",
-                             hint="check the path") from None
+        raise ModelLoadError(f"cannot open model file {_short(path)}: {exc.strerror}", hint="check the path") from None
     if not exists:
         raise ModelLoadError(f"model file {_short(path)} does not exist", hint="check the path")
     if is_dir:
         if (path / "saved_model.pb").is_file() or (path / "saved_model.pbtxt").is_file():
             return Kind.SAVED_MODEL
-        raise ModelLoadError(f"{path} is a folder but not a TensorFlow SavedModel (no saved_model.pb)",
-                             hint="pass a model file or a SavedModel folder")
+        raise ModelLoadError(
+            f"{path} is a folder but not a TensorFlow SavedModel (no saved_model.pb)",
+            hint="pass a model file or a SavedModel folder",
+        )
     try:
         size = path.stat().st_size
         with open(path, "rb") as handle:
@@ -115,15 +129,17 @@ def sniff(path: Path) -> Kind:
     if _is_onnx(path):
         return Kind.ONNX
     what = "text" if _looks_like_text(head) else "data"
-    raise ModelLoadError(f"{path.name} is not a model edgekit recognises (it looks like {what})",
-                         hint="supported: TorchScript/ExportedProgram .pt/.pt2, torch state_dict + "
-                              "--model-class, Keras .keras/.h5, SavedModel folder, .onnx")
+    raise ModelLoadError(
+        f"{path.name} is not a model edgekit recognises (it looks like {what})",
+        hint="supported: TorchScript/ExportedProgram .pt/.pt2, torch state_dict + "
+        "--model-class, Keras .keras/.h5, SavedModel folder, .onnx",
+    )
 
 
 def _short(path: Path, limit: int = 120) -> str:
     """A path for a message: long ones keep their start and their file name."""
     text = str(path)
-    return text if len(text) <= limit else f"{text[:40]}...{text[-(limit - 43):]}"
+    return text if len(text) <= limit else f"{text[:40]}...{text[-(limit - 43) :]}"
 
 
 def check_artifact(path: Path, kind: Kind) -> None:
@@ -136,8 +152,10 @@ def check_artifact(path: Path, kind: Kind) -> None:
     try:
         Interpreter(model_path=str(path))  # verifies the flatbuffer; allocates no tensors
     except (ValueError, RuntimeError) as exc:
-        raise ModelLoadError(f"{path.name} is a corrupt TFLite model: {str(exc).splitlines()[0][:160]}",
-                             hint="export it again; the file may be truncated or damaged") from None
+        raise ModelLoadError(
+            f"{path.name} is a corrupt TFLite model: {str(exc).splitlines()[0][:160]}",
+            hint="export it again; the file may be truncated or damaged",
+        ) from None
 
 
 def _looks_like_text(head: bytes) -> bool:

@@ -7,8 +7,9 @@ refused) unless the user passes the trust flag.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,9 @@ def import_tf() -> Any:
 
 def _spec(name: str, shape: Sequence[Any], dtype: Any) -> TensorSpec:
     dims = tuple(int(d) if d is not None else None for d in shape)
-    return TensorSpec(name=name, shape=dims, dtype=str(getattr(dtype, "name", dtype)),
-                      layout=guess_layout(dims, "tensorflow"))
+    return TensorSpec(
+        name=name, shape=dims, dtype=str(getattr(dtype, "name", dtype)), layout=guess_layout(dims, "tensorflow")
+    )
 
 
 class KerasSource(SourceModel):
@@ -80,11 +82,15 @@ def load_tf(path: Path, kind: Kind, trust: bool) -> SourceModel:
         try:
             loaded = tf.saved_model.load(str(path))
         except Exception as exc:  # noqa: BLE001 - TF raises many unrelated types on bad input
-            raise ModelLoadError(f"cannot load SavedModel {path.name}: {str(exc).splitlines()[0][:160]}",
-                                 hint="the folder may be damaged or from an incompatible TensorFlow") from None
+            raise ModelLoadError(
+                f"cannot load SavedModel {path.name}: {str(exc).splitlines()[0][:160]}",
+                hint="the folder may be damaged or from an incompatible TensorFlow",
+            ) from None
         if "serving_default" not in loaded.signatures:
-            raise ModelLoadError(f"SavedModel {path.name} has no 'serving_default' signature",
-                                 hint="export it with model.export() or tf.saved_model.save(signatures=...)")
+            raise ModelLoadError(
+                f"SavedModel {path.name} has no 'serving_default' signature",
+                hint="export it with model.export() or tf.saved_model.save(signatures=...)",
+            )
         return SavedModelSource(path, loaded)
     import keras
 
@@ -92,10 +98,14 @@ def load_tf(path: Path, kind: Kind, trust: bool) -> SourceModel:
         model = keras.models.load_model(str(path), compile=False, safe_mode=not trust)
     except ValueError as exc:
         if "safe_mode" in str(exc) or "lambda" in str(exc).lower():
-            raise TrustError(f"{path.name} contains a Lambda layer whose Python code would run on load",
-                             hint="pass --trust-model if you trust its author") from None
+            raise TrustError(
+                f"{path.name} contains a Lambda layer whose Python code would run on load",
+                hint="pass --trust-model if you trust its author",
+            ) from None
         raise ModelLoadError(f"cannot load Keras model {path.name}: {str(exc).splitlines()[0][:160]}") from None
     except Exception as exc:  # noqa: BLE001 - h5py/zip/json errors on damaged files
-        raise ModelLoadError(f"cannot load Keras model {path.name}: {str(exc).splitlines()[0][:160]}",
-                             hint="the file may be damaged or saved by an incompatible Keras") from None
+        raise ModelLoadError(
+            f"cannot load Keras model {path.name}: {str(exc).splitlines()[0][:160]}",
+            hint="the file may be damaged or saved by an incompatible Keras",
+        ) from None
     return KerasSource(path, kind, model)

@@ -13,10 +13,10 @@ import importlib.util
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,8 +36,7 @@ class TorchSource(SourceModel):
 
     framework = "torch"
 
-    def __init__(self, path: Path, kind: Kind, obj: Any,
-                 embedded_signature: list[TensorSpec] | None = None) -> None:
+    def __init__(self, path: Path, kind: Kind, obj: Any, embedded_signature: list[TensorSpec] | None = None) -> None:
         super().__init__(path, kind)
         self.obj = obj
         self.embedded_signature = embedded_signature
@@ -52,9 +51,14 @@ class TorchSource(SourceModel):
             if node.op == "placeholder" and node.name in self.obj.graph_signature.user_inputs:
                 val = node.meta.get("val")
                 shape = tuple(d if isinstance(d, int) else None for d in val.shape)
-                specs.append(TensorSpec(name=node.name, shape=shape,
-                                        dtype=str(val.dtype).removeprefix("torch."),
-                                        layout=guess_layout(shape, "torch")))
+                specs.append(
+                    TensorSpec(
+                        name=node.name,
+                        shape=shape,
+                        dtype=str(val.dtype).removeprefix("torch."),
+                        layout=guess_layout(shape, "torch"),
+                    )
+                )
         return specs
 
     def example_inputs(self) -> tuple[Any, ...]:
@@ -118,8 +122,7 @@ def _import_factory(spec: str) -> Any:
     """Resolve `package.module:Factory` or `path/to/file.py:Factory` to a callable."""
     module_name, sep, attr = spec.rpartition(":")
     if not sep or not module_name or not attr:
-        raise UsageError(f"invalid --model-class '{spec}'",
-                         hint="use module:Factory or path/to/file.py:Factory")
+        raise UsageError(f"invalid --model-class '{spec}'", hint="use module:Factory or path/to/file.py:Factory")
     try:
         if module_name.endswith(".py"):
             file = Path(module_name)
@@ -138,8 +141,9 @@ def _import_factory(spec: str) -> Any:
         detail = " ".join(str(exc).split())[:160] or type(exc).__name__
         if not isinstance(exc, (ImportError, FileNotFoundError, AttributeError)):
             detail = f"{type(exc).__name__}: {detail}"
-        raise UsageError(f"cannot import --model-class '{spec}': {detail}",
-                         hint="check the module path and that it is importable") from None
+        raise UsageError(
+            f"cannot import --model-class '{spec}': {detail}", hint="check the module path and that it is importable"
+        ) from None
 
 
 def _load_pickle(path: Path, model_class: str | None, trust: bool) -> Any:
@@ -151,29 +155,36 @@ def _load_pickle(path: Path, model_class: str | None, trust: bool) -> Any:
         data = torch.load(path, map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, AttributeError, TypeError) as exc:
         if "weights_only" not in str(exc) and "Unsupported" not in str(exc) and "GLOBAL" not in str(exc):
-            raise ModelLoadError(f"{path.name} is a damaged torch.save file ({str(exc)[:120]})",
-                                 hint="save it again") from None
+            raise ModelLoadError(
+                f"{path.name} is a damaged torch.save file ({str(exc)[:120]})", hint="save it again"
+            ) from None
         if not trust:
-            raise TrustError(f"{path.name} is a full pickle: loading it would run code stored in the file",
-                             hint="re-save it with torch.jit.save, torch.export.save or as a state_dict, "
-                                  "or pass --trust-model if you trust its author") from None
+            raise TrustError(
+                f"{path.name} is a full pickle: loading it would run code stored in the file",
+                hint="re-save it with torch.jit.save, torch.export.save or as a state_dict, "
+                "or pass --trust-model if you trust its author",
+            ) from None
         data = torch.load(path, map_location="cpu", weights_only=False)
     except (EOFError, OSError, ValueError) as exc:
-        raise ModelLoadError(f"{path.name} is a damaged torch.save file ({str(exc)[:120]})",
-                             hint="save it again") from None
+        raise ModelLoadError(
+            f"{path.name} is a damaged torch.save file ({str(exc)[:120]})", hint="save it again"
+        ) from None
     if isinstance(data, torch.nn.Module):
         return data
     if not isinstance(data, dict) or not all(isinstance(v, torch.Tensor) for v in data.values()):
         raise ModelLoadError(f"{path.name} holds a {type(data).__name__}, not a state_dict or module")
     if model_class is None:
-        raise UsageError(f"{path.name} holds only weights (a state_dict)",
-                         hint="pass --model-class module:Factory that builds the architecture")
+        raise UsageError(
+            f"{path.name} holds only weights (a state_dict)",
+            hint="pass --model-class module:Factory that builds the architecture",
+        )
     module = _build(model_class)
     try:
         module.load_state_dict(data, strict=True)
     except RuntimeError as exc:
-        raise ModelLoadError(f"the weights in {path.name} do not fit {model_class}: "
-                             f"{str(exc).splitlines()[0][:160]}") from None
+        raise ModelLoadError(
+            f"the weights in {path.name} do not fit {model_class}: {str(exc).splitlines()[0][:160]}"
+        ) from None
     return module
 
 
@@ -185,12 +196,16 @@ def _build(model_class: str) -> Any:
     try:
         module = factory()
     except Exception as exc:  # noqa: BLE001 - user code may raise anything
-        raise UsageError(f"--model-class {model_class} failed to build the model: {type(exc).__name__}: "
-                         f"{(str(exc).splitlines() or [''])[0][:160]}",
-                         hint="it must be callable with no arguments and return a torch.nn.Module") from None
+        raise UsageError(
+            f"--model-class {model_class} failed to build the model: {type(exc).__name__}: "
+            f"{(str(exc).splitlines() or [''])[0][:160]}",
+            hint="it must be callable with no arguments and return a torch.nn.Module",
+        ) from None
     if not isinstance(module, torch.nn.Module):
-        raise UsageError(f"--model-class {model_class} returned a {type(module).__name__}, not a torch.nn.Module",
-                         hint="point it at a factory or class that builds the architecture")
+        raise UsageError(
+            f"--model-class {model_class} returned a {type(module).__name__}, not a torch.nn.Module",
+            hint="point it at a factory or class that builds the architecture",
+        )
     return module
 
 
@@ -211,8 +226,10 @@ def load_torch(path: Path, kind: Kind, model_class: str | None, trust: bool) -> 
             obj = _load_pickle(path, model_class, trust)
     except (RuntimeError, ValueError, KeyError, OSError, EOFError) as exc:
         first = str(exc).strip().splitlines()[0][:160] if str(exc).strip() else type(exc).__name__
-        raise ModelLoadError(f"cannot load {path.name} as {kind.value}: {first}",
-                             hint="the file may be damaged or from an incompatible torch") from None
+        raise ModelLoadError(
+            f"cannot load {path.name} as {kind.value}: {first}",
+            hint="the file may be damaged or from an incompatible torch",
+        ) from None
     if hasattr(obj, "eval") and kind is not Kind.EXPORTED_PROGRAM:
         obj.eval()
     return TorchSource(path, kind, obj, _parse_signature(extra[SIGNATURE_FILE], path))
@@ -249,8 +266,10 @@ def _load_exported_program(path: Path, trust: bool) -> Any:
             with _weights_only():
                 return torch.export.load(handle)
         except pickle.UnpicklingError:
-            raise TrustError(f"{path.name} stores pickled Python objects: loading them would run code "
-                             "stored in the file", hint="pass --trust-model if you trust its author") from None
+            raise TrustError(
+                f"{path.name} stores pickled Python objects: loading them would run code stored in the file",
+                hint="pass --trust-model if you trust its author",
+            ) from None
 
 
 def _parse_signature(text: str | bytes, path: Path) -> list[TensorSpec] | None:
@@ -258,9 +277,14 @@ def _parse_signature(text: str | bytes, path: Path) -> list[TensorSpec] | None:
     if not text:
         return None
     try:
-        specs = [TensorSpec(name=str(s["name"]), shape=tuple(int(d) for d in s["shape"]),
-                            dtype=str(s.get("dtype", "float32"))) for s in json.loads(text)]
+        specs = [
+            TensorSpec(
+                name=str(s["name"]), shape=tuple(int(d) for d in s["shape"]), dtype=str(s.get("dtype", "float32"))
+            )
+            for s in json.loads(text)
+        ]
     except (ValueError, TypeError, KeyError) as exc:
-        raise ModelLoadError(f"{path.name}: invalid {SIGNATURE_FILE} ({exc})",
-                             hint="fix it or pass --input-shape") from None
+        raise ModelLoadError(
+            f"{path.name}: invalid {SIGNATURE_FILE} ({exc})", hint="fix it or pass --input-shape"
+        ) from None
     return [TensorSpec(s.name, s.shape, s.dtype, guess_layout(s.shape, "torch")) for s in specs]

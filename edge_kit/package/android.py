@@ -12,7 +12,6 @@ Gradle creates an empty one for such libraries.
 
 from __future__ import annotations
 
-
 from edge_kit import __version__
 from edge_kit.package import readme, wrappers
 from edge_kit.package.archive import Entry, sha256_hex, sums_entry
@@ -54,37 +53,56 @@ def kotlin_source(bundle: Bundle) -> str:
     c = wrappers.constants(bundle.metadata)
     runtime = _sections(bundle.format)
     first = bundle.metadata["inputs"][0]
-    return render("android/Model.kt", {
-        "EDGEKIT_VERSION": __version__, "MODEL_FILE": bundle.model_file, "METADATA_FILE": bundle.metadata_file,
-        "FORMAT": bundle.format, "PRECISION": str(bundle.metadata["model"]["precision"]),
-        "RUNTIME": runtime_name(bundle.format), "NAME": bundle.name, "CLASS": bundle.class_name,
-        "MODEL_SHA256": sha256_hex(bundle.model), "INPUT0_SHAPE": str(first["shape"]),
-        "INPUT0_LAYOUT": str(first["layout"] or "none"),
-        "INPUT_NAMES": _array([_kt(n) for n in c["input_names"]]),
-        "INPUT_SHAPES": _array([_longs(s) for s in c["input_shapes"]]),
-        "INPUT_DTYPES": _array([_kt(d) for d in c["input_dtypes"]]),
-        "INPUT_QUANT_SCALES": kotlin_floats(c["input_quant_scales"]),
-        "INPUT_QUANT_ZERO_POINTS": _array([str(z) for z in c["input_quant_zero_points"]]),
-        "NORM_SCALES": kotlin_floats(c["norm_scales"]),
-        "NORM_MEANS": _array([_floats(m) for m in c["norm_means"]]),
-        "NORM_STDS": _array([_floats(s) for s in c["norm_stds"]]),
-        "NORM_CHANNEL_STRIDES": _array([str(s) for s in c["norm_channel_strides"]]),
-        "OUTPUT_NAMES": _array([_kt(n) for n in c["output_names"]]),
-        "OUTPUT_SHAPES": _array([_longs(s) for s in c["output_shapes"]]),
-        "OUTPUT_DTYPES": _array([_kt(d) for d in c["output_dtypes"]]),
-        "OUTPUT_QUANT_SCALES": kotlin_floats(c["output_quant_scales"]),
-        "OUTPUT_QUANT_ZERO_POINTS": _array([str(z) for z in c["output_quant_zero_points"]]),
-        "RUNTIME_IMPORTS": runtime["imports"], "RUNNER": runtime["runner"],
-        "RUNTIME_HELPERS": runtime["helpers"] + "\n" if runtime["helpers"] else "",
-    })
+    return render(
+        "android/Model.kt",
+        {
+            "EDGEKIT_VERSION": __version__,
+            "MODEL_FILE": bundle.model_file,
+            "METADATA_FILE": bundle.metadata_file,
+            "FORMAT": bundle.format,
+            "PRECISION": str(bundle.metadata["model"]["precision"]),
+            "RUNTIME": runtime_name(bundle.format),
+            "NAME": bundle.name,
+            "CLASS": bundle.class_name,
+            "MODEL_SHA256": sha256_hex(bundle.model),
+            "INPUT0_SHAPE": str(first["shape"]),
+            "INPUT0_LAYOUT": str(first["layout"] or "none"),
+            "INPUT_NAMES": _array([_kt(n) for n in c["input_names"]]),
+            "INPUT_SHAPES": _array([_longs(s) for s in c["input_shapes"]]),
+            "INPUT_DTYPES": _array([_kt(d) for d in c["input_dtypes"]]),
+            "INPUT_QUANT_SCALES": kotlin_floats(c["input_quant_scales"]),
+            "INPUT_QUANT_ZERO_POINTS": _array([str(z) for z in c["input_quant_zero_points"]]),
+            "NORM_SCALES": kotlin_floats(c["norm_scales"]),
+            "NORM_MEANS": _array([_floats(m) for m in c["norm_means"]]),
+            "NORM_STDS": _array([_floats(s) for s in c["norm_stds"]]),
+            "NORM_CHANNEL_STRIDES": _array([str(s) for s in c["norm_channel_strides"]]),
+            "OUTPUT_NAMES": _array([_kt(n) for n in c["output_names"]]),
+            "OUTPUT_SHAPES": _array([_longs(s) for s in c["output_shapes"]]),
+            "OUTPUT_DTYPES": _array([_kt(d) for d in c["output_dtypes"]]),
+            "OUTPUT_QUANT_SCALES": kotlin_floats(c["output_quant_scales"]),
+            "OUTPUT_QUANT_ZERO_POINTS": _array([str(z) for z in c["output_quant_zero_points"]]),
+            "RUNTIME_IMPORTS": runtime["imports"],
+            "RUNNER": runtime["runner"],
+            "RUNTIME_HELPERS": runtime["helpers"] + "\n" if runtime["helpers"] else "",
+        },
+    )
 
 
 def entries(bundle: Bundle) -> list[Entry]:
     wrappers.check_dtypes(bundle.metadata, "Kotlin")
     files = [
-        Entry("AndroidManifest.xml", render("android/AndroidManifest.xml", {
-            "NAME": bundle.name, "VERSION": bundle.version, "PACKAGE": package_name(bundle),
-            "MIN_SDK": str(MIN_SDK)}).encode()),
+        Entry(
+            "AndroidManifest.xml",
+            render(
+                "android/AndroidManifest.xml",
+                {
+                    "NAME": bundle.name,
+                    "VERSION": bundle.version,
+                    "PACKAGE": package_name(bundle),
+                    "MIN_SDK": str(MIN_SDK),
+                },
+            ).encode(),
+        ),
         Entry("R.txt", b""),
         Entry(f"assets/{bundle.model_file}", bundle.model, compress=False),
         Entry(f"assets/{bundle.metadata_file}", bundle.metadata_json),
@@ -94,6 +112,11 @@ def entries(bundle: Bundle) -> list[Entry]:
     return [*files, sums_entry(files)]
 
 
-PLATFORM = Platform(name="android", suffix=".aar", formats=("tflite", "onnx", "executorch"), entries=entries,
-                    dependency_kinds=("android",),
-                    description="an .aar (assets: model + metadata) with a Kotlin wrapper for the runtime")
+PLATFORM = Platform(
+    name="android",
+    suffix=".aar",
+    formats=("tflite", "onnx", "executorch"),
+    entries=entries,
+    dependency_kinds=("android",),
+    description="an .aar (assets: model + metadata) with a Kotlin wrapper for the runtime",
+)

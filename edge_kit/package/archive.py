@@ -40,8 +40,13 @@ class Entry:
 def check_name(name: str) -> str:
     """`name` if it is a clean relative POSIX path inside the archive root; else an error."""
     path = PurePosixPath(name)
-    if (not name or name.startswith("/") or "\\" in name or path.is_absolute()
-            or any(part in ("", ".", "..") for part in name.split("/"))):
+    if (
+        not name
+        or name.startswith("/")
+        or "\\" in name
+        or path.is_absolute()
+        or any(part in ("", ".", "..") for part in name.split("/"))
+    ):
         raise EdgeKitError(f"internal: unsafe archive entry name {name!r}")
     return name
 
@@ -66,7 +71,7 @@ def sums_entry(entries: Iterable[Entry], prefix: str = "") -> Entry:
     for entry in _sorted(entries):
         if not entry.name.startswith(prefix):
             raise EdgeKitError(f"internal: {entry.name} is outside {prefix!r}")
-        lines.append(f"{sha256_hex(entry.data)}  {entry.name[len(prefix):]}\n")
+        lines.append(f"{sha256_hex(entry.data)}  {entry.name[len(prefix) :]}\n")
     return Entry(prefix + SUMS_NAME, "".join(lines).encode())
 
 
@@ -97,4 +102,3 @@ def tar_gz_bytes(entries: Iterable[Entry]) -> bytes:
     with gzip.GzipFile(filename="", mode="wb", fileobj=out, mtime=0, compresslevel=9) as gz:
         gz.write(raw.getvalue())
     return out.getvalue()
-

@@ -105,8 +105,11 @@ def dependency_lines(fmt: str, kind: str, versions: dict[str, str]) -> list[str]
     """`kind` (android, spm, cocoapods, python) lines for `fmt`, versions from the manifest."""
     table = _dependency_table()
     values = dict(table["defaults"])
-    for key, manifest_key in (("litert", "ai-edge-litert"), ("onnxruntime", "onnxruntime"),
-                              ("executorch", "executorch")):
+    for key, manifest_key in (
+        ("litert", "ai-edge-litert"),
+        ("onnxruntime", "onnxruntime"),
+        ("executorch", "executorch"),
+    ):
         if versions.get(manifest_key):
             values[key] = str(versions[manifest_key]).split("+")[0]
     return [line.format(**values) for line in table[fmt][kind]]

@@ -18,11 +18,11 @@ from edge_kit import progress
 from edge_kit.errors import ManifestError, UnsupportedError, UsageError
 from edge_kit.fsutil import check_writable, write_bytes_atomic
 from edge_kit.manifest import read_manifest
-from edge_kit.targets import get_target
 from edge_kit.package import android, ios, linux
 from edge_kit.package.archive import Entry, sha256_hex, tar_gz_bytes, zip_bytes
 from edge_kit.package.base import SUFFIXES, Bundle, Platform, VerifyCheck
 from edge_kit.package.metadata import Normalization, build_metadata, read_labels, to_json
+from edge_kit.targets import get_target
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (android.PLATFORM, ios.PLATFORM, linux.PLATFORM)}
 NAME = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
@@ -58,10 +58,18 @@ class PackageResult:
     verification: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return {"archive": str(self.archive), "platform": self.platform, "format": self.format,
-                "name": self.name, "sha256": self.sha256, "size_bytes": self.size_bytes,
-                "entries": self.entries, "dependencies": self.dependencies,
-                "verification": self.verification, "metadata": self.metadata}
+        return {
+            "archive": str(self.archive),
+            "platform": self.platform,
+            "format": self.format,
+            "name": self.name,
+            "sha256": self.sha256,
+            "size_bytes": self.size_bytes,
+            "entries": self.entries,
+            "dependencies": self.dependencies,
+            "verification": self.verification,
+            "metadata": self.metadata,
+        }
 
 
 def get_platform(name: str) -> Platform:
@@ -80,24 +88,32 @@ def default_name(artifact: Path) -> str:
 def _check_request(req: PackageRequest, platform: Platform, fmt: str) -> tuple[str, Path]:
     if fmt not in platform.formats:
         works = ", ".join(platform.formats)
-        raise UnsupportedError(f"{platform.name} bundles take {works} artifacts, not {fmt}",
-                               hint=f"export the model again with --format {' or '.join(platform.formats)}")
+        raise UnsupportedError(
+            f"{platform.name} bundles take {works} artifacts, not {fmt}",
+            hint=f"export the model again with --format {' or '.join(platform.formats)}",
+        )
     name = req.name if req.name is not None else default_name(Path(req.artifact))
     if not NAME.match(name):
-        raise UsageError(f"invalid bundle name '{name}'",
-                         hint="use lowercase letters, digits and _, starting with a letter (e.g. digits)")
+        raise UsageError(
+            f"invalid bundle name '{name}'",
+            hint="use lowercase letters, digits and _, starting with a letter (e.g. digits)",
+        )
     if not VERSION.match(req.version):
         raise UsageError(f"invalid version '{req.version}'", hint="use numbers and dots, e.g. 1.0.0")
     dest = Path(req.output) if req.output else Path(req.artifact).parent / f"{name}-{platform.name}{platform.suffix}"
     if not dest.name.endswith(platform.suffix):
-        raise UsageError(f"{platform.name} bundles are {platform.suffix} files, not {dest.name}",
-                         hint=f"pass -o NAME{platform.suffix}")
+        raise UsageError(
+            f"{platform.name} bundles are {platform.suffix} files, not {dest.name}",
+            hint=f"pass -o NAME{platform.suffix}",
+        )
     if req.samples is not None and req.verify_on is None:
         raise UsageError("--samples are for --verify-on", hint="add --verify-on raspi (linux bundles)")
     if req.verify_on is not None:
         if platform.verify is None:
-            raise UsageError(f"--verify-on runs linux bundles on an emulated board; {platform.name} bundles "
-                             "cannot run there", hint="drop --verify-on, or package for linux")
+            raise UsageError(
+                f"--verify-on runs linux bundles on an emulated board; {platform.name} bundles cannot run there",
+                hint="drop --verify-on, or package for linux",
+            )
         if not get_target(req.verify_on).emulated:
             raise UsageError(f"target '{req.verify_on}' is not an emulated board", hint="e.g. --verify-on raspi")
     check_writable(dest)
@@ -108,8 +124,10 @@ def _model_bytes(artifact: Path, fmt: str, metadata: dict[str, Any]) -> tuple[by
     """The model file as shipped, the final metadata and its JSON (embedded for TFLite)."""
     original = artifact.read_bytes()
     if sha256_hex(original) != metadata["model"]["exported_sha256"]:  # changed since the manifest check
-        raise ManifestError(f"{artifact.name} no longer matches its manifest (sha256 differs)",
-                            hint="the file was modified after export; export it again")
+        raise ManifestError(
+            f"{artifact.name} no longer matches its manifest (sha256 differs)",
+            hint="the file was modified after export; export it again",
+        )
     if fmt != "tflite":
         return original, metadata, to_json(metadata)
     from edge_kit.package import tflite_metadata
@@ -131,11 +149,20 @@ def package(req: PackageRequest) -> PackageResult:
     name, dest = _check_request(req, platform, fmt)
     labels = read_labels(req.labels) if req.labels is not None else None
     if manifest.get("status") != "ok":
-        progress.warn(f"{artifact.name} was exported with validation status '{manifest.get('status')}'; "
-                      "the bundle's metadata records it")
-    metadata = build_metadata(manifest, name=name, version=req.version, model_file=f"{name}{SUFFIXES[fmt]}",
-                              labels=labels, labels_origin=Path(req.labels).name if req.labels else "",
-                              normalization=req.normalization, embedded=False)
+        progress.warn(
+            f"{artifact.name} was exported with validation status '{manifest.get('status')}'; "
+            "the bundle's metadata records it"
+        )
+    metadata = build_metadata(
+        manifest,
+        name=name,
+        version=req.version,
+        model_file=f"{name}{SUFFIXES[fmt]}",
+        labels=labels,
+        labels_origin=Path(req.labels).name if req.labels else "",
+        normalization=req.normalization,
+        embedded=False,
+    )
     model, metadata, document = _model_bytes(artifact, fmt, metadata)
     bundle = Bundle(name=name, version=req.version, model=model, metadata=metadata, metadata_json=document)
     with progress.step(f"laying out the {platform.name} bundle"):
@@ -147,9 +174,18 @@ def package(req: PackageRequest) -> PackageResult:
     write_bytes_atomic(dest, data)
     progress.log(f"wrote {dest} ({platform.name}, {fmt}, {len(entries)} files, {len(data):,} bytes)")
     deps = {kind: bundle.dependencies(kind) for kind in platform.dependency_kinds}
-    return PackageResult(archive=dest, platform=platform.name, format=fmt, name=name, sha256=sha256_hex(data),
-                         size_bytes=len(data), entries=sorted(e.name for e in entries), dependencies=deps,
-                         metadata=metadata, verification=verification)
+    return PackageResult(
+        archive=dest,
+        platform=platform.name,
+        format=fmt,
+        name=name,
+        sha256=sha256_hex(data),
+        size_bytes=len(data),
+        entries=sorted(e.name for e in entries),
+        dependencies=deps,
+        metadata=metadata,
+        verification=verification,
+    )
 
 
 def _archive(platform: Platform, entries: list[Entry]) -> bytes:

@@ -1,20 +1,18 @@
 """iOS: a folder to drop into an Xcode project, zipped.
 
-    <Name>Model/<Name>Model.swift                  the wrapper for the format's runtime
-    <Name>Model/<Name>Model.bundle/Info.plist      a resource bundle with
-    <Name>Model/<Name>Model.bundle/<name>.<ext>    the model
-    <Name>Model/<Name>Model.bundle/<name>.metadata.json
-    <Name>Model/README.md  <Name>Model/SHA256SUMS
+<Name>Model/<Name>Model.swift                  the wrapper for the format's runtime
+<Name>Model/<Name>Model.bundle/Info.plist      a resource bundle with
+<Name>Model/<Name>Model.bundle/<name>.<ext>    the model
+<Name>Model/<Name>Model.bundle/<name>.metadata.json
+<Name>Model/README.md  <Name>Model/SHA256SUMS
 """
 
 from __future__ import annotations
-
 
 from edge_kit import __version__
 from edge_kit.package import readme, wrappers
 from edge_kit.package.archive import Entry, sha256_hex, sums_entry
 from edge_kit.package.base import Bundle, Platform, render, runtime_name, template, template_sections
-
 
 
 def _sections(fmt: str, values: dict[str, str]) -> dict[str, str]:
@@ -43,11 +41,18 @@ def swift_source(bundle: Bundle) -> str:
     first = bundle.metadata["inputs"][0]
     stem, ext = bundle.model_file.rsplit(".", 1)
     values = {
-        "EDGEKIT_VERSION": __version__, "MODEL_FILE": bundle.model_file, "FORMAT": bundle.format,
-        "PRECISION": str(bundle.metadata["model"]["precision"]), "RUNTIME": runtime_name(bundle.format),
-        "CLASS": bundle.class_name, "MODEL_STEM": stem, "MODEL_EXT": ext,
-        "METADATA_STEM": bundle.metadata_file.removesuffix(".json"), "MODEL_SHA256": sha256_hex(bundle.model),
-        "INPUT0_SHAPE": str(first["shape"]), "INPUT0_LAYOUT": str(first["layout"] or "none"),
+        "EDGEKIT_VERSION": __version__,
+        "MODEL_FILE": bundle.model_file,
+        "FORMAT": bundle.format,
+        "PRECISION": str(bundle.metadata["model"]["precision"]),
+        "RUNTIME": runtime_name(bundle.format),
+        "CLASS": bundle.class_name,
+        "MODEL_STEM": stem,
+        "MODEL_EXT": ext,
+        "METADATA_STEM": bundle.metadata_file.removesuffix(".json"),
+        "MODEL_SHA256": sha256_hex(bundle.model),
+        "INPUT0_SHAPE": str(first["shape"]),
+        "INPUT0_LAYOUT": str(first["layout"] or "none"),
         "INPUT_NAMES": _list([_str(n) for n in c["input_names"]]),
         "INPUT_SHAPES": _list([_ints(s) for s in c["input_shapes"]]),
         "INPUT_DTYPES": _list([_str(d) for d in c["input_dtypes"]]),
@@ -73,9 +78,13 @@ def entries(bundle: Bundle) -> list[Entry]:
     resources = f"{folder}{bundle.class_name}.bundle/"
     files = [
         Entry(f"{folder}{bundle.class_name}.swift", swift_source(bundle).encode()),
-        Entry(f"{resources}Info.plist", render("ios/Info.plist", {
-            "BUNDLE_ID": f"edgekit.models.{bundle.name}", "CLASS": bundle.class_name,
-            "VERSION": bundle.version}).encode()),
+        Entry(
+            f"{resources}Info.plist",
+            render(
+                "ios/Info.plist",
+                {"BUNDLE_ID": f"edgekit.models.{bundle.name}", "CLASS": bundle.class_name, "VERSION": bundle.version},
+            ).encode(),
+        ),
         Entry(f"{resources}{bundle.model_file}", bundle.model),
         Entry(f"{resources}{bundle.metadata_file}", bundle.metadata_json),
         Entry(f"{folder}README.md", readme.ios(bundle, bundle.class_name).encode()),
@@ -83,6 +92,11 @@ def entries(bundle: Bundle) -> list[Entry]:
     return [*files, sums_entry(files, prefix=folder)]
 
 
-PLATFORM = Platform(name="ios", suffix=".zip", formats=("tflite", "onnx", "executorch"), entries=entries,
-                    dependency_kinds=("spm", "cocoapods"),
-                    description="a drop-in Xcode folder: Swift wrapper + resource bundle (model + metadata)")
+PLATFORM = Platform(
+    name="ios",
+    suffix=".zip",
+    formats=("tflite", "onnx", "executorch"),
+    entries=entries,
+    dependency_kinds=("spm", "cocoapods"),
+    description="a drop-in Xcode folder: Swift wrapper + resource bundle (model + metadata)",
+)

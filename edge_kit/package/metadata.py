@@ -23,8 +23,15 @@ SCHEMA_VERSION = 1
 FORMULA = "model_input = (raw * scale - mean[c]) / std[c], c = index along channel_axis"
 CHANNEL_AXIS = {"NCHW": 1, "NHWC": 3, "NCW": 1, "NWC": 2}
 NORMALIZED_DTYPES = ("float32", "float16", "int8", "uint8")
-VALIDATION_KEYS = ("status", "samples", "max_abs_diff", "mean_abs_diff", "cosine_similarity",
-                   "top1_agreement", "tolerance")
+VALIDATION_KEYS = (
+    "status",
+    "samples",
+    "max_abs_diff",
+    "mean_abs_diff",
+    "cosine_similarity",
+    "top1_agreement",
+    "tolerance",
+)
 ACCURACY_KEYS = ("metric", "source", "artifact", "drop", "samples", "data")
 
 
@@ -56,24 +63,29 @@ def read_labels(path: Path) -> list[str]:
     except IsADirectoryError:
         raise DataError(f"labels file {path} is a directory", hint="pass a text file, one label per line") from None
     except UnicodeDecodeError:
-        raise DataError(f"labels file {Path(path).name} is not UTF-8 text",
-                        hint="save it as UTF-8, one label per line") from None
+        raise DataError(
+            f"labels file {Path(path).name} is not UTF-8 text", hint="save it as UTF-8, one label per line"
+        ) from None
     labels = [line.strip() for line in text.splitlines()]
     while labels and not labels[-1]:
         labels.pop()
     if not labels:
         raise DataError(f"labels file {Path(path).name} is empty", hint="write one label per line")
     if "" in labels:
-        raise DataError(f"labels file {Path(path).name} has a blank line at line {labels.index('') + 1}",
-                        hint="write one label per line, without blank lines")
+        raise DataError(
+            f"labels file {Path(path).name} has a blank line at line {labels.index('') + 1}",
+            hint="write one label per line, without blank lines",
+        )
     return labels
 
 
 def _static_shape(spec: dict[str, Any], kind: str) -> list[int]:
     shape = spec.get("shape") or []
     if not shape or not all(isinstance(d, int) and d > 0 for d in shape):
-        raise UnsupportedError(f"{kind} '{spec.get('name')}' has a non-static shape {shape}",
-                               hint="packaging needs static shapes; export with a fixed --input-shape")
+        raise UnsupportedError(
+            f"{kind} '{spec.get('name')}' has a non-static shape {shape}",
+            hint="packaging needs static shapes; export with a fixed --input-shape",
+        )
     return list(shape)
 
 
@@ -83,8 +95,9 @@ def _quant(spec: dict[str, Any]) -> dict[str, Any] | None:
     return {"scale": float(spec["scale"]), "zero_point": int(spec.get("zero_point") or 0)}
 
 
-def _normalization(spec: dict[str, Any], shape: list[int], norm: Normalization,
-                   manifest: dict[str, Any]) -> dict[str, Any] | None:
+def _normalization(
+    spec: dict[str, Any], shape: list[int], norm: Normalization, manifest: dict[str, Any]
+) -> dict[str, Any] | None:
     if spec["dtype"] not in NORMALIZED_DTYPES:
         return None
     scale, mean, std, source = 1.0, (0.0,), (1.0,), "none given: inputs are fed to the model as they are"
@@ -101,13 +114,21 @@ def _normalization(spec: dict[str, Any], shape: list[int], norm: Normalization,
     channels = shape[axis] if axis is not None else 1
     for label, values in (("--mean", mean), ("--std", std)):
         if len(values) not in (1, channels):
-            raise UsageError(f"{label} has {len(values)} values but input '{spec['name']}' "
-                             f"({spec.get('layout') or 'no layout'}, shape {shape}) has {channels} channel(s)",
-                             hint=f"give 1 or {channels} values" if channels > 1 else "give 1 value")
+            raise UsageError(
+                f"{label} has {len(values)} values but input '{spec['name']}' "
+                f"({spec.get('layout') or 'no layout'}, shape {shape}) has {channels} channel(s)",
+                hint=f"give 1 or {channels} values" if channels > 1 else "give 1 value",
+            )
     if scale <= 0 or any(s == 0 for s in std):
         raise UsageError("--scale must be > 0 and --std values non-zero")
-    return {"scale": scale, "mean": list(mean), "std": list(std), "channel_axis": axis,
-            "formula": FORMULA, "source": source}
+    return {
+        "scale": scale,
+        "mean": list(mean),
+        "std": list(std),
+        "channel_axis": axis,
+        "formula": FORMULA,
+        "source": source,
+    }
 
 
 def _classes(outputs: list[dict[str, Any]]) -> int | None:
@@ -127,32 +148,50 @@ def _check_labels(labels: list[str] | None, outputs: list[dict[str, Any]], origi
     if classes != len(labels):
         out = outputs[0] if outputs else {"name": "(none)", "shape": []}
         what = f"{classes} classes" if classes else "no class axis"
-        raise DataError(f"{origin} has {len(labels)} labels but output '{out['name']}' "
-                        f"(shape {out['shape']}) has {what}",
-                        hint="give exactly one label per class, in output order")
+        raise DataError(
+            f"{origin} has {len(labels)} labels but output '{out['name']}' (shape {out['shape']}) has {what}",
+            hint="give exactly one label per class, in output order",
+        )
 
 
 def _inputs(manifest: dict[str, Any], norm: Normalization) -> list[dict[str, Any]]:
     rows = []
     for spec in manifest["inputs"]:
         shape = _static_shape(spec, "input")
-        rows.append({"name": spec["name"], "shape": shape, "dtype": spec["dtype"],
-                     "layout": spec.get("layout"), "quantization": _quant(spec),
-                     "normalization": _normalization(spec, shape, norm, manifest)})
+        rows.append(
+            {
+                "name": spec["name"],
+                "shape": shape,
+                "dtype": spec["dtype"],
+                "layout": spec.get("layout"),
+                "quantization": _quant(spec),
+                "normalization": _normalization(spec, shape, norm, manifest),
+            }
+        )
     return rows
 
 
 def _outputs(manifest: dict[str, Any], labels: list[str] | None) -> list[dict[str, Any]]:
     rows = []
-    for i, spec in enumerate(manifest["outputs"]):
-        rows.append({"name": spec["name"], "shape": _static_shape(spec, "output"), "dtype": spec["dtype"],
-                     "layout": spec.get("layout"), "quantization": _quant(spec), "meaning": ""})
+    for spec in manifest["outputs"]:
+        rows.append(
+            {
+                "name": spec["name"],
+                "shape": _static_shape(spec, "output"),
+                "dtype": spec["dtype"],
+                "layout": spec.get("layout"),
+                "quantization": _quant(spec),
+                "meaning": "",
+            }
+        )
     classes = _classes(rows)
     for i, row in enumerate(rows):
         if i == 0 and classes:
             named = f"; labels[i] names class i ({len(labels)} labels)" if labels else ""
-            row["meaning"] = (f"one score per class over {classes} classes (logits or probabilities, as "
-                              f"the source model returns them); the predicted class is the argmax{named}")
+            row["meaning"] = (
+                f"one score per class over {classes} classes (logits or probabilities, as "
+                f"the source model returns them); the predicted class is the argmax{named}"
+            )
         else:
             row["meaning"] = "raw output tensor of the model (dequantized with scale/zero_point when set)"
     return rows
@@ -171,34 +210,64 @@ def _sections(manifest: dict[str, Any]) -> dict[str, Any]:
     quant = manifest.get("quantization")
     if quant:
         calibration = quant.get("calibration") or {}
-        quant = {"recipe": quant.get("recipe"), "tool": quant.get("tool"), "settings": quant.get("settings"),
-                 "keep_float": quant.get("keep_float", []),
-                 "calibration": {k: calibration[k] for k in ("kind", "samples") if k in calibration} or None}
+        quant = {
+            "recipe": quant.get("recipe"),
+            "tool": quant.get("tool"),
+            "settings": quant.get("settings"),
+            "keep_float": quant.get("keep_float", []),
+            "calibration": {k: calibration[k] for k in ("kind", "samples") if k in calibration} or None,
+        }
     source = manifest.get("source", {})
-    return {"validation": validation or {"status": manifest.get("status", "unknown")},
-            "accuracy": accuracy or None, "quantization": quant or None,
-            "source": {"kind": source.get("kind", "unknown"), "framework": source.get("framework", "unknown"),
-                       "sha256": source.get("sha256", "")}}
+    return {
+        "validation": validation or {"status": manifest.get("status", "unknown")},
+        "accuracy": accuracy or None,
+        "quantization": quant or None,
+        "source": {
+            "kind": source.get("kind", "unknown"),
+            "framework": source.get("framework", "unknown"),
+            "sha256": source.get("sha256", ""),
+        },
+    }
 
 
-def build_metadata(manifest: dict[str, Any], *, name: str, version: str, model_file: str,
-                   labels: list[str] | None, labels_origin: str, normalization: Normalization,
-                   embedded: bool) -> dict[str, Any]:
+def build_metadata(
+    manifest: dict[str, Any],
+    *,
+    name: str,
+    version: str,
+    model_file: str,
+    labels: list[str] | None,
+    labels_origin: str,
+    normalization: Normalization,
+    embedded: bool,
+) -> dict[str, Any]:
     """The metadata document of one bundle (raises DataError/UsageError before anything is written)."""
     artifact, target = manifest["artifact"], manifest.get("target") or {}
     outputs = _outputs(manifest, labels)
     _check_labels(labels, outputs, labels_origin)
     return {
-        "schema": SCHEMA_ID, "schema_version": SCHEMA_VERSION, "name": name, "version": version,
-        "model": {"file": model_file, "format": artifact["format"], "runtime": artifact.get("runtime", ""),
-                  "precision": artifact.get("precision", ""), "exported_sha256": artifact["sha256"],
-                  "exported_size_bytes": int(artifact.get("size_bytes") or 1), "metadata_embedded": embedded},
+        "schema": SCHEMA_ID,
+        "schema_version": SCHEMA_VERSION,
+        "name": name,
+        "version": version,
+        "model": {
+            "file": model_file,
+            "format": artifact["format"],
+            "runtime": artifact.get("runtime", ""),
+            "precision": artifact.get("precision", ""),
+            "exported_sha256": artifact["sha256"],
+            "exported_size_bytes": int(artifact.get("size_bytes") or 1),
+            "metadata_embedded": embedded,
+        },
         "task": "classification" if _classes(outputs) else "tensor",
         "inputs": _inputs(manifest, normalization),
         "outputs": outputs,
         "labels": labels,
-        "target": {"name": target.get("name", "host"), "description": target.get("description", ""),
-                   "arch": target.get("arch", "")},
+        "target": {
+            "name": target.get("name", "host"),
+            "description": target.get("description", ""),
+            "arch": target.get("arch", ""),
+        },
         **_sections(manifest),
         "versions": {k: str(v) for k, v in sorted((manifest.get("versions") or {}).items())},
         "edgekit_version": __version__,

@@ -39,9 +39,11 @@ def embed(model: bytes, document: bytes) -> bytes:
         entry.name, entry.buffer = METADATA_NAME.encode(), len(obj.buffers) - 1
         obj.metadata.append(entry)
         return bytes(fbu.convert_object_to_bytearray(obj))
-    except Exception as exc:  # noqa: BLE001 - the flatbuffer tools raise anything on odd models
-        raise ExportError(f"cannot embed the metadata into the TFLite model: {type(exc).__name__}: "
-                          f"{str(exc)[:160]}", hint="rerun with --debug") from exc
+    except Exception as exc:
+        raise ExportError(
+            f"cannot embed the metadata into the TFLite model: {type(exc).__name__}: {str(exc)[:160]}",
+            hint="rerun with --debug",
+        ) from exc
 
 
 def read(model: bytes) -> bytes | None:
@@ -81,5 +83,6 @@ def check_same_outputs(original: bytes, embedded: bytes) -> None:
     with quiet_fds():
         before, after = _run(original), _run(embedded)
     if len(before) != len(after) or not all(np.array_equal(a, b) for a, b in zip(before, after)):
-        raise ExportError("the TFLite model with embedded metadata gives different outputs",
-                          hint="report it; rerun with --debug")
+        raise ExportError(
+            "the TFLite model with embedded metadata gives different outputs", hint="report it; rerun with --debug"
+        )

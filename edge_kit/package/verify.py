@@ -68,16 +68,19 @@ def load_samples(path: Path | None, spec: dict[str, Any]) -> tuple[np.ndarray, n
         x = np.asarray(data["x"] if hasattr(data, "files") else data)
         y = np.asarray(data["y"]) if hasattr(data, "files") and "y" in data.files else None
     except (OSError, ValueError, KeyError) as exc:
-        raise DataError(f"cannot read samples from {Path(path).name}: {str(exc)[:120]}",
-                        hint="pass a .npy array or a .npz with x (and labels y)") from None
+        raise DataError(
+            f"cannot read samples from {Path(path).name}: {str(exc)[:120]}",
+            hint="pass a .npy array or a .npz with x (and labels y)",
+        ) from None
     if x.ndim < 2 or int(np.prod(x.shape[1:])) != numel or x.dtype.kind not in "fiu":
-        raise DataError(f"{Path(path).name}: x {x.dtype}{list(x.shape)} is not a stack of inputs of "
-                        f"shape {spec['shape']}", hint="stack the samples on axis 0")
-    return x, (y[:len(x)] if y is not None and y.ndim == 1 else None), Path(path).name
+        raise DataError(
+            f"{Path(path).name}: x {x.dtype}{list(x.shape)} is not a stack of inputs of shape {spec['shape']}",
+            hint="stack the samples on axis 0",
+        )
+    return x, (y[: len(x)] if y is not None and y.ndim == 1 else None), Path(path).name
 
 
-def _host_reference(site: Path, package: str, artifact: Path, manifest: dict[str, Any],
-                    x: np.ndarray) -> np.ndarray:
+def _host_reference(site: Path, package: str, artifact: Path, manifest: dict[str, Any], x: np.ndarray) -> np.ndarray:
     """Scores of output 0 from the artifact in its host runtime, on wheel-normalized inputs."""
     from edge_kit.exporters import get_exporter
     from edge_kit.signature import TensorSpec
@@ -87,13 +90,22 @@ def _host_reference(site: Path, package: str, artifact: Path, manifest: dict[str
     spec.loader.exec_module(runtime)  # type: ignore[union-attr]
     meta = json.loads(next((site / package).glob("*.metadata.json")).read_text())
     runner = get_exporter(manifest["artifact"]["format"]).load(
-        artifact, [TensorSpec.from_dict(s) for s in manifest.get("source_inputs", manifest["inputs"])], 1)
-    return np.stack([np.asarray(runner.run([runtime.normalize(s, meta["inputs"][0])])[0], np.float64).reshape(-1)
-                     for s in x])
+        artifact, [TensorSpec.from_dict(s) for s in manifest.get("source_inputs", manifest["inputs"])], 1
+    )
+    return np.stack(
+        [np.asarray(runner.run([runtime.normalize(s, meta["inputs"][0])])[0], np.float64).reshape(-1) for s in x]
+    )
 
 
-def verify_wheel(wheel: bytes, package: str, target: str, artifact: Path, manifest: dict[str, Any],
-                 samples: Path | None, metadata: dict[str, Any]) -> dict[str, Any]:
+def verify_wheel(
+    wheel: bytes,
+    package: str,
+    target: str,
+    artifact: Path,
+    manifest: dict[str, Any],
+    samples: Path | None,
+    metadata: dict[str, Any],
+) -> dict[str, Any]:
     """Run the wheel in the emulated `target`; ValidationError unless every top-1 matches the host."""
     from edge_kit.emulation.environment import guest_environment
 
@@ -105,21 +117,37 @@ def verify_wheel(wheel: bytes, package: str, target: str, artifact: Path, manife
         unpack_wheel(wheel, site)
         np.save(Path(work) / "x.npy", x)
         with progress.step(f"predicting {len(x)} samples with the wheel on {env.target.name} (emulated)"):
-            env.run_python(["-c", GUEST_SCRIPT, package, str(Path(work) / "x.npy"), str(out)],
-                           timeout_s=GUEST_TIMEOUT_S, extra_env={"PYTHONPATH": str(site)},
-                           what=f"the {package} wheel")
+            env.run_python(
+                ["-c", GUEST_SCRIPT, package, str(Path(work) / "x.npy"), str(out)],
+                timeout_s=GUEST_TIMEOUT_S,
+                extra_env={"PYTHONPATH": str(site)},
+                what=f"the {package} wheel",
+            )
         guest = json.loads(out.read_text())
         with progress.step("running the artifact on the host for reference"):
             reference = _host_reference(site, package, artifact, manifest, x)
     indices = np.asarray(guest["indices"])
     matched = int((indices == reference.argmax(axis=1)).sum())
-    report = {"target": env.target.name, "emulated": True, "samples": int(len(x)), "data": origin,
-              "top1_matched": matched, "max_abs_diff": float(np.abs(np.asarray(guest["scores"]) - reference).max()),
-              "target_accuracy": float((indices == y).mean() * 100) if y is not None else None,
-              "guest_load_s": round(guest["load_s"], 2), "guest_predict_s": round(guest["predict_s"], 2)}
+    report = {
+        "target": env.target.name,
+        "emulated": True,
+        "samples": int(len(x)),
+        "data": origin,
+        "top1_matched": matched,
+        "max_abs_diff": float(np.abs(np.asarray(guest["scores"]) - reference).max()),
+        "target_accuracy": float((indices == y).mean() * 100) if y is not None else None,
+        "guest_load_s": round(guest["load_s"], 2),
+        "guest_predict_s": round(guest["predict_s"], 2),
+    }
     if matched != len(x):
-        raise ValidationError(f"on {env.target.name} (emulated) {matched}/{len(x)} top-1 predictions of the "
-                              f"wheel match the artifact on the host", hint="no bundle was written", **report)
-    progress.log(f"verified on {env.target.name} (emulated): {matched}/{len(x)} top-1 predictions match the "
-                 f"host, max abs diff {report['max_abs_diff']:.2e}")
+        raise ValidationError(
+            f"on {env.target.name} (emulated) {matched}/{len(x)} top-1 predictions of the "
+            f"wheel match the artifact on the host",
+            hint="no bundle was written",
+            **report,
+        )
+    progress.log(
+        f"verified on {env.target.name} (emulated): {matched}/{len(x)} top-1 predictions match the "
+        f"host, max abs diff {report['max_abs_diff']:.2e}"
+    )
     return report

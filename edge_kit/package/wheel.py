@@ -48,17 +48,23 @@ def _record_hash(data: bytes) -> str:
 
 
 def _metadata(spec: WheelSpec, description: str) -> bytes:
-    lines = ["Metadata-Version: 2.1", f"Name: {spec.distribution}", f"Version: {spec.version}",
-             f"Summary: {spec.summary}", f"Requires-Python: {spec.requires_python}",
-             *(f"Requires-Dist: {req}" for req in spec.requires),
-             "Description-Content-Type: text/markdown"]
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {spec.distribution}",
+        f"Version: {spec.version}",
+        f"Summary: {spec.summary}",
+        f"Requires-Python: {spec.requires_python}",
+        *(f"Requires-Dist: {req}" for req in spec.requires),
+        "Description-Content-Type: text/markdown",
+    ]
     return ("\n".join(lines) + "\n\n" + description).encode()
 
 
 def _wheel_file(spec: WheelSpec) -> bytes:
     purelib = "true" if spec.tag == PURE_TAG else "false"
-    return (f"Wheel-Version: 1.0\nGenerator: edgekit {__version__}\nRoot-Is-Purelib: {purelib}\n"
-            f"Tag: {spec.tag}\n").encode()
+    return (
+        f"Wheel-Version: 1.0\nGenerator: edgekit {__version__}\nRoot-Is-Purelib: {purelib}\nTag: {spec.tag}\n"
+    ).encode()
 
 
 def build_wheel(spec: WheelSpec, files: list[Entry], description: str = "") -> bytes:

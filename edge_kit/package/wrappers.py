@@ -19,9 +19,11 @@ def check_dtypes(metadata: dict[str, Any], platform: str) -> None:
     for kind in ("inputs", "outputs"):
         for spec in metadata[kind]:
             if spec["dtype"] not in WRAPPER_DTYPES:
-                raise UnsupportedError(f"the {platform} wrapper handles {', '.join(WRAPPER_DTYPES)} tensors; "
-                                       f"{kind[:-1]} '{spec['name']}' is {spec['dtype']}",
-                                       hint="package for linux (its Python API takes any dtype)")
+                raise UnsupportedError(
+                    f"the {platform} wrapper handles {', '.join(WRAPPER_DTYPES)} tensors; "
+                    f"{kind[:-1]} '{spec['name']}' is {spec['dtype']}",
+                    hint="package for linux (its Python API takes any dtype)",
+                )
 
 
 def channel_stride(spec: dict[str, Any]) -> int:
@@ -30,7 +32,7 @@ def channel_stride(spec: dict[str, Any]) -> int:
     axis = norm.get("channel_axis")
     if axis is None or max(len(norm.get("mean", [])), len(norm.get("std", []))) == 1:
         return 0
-    return int(math.prod(spec["shape"][axis + 1:]))
+    return int(math.prod(spec["shape"][axis + 1 :]))
 
 
 def _norm(spec: dict[str, Any]) -> tuple[float, list[float], list[float]]:
@@ -51,13 +53,17 @@ def constants(metadata: dict[str, Any]) -> dict[str, list[Any]]:
     inputs, outputs = metadata["inputs"], metadata["outputs"]
     norms = [_norm(s) for s in inputs]
     return {
-        "input_names": [s["name"] for s in inputs], "input_shapes": [s["shape"] for s in inputs],
+        "input_names": [s["name"] for s in inputs],
+        "input_shapes": [s["shape"] for s in inputs],
         "input_dtypes": [s["dtype"] for s in inputs],
         "input_quant_scales": [_quant(s)[0] for s in inputs],
         "input_quant_zero_points": [_quant(s)[1] for s in inputs],
-        "norm_scales": [n[0] for n in norms], "norm_means": [n[1] for n in norms],
-        "norm_stds": [n[2] for n in norms], "norm_channel_strides": [channel_stride(s) for s in inputs],
-        "output_names": [s["name"] for s in outputs], "output_shapes": [s["shape"] for s in outputs],
+        "norm_scales": [n[0] for n in norms],
+        "norm_means": [n[1] for n in norms],
+        "norm_stds": [n[2] for n in norms],
+        "norm_channel_strides": [channel_stride(s) for s in inputs],
+        "output_names": [s["name"] for s in outputs],
+        "output_shapes": [s["shape"] for s in outputs],
         "output_dtypes": [s["dtype"] for s in outputs],
         "output_quant_scales": [_quant(s)[0] for s in outputs],
         "output_quant_zero_points": [_quant(s)[1] for s in outputs],

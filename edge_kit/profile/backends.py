@@ -20,8 +20,12 @@ from edge_kit.errors import RuntimeFailure, UsageError
 from edge_kit.proc import run as run_child
 from edge_kit.targets import Target
 
-HARNESS_EXIT = {2: "bad arguments or inputs", 3: "the model did not load", 4: "an inference failed",
-                5: "the runtime is missing"}
+HARNESS_EXIT = {
+    2: "bad arguments or inputs",
+    3: "the model did not load",
+    4: "an inference failed",
+    5: "the runtime is missing",
+}
 
 
 @dataclass
@@ -36,8 +40,10 @@ class HarnessRun:
 def harness_error(report: dict[str, Any], model: Path) -> RuntimeFailure:
     """A one-line failure from a harness report with `ok: false`."""
     error = report.get("error", {})
-    return RuntimeFailure(f"profiling {model.name} failed: {error.get('message', 'unknown error')}",
-                          hint=HARNESS_EXIT.get(error.get("exit_code"), "rerun with --debug"))
+    return RuntimeFailure(
+        f"profiling {model.name} failed: {error.get('message', 'unknown error')}",
+        hint=HARNESS_EXIT.get(error.get("exit_code"), "rerun with --debug"),
+    )
 
 
 def read_harness_report(path: Path, model: Path, stderr: str = "") -> dict[str, Any]:
@@ -60,8 +66,9 @@ class Backend(ABC):
     counts_instructions: bool = False
 
     @abstractmethod
-    def run(self, target: Target, model: Path, args: list[str], *, count_runs: int,
-            timeout_s: float, count_threads: int = 1) -> HarnessRun:
+    def run(
+        self, target: Target, model: Path, args: list[str], *, count_runs: int, timeout_s: float, count_threads: int = 1
+    ) -> HarnessRun:
         """Run the harness with `args` (flags after --model/--out); count when count_runs > 0."""
 
     def describe(self, target: Target) -> dict[str, Any]:
@@ -73,8 +80,9 @@ class QemuBackend(Backend):
 
     name, emulated, counts_instructions = "qemu", True, True
 
-    def run(self, target: Target, model: Path, args: list[str], *, count_runs: int,
-            timeout_s: float, count_threads: int = 1) -> HarnessRun:
+    def run(
+        self, target: Target, model: Path, args: list[str], *, count_runs: int, timeout_s: float, count_threads: int = 1
+    ) -> HarnessRun:
         from edge_kit.emulation.environment import guest_environment
         from edge_kit.emulation.etruntime import SHIM_NAME, ensure_et_runtime
 
@@ -82,18 +90,25 @@ class QemuBackend(Backend):
         et_lib = ensure_et_runtime("aarch64") / SHIM_NAME if model.suffix == ".pte" else None
         with tempfile.TemporaryDirectory(prefix="edgekit-profile-") as tmp:
             out = Path(tmp) / "report.json"
-            full = ["--model", str(model.resolve()), "--out", str(out), *args,
-                    *(["--et-lib", str(et_lib)] if et_lib else [])]
-            result = env.run_harness(full, timeout_s=timeout_s, what=f"the emulated runtime ({model.name})",
-                                     check=False)
+            full = [
+                "--model",
+                str(model.resolve()),
+                "--out",
+                str(out),
+                *args,
+                *(["--et-lib", str(et_lib)] if et_lib else []),
+            ]
+            result = env.run_harness(
+                full, timeout_s=timeout_s, what=f"the emulated runtime ({model.name})", check=False
+            )
             report = read_harness_report(out, model, result.stderr)
-            counts = (self._count(env, full, out, model, (count_runs, count_threads), timeout_s)
-                      if count_runs else None)
+            counts = self._count(env, full, out, model, (count_runs, count_threads), timeout_s) if count_runs else None
         return HarnessRun(report, counts, env.command([env.python, "edgekit_harness.py", *full]))
 
     @staticmethod
-    def _count(env: Any, full: list[str], out: Path, model: Path, runs_threads: tuple[int, int],
-               timeout_s: float) -> Any:
+    def _count(
+        env: Any, full: list[str], out: Path, model: Path, runs_threads: tuple[int, int], timeout_s: float
+    ) -> Any:
         """A second, shorter run under the counting plugin (so timings are not slowed by it).
 
         Counted on `threads` threads (default 1): with more, idle workers' spin-waits make the
@@ -103,19 +118,35 @@ class QemuBackend(Backend):
 
         count_runs, threads = runs_threads
         counts_path = out.with_name("counts.json")
-        args = _replace_flags(full, {"--warmup_runs": "1", "--num_runs": str(count_runs),
-                                     "--count-runs": str(count_runs), "--max_secs": "1e9",
-                                     "--num_threads": str(threads)})
+        args = _replace_flags(
+            full,
+            {
+                "--warmup_runs": "1",
+                "--num_runs": str(count_runs),
+                "--count-runs": str(count_runs),
+                "--max_secs": "1e9",
+                "--num_threads": str(threads),
+            },
+        )
         args = [a for a in args if a != "--profile-ops"]
-        result = env.run_harness(args, timeout_s=timeout_s, check=False,
-                                 extra_qemu_args=plugin_args(ensure_plugin(), counts_path),
-                                 what=f"the emulated runtime under instruction counting ({model.name})")
+        result = env.run_harness(
+            args,
+            timeout_s=timeout_s,
+            check=False,
+            extra_qemu_args=plugin_args(ensure_plugin(), counts_path),
+            what=f"the emulated runtime under instruction counting ({model.name})",
+        )
         read_harness_report(out, model, result.stderr)
         return read_counts(counts_path)
 
     def describe(self, target: Target) -> dict[str, Any]:
-        return {"name": self.name, "emulated": True, "qemu_cpu": target.qemu_cpu,
-                "emulator": "qemu-aarch64 (user mode)", "memory_cap_mb": target.memory_mb}
+        return {
+            "name": self.name,
+            "emulated": True,
+            "qemu_cpu": target.qemu_cpu,
+            "emulator": "qemu-aarch64 (user mode)",
+            "memory_cap_mb": target.memory_mb,
+        }
 
 
 def _replace_flags(args: list[str], values: dict[str, str]) -> list[str]:
@@ -133,16 +164,16 @@ class HostBackend(Backend):
 
     name = "host"
 
-    def run(self, target: Target, model: Path, args: list[str], *, count_runs: int,
-            timeout_s: float, count_threads: int = 1) -> HarnessRun:
+    def run(
+        self, target: Target, model: Path, args: list[str], *, count_runs: int, timeout_s: float, count_threads: int = 1
+    ) -> HarnessRun:
         from edge_kit.emulation.environment import harness_path
         from edge_kit.emulation.etruntime import SHIM_NAME, ensure_et_runtime, host_arch
 
         et = ["--et-lib", str(ensure_et_runtime(host_arch()) / SHIM_NAME)] if model.suffix == ".pte" else []
         with tempfile.TemporaryDirectory(prefix="edgekit-profile-") as tmp:
             out = Path(tmp) / "report.json"
-            cmd = [sys.executable, str(harness_path()), "--model", str(model.resolve()), "--out", str(out),
-                   *args, *et]
+            cmd = [sys.executable, str(harness_path()), "--model", str(model.resolve()), "--out", str(out), *args, *et]
             proc = _run(cmd, timeout_s, model)
             return HarnessRun(read_harness_report(out, model, proc.stderr), None, cmd)
 
@@ -152,15 +183,18 @@ def _run(cmd: list[str], timeout_s: float, model: Path) -> subprocess.CompletedP
     try:
         return run_child(cmd, timeout=timeout_s, env=env)
     except subprocess.TimeoutExpired:
-        raise RuntimeFailure(f"profiling {model.name} timed out after {timeout_s:.0f} s",
-                             hint="raise --timeout, or lower --num_runs / --max_secs") from None
+        raise RuntimeFailure(
+            f"profiling {model.name} timed out after {timeout_s:.0f} s",
+            hint="raise --timeout, or lower --num_runs / --max_secs",
+        ) from None
 
 
 BACKENDS = ("qemu", "docker", "host", "ssh")
 
 
-def get_backend(name: str | None, target: Target, builder: str | None = None, *, device: Any = None,
-                provision: bool = False) -> Backend:
+def get_backend(
+    name: str | None, target: Target, builder: str | None = None, *, device: Any = None, provision: bool = False
+) -> Backend:
     """The requested backend, or the default (ssh when a device is given, qemu for ARM targets, host otherwise).
 
     `device` is an `edge_kit.devices.Device` (the ssh backend's board)."""
@@ -169,8 +203,9 @@ def get_backend(name: str | None, target: Target, builder: str | None = None, *,
     if name is None:
         name = "ssh" if device is not None else "qemu" if target.emulated else "host"
     if name != "ssh" and (device is not None or provision):
-        raise UsageError(f"--device and --provision need the ssh backend, not {name}",
-                         hint="drop --backend, or use --backend ssh")
+        raise UsageError(
+            f"--device and --provision need the ssh backend, not {name}", hint="drop --backend, or use --backend ssh"
+        )
     if name == "qemu":
         if not target.emulated:
             raise UsageError(f"target {target.name} is not emulated", hint="use --backend host")

@@ -50,14 +50,23 @@ def dockerfile(target: Target, with_et: bool, build_run: list[str] | None = None
     ]
     if with_et:
         lines += [f"COPY et/ {GUEST_ROOT}/et/", f"ENV EDGEKIT_ET_LIB={GUEST_ROOT}/et/libedgekit_et.so"]
-    lines += ["ENV PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1",
-              f'ENTRYPOINT ["python", "{GUEST_ROOT}/harness/edgekit_harness.py"]']
+    lines += [
+        "ENV PYTHONHASHSEED=0 PYTHONDONTWRITEBYTECODE=1",
+        f'ENTRYPOINT ["python", "{GUEST_ROOT}/harness/edgekit_harness.py"]',
+    ]
     if build_run is not None:
         harness = shlex.join(["python", f"{GUEST_ROOT}/harness/edgekit_harness.py", *build_run])
-        lines += ["", "# --builder: profile during the build, on the builder node; export only the report",
-                  "FROM runtime AS profile", "ARG EDGEKIT_RUN_ID",
-                  f'RUN echo "run $EDGEKIT_RUN_ID" && mkdir -p /out && {{ {harness} > /out/harness.log 2>&1; '
-                  "echo $? > /out/exit_code; }", "", "FROM scratch AS report", "COPY --from=profile /out/ /"]
+        lines += [
+            "",
+            "# --builder: profile during the build, on the builder node; export only the report",
+            "FROM runtime AS profile",
+            "ARG EDGEKIT_RUN_ID",
+            f'RUN echo "run $EDGEKIT_RUN_ID" && mkdir -p /out && {{ {harness} > /out/harness.log 2>&1; '
+            "echo $? > /out/exit_code; }",
+            "",
+            "FROM scratch AS report",
+            "COPY --from=profile /out/ /",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -71,8 +80,9 @@ class DockerPlan:
     run: list[str] | None  # None with a builder: the build itself runs the harness
 
 
-def build_context(target: Target, model: Path, args: list[str], out_dir: Path, context: Path,
-                  builder: str | None = None) -> DockerPlan:
+def build_context(
+    target: Target, model: Path, args: list[str], out_dir: Path, context: Path, builder: str | None = None
+) -> DockerPlan:
     """Write the build context (Dockerfile, harness, model, inputs, cpuinfo) and the docker commands."""
     from edge_kit.emulation.cpuinfo import render_cpuinfo
     from edge_kit.emulation.environment import harness_path
@@ -99,17 +109,59 @@ def build_context(target: Target, model: Path, args: list[str], out_dir: Path, c
     digest = hashlib.sha256((context / "Dockerfile").read_bytes() + model.read_bytes()).hexdigest()[:12]
     tag = f"edgekit-profile:{target.name}-{digest}"
     if builder:  # everything happens on the builder node; only the report comes back
-        build = ["docker", "buildx", "--builder", builder, "build", "--platform", target.docker_platform,
-                 "--target", "report", "--build-arg", f"EDGEKIT_RUN_ID={uuid.uuid4().hex}",
-                 "--output", f"type=local,dest={out_dir}", str(context)]
+        build = [
+            "docker",
+            "buildx",
+            "--builder",
+            builder,
+            "build",
+            "--platform",
+            target.docker_platform,
+            "--target",
+            "report",
+            "--build-arg",
+            f"EDGEKIT_RUN_ID={uuid.uuid4().hex}",
+            "--output",
+            f"type=local,dest={out_dir}",
+            str(context),
+        ]
         return DockerPlan(context, tag, build, None)
-    build = ["docker", "buildx", "build", "--platform", target.docker_platform, "--target", "runtime", "--load",
-             "-t", tag, str(context)]
-    run = ["docker", "run", "--rm", "--platform", target.docker_platform,
-           "--cpus", str(target.resolved_cores()), "--memory", f"{target.memory_mb}m",
-           "-e", f"QEMU_CPU={target.qemu_cpu}", "-e", f"EDGEKIT_TARGET={target.name}",
-           "-e", "EDGEKIT_EMULATOR=docker-buildx-qemu",
-           "-v", f"{context / 'cpuinfo'}:/proc/cpuinfo:ro", "-v", f"{out_dir}:/out", tag, *harness]
+    build = [
+        "docker",
+        "buildx",
+        "build",
+        "--platform",
+        target.docker_platform,
+        "--target",
+        "runtime",
+        "--load",
+        "-t",
+        tag,
+        str(context),
+    ]
+    run = [
+        "docker",
+        "run",
+        "--rm",
+        "--platform",
+        target.docker_platform,
+        "--cpus",
+        str(target.resolved_cores()),
+        "--memory",
+        f"{target.memory_mb}m",
+        "-e",
+        f"QEMU_CPU={target.qemu_cpu}",
+        "-e",
+        f"EDGEKIT_TARGET={target.name}",
+        "-e",
+        "EDGEKIT_EMULATOR=docker-buildx-qemu",
+        "-v",
+        f"{context / 'cpuinfo'}:/proc/cpuinfo:ro",
+        "-v",
+        f"{out_dir}:/out",
+        tag,
+        *harness,
+    ]
     return DockerPlan(context, tag, build, run)
 
 
@@ -117,11 +169,14 @@ def docker_status(builder: str | None = None) -> tuple[bool, str]:
     """(usable, why): the docker client, the buildx plugin and a local engine (or the named builder)."""
     if shutil.which("docker") is None:
         return False, "no docker client on PATH"
-    where = ((["docker", "buildx", "inspect", builder], f"the buildx builder '{builder}'") if builder else
-             (["docker", "info", "--format", "{{.ServerVersion}}"], "a Docker engine"))
+    where = (
+        (["docker", "buildx", "inspect", builder], f"the buildx builder '{builder}'")
+        if builder
+        else (["docker", "info", "--format", "{{.ServerVersion}}"], "a Docker engine")
+    )
     for cmd, what in ((["docker", "buildx", "version"], "the buildx plugin"), where):
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=20)
         except (OSError, subprocess.TimeoutExpired):
             return False, f"{what} does not answer"
         if proc.returncode != 0:
@@ -139,20 +194,25 @@ class DockerBackend(Backend):
         self.builder = builder
         self.emulated = builder is None  # a named builder is expected to be a native arm64 node (checked after)
 
-    def run(self, target: Target, model: Path, args: list[str], *, count_runs: int,
-            timeout_s: float, count_threads: int = 1) -> HarnessRun:
+    def run(
+        self, target: Target, model: Path, args: list[str], *, count_runs: int, timeout_s: float, count_threads: int = 1
+    ) -> HarnessRun:
         usable, why = docker_status(self.builder)
         if not usable:
-            need = (f"the buildx plugin and the builder {self.builder}" if self.builder else
-                    "a Docker engine with buildx")
-            raise EnvironmentSetupError(f"the docker backend needs {need}: {why}",
-                                        hint="use --backend qemu (the same QEMU emulation, no engine needed)")
+            need = (
+                f"the buildx plugin and the builder {self.builder}" if self.builder else "a Docker engine with buildx"
+            )
+            raise EnvironmentSetupError(
+                f"the docker backend needs {need}: {why}",
+                hint="use --backend qemu (the same QEMU emulation, no engine needed)",
+            )
         with tempfile.TemporaryDirectory(prefix="edgekit-docker-") as tmp:
             out = Path(tmp) / "out"
             out.mkdir()
             plan = build_context(target, model, args, out, Path(tmp) / "context", self.builder)
-            _checked(plan.build, f"docker buildx build{f' on builder {self.builder}' if self.builder else ''}",
-                     timeout_s)
+            _checked(
+                plan.build, f"docker buildx build{f' on builder {self.builder}' if self.builder else ''}", timeout_s
+            )
             if plan.run is not None:
                 _checked(plan.run, "docker run", timeout_s)
             stderr = (out / "harness.log").read_text(errors="replace") if (out / "harness.log").exists() else ""
@@ -162,14 +222,19 @@ class DockerBackend(Backend):
         return HarnessRun(report, None, plan.run or plan.build)
 
     def describe(self, target: Target) -> dict[str, Any]:
-        return {"name": self.name, "emulated": self.emulated, "platform": target.docker_platform,
-                "builder": self.builder, "qemu_cpu": target.qemu_cpu if self.emulated else None,
-                "where": f"in the build on buildx builder {self.builder}" if self.builder else "local docker run"}
+        return {
+            "name": self.name,
+            "emulated": self.emulated,
+            "platform": target.docker_platform,
+            "builder": self.builder,
+            "qemu_cpu": target.qemu_cpu if self.emulated else None,
+            "where": f"in the build on buildx builder {self.builder}" if self.builder else "local docker run",
+        }
 
 
 def _checked(cmd: list[str], what: str, timeout_s: float) -> None:
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout_s)
+        proc = subprocess.run(cmd, check=False, capture_output=True, text=True, timeout=timeout_s)
     except subprocess.TimeoutExpired:
         raise RuntimeFailure(f"{what} timed out after {timeout_s:.0f} s") from None
     if proc.returncode != 0:

@@ -26,8 +26,13 @@ PROVISION_VERSION = 1  # bump when the layout on the device changes
 DEVICE_CACHE = ".cache/edgekit-device"  # under the device user's home
 DOWNLOAD_TIMEOUT_S = 900
 # The pip distribution each harness runtime imports (`.pte` needs only numpy: the runtime is shipped).
-RUNTIME_DISTS = {".onnx": "onnxruntime", ".ort": "onnxruntime", ".tflite": "ai-edge-litert",
-                 ".lite": "ai-edge-litert", ".pte": None}
+RUNTIME_DISTS = {
+    ".onnx": "onnxruntime",
+    ".ort": "onnxruntime",
+    ".tflite": "ai-edge-litert",
+    ".lite": "ai-edge-litert",
+    ".pte": None,
+}
 
 
 def pins() -> dict[str, str]:
@@ -56,15 +61,33 @@ def platform_tags(machine: str, glibc: str | None) -> list[str]:
     except (IndexError, ValueError):
         minor = 28  # unknown glibc: what the pinned aarch64 wheels need at most
     return [f"manylinux_2_{v}_{machine}" for v in range(max(minor, 17), 16, -1)] + [
-        f"manylinux2014_{machine}", f"linux_{machine}"]
+        f"manylinux2014_{machine}",
+        f"linux_{machine}",
+    ]
 
 
 def download_command(folder: Path, python: str, machine: str, glibc: str | None) -> list[str]:
     """`pip download` of the pinned wheels for a device's Python (`3.11`), arch and glibc."""
     major, minor = python.split(".")[:2]
-    cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "--no-input",
-           "--no-deps", "--only-binary=:all:", "--dest", str(folder), "--python-version", f"{major}.{minor}",
-           "--implementation", "cp", "--abi", f"cp{major}{minor}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--dest",
+        str(folder),
+        "--python-version",
+        f"{major}.{minor}",
+        "--implementation",
+        "cp",
+        "--abi",
+        f"cp{major}{minor}",
+    ]
     for tag in platform_tags(machine, glibc):
         cmd += ["--platform", tag]
     return cmd + [f"{name}=={version}" for name, version in pins().items()]
@@ -98,15 +121,18 @@ def device_wheels(python: str, machine: str, glibc: str | None) -> Path:
 def _download(cmd: list[str], python: str, machine: str) -> None:
     what = f"downloading the pinned runtime wheels for Python {python} on {machine}"
     try:
-        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S,
-                              stdin=subprocess.DEVNULL)
+        proc = subprocess.run(
+            cmd, check=False, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S, stdin=subprocess.DEVNULL
+        )
     except subprocess.TimeoutExpired:
         raise EnvironmentSetupError(f"{what} timed out", hint="check that pip can reach the package index") from None
     if proc.returncode != 0:
         errors = [ln for ln in proc.stderr.splitlines() if "ERROR" in ln] or proc.stderr.splitlines() or ["?"]
-        raise EnvironmentSetupError(f"{what} failed: {errors[-1].strip()[:200]}",
-                                    hint="the pinned versions may have no wheel for that Python; install the "
-                                         "runtime on the device yourself (python3 -m pip install ...)")
+        raise EnvironmentSetupError(
+            f"{what} failed: {errors[-1].strip()[:200]}",
+            hint="the pinned versions may have no wheel for that Python; install the "
+            "runtime on the device yourself (python3 -m pip install ...)",
+        )
 
 
 # Runs on the device (stdlib only, Python >= 3.8): unpack the wheels into PRIVATE/site, atomically.

@@ -35,11 +35,12 @@ def estimate_line(report: dict[str, Any]) -> str:
 
 def latency_line(report: dict[str, Any]) -> str:
     lat = report["latency"]
-    label = "emulated latency (QEMU wall time, not device time)" if lat["kind"] == "emulated" \
-        else "measured latency"
-    return (f"{label}: p50 {lat['p50_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms, mean {lat['mean_ms']:.2f} ms, "
-            f"min {lat['min_ms']:.2f} ms (n={lat['count']}); load {lat['load_ms']:.0f} ms, "
-            f"first inference {lat['first_inference_ms']:.1f} ms")
+    label = "emulated latency (QEMU wall time, not device time)" if lat["kind"] == "emulated" else "measured latency"
+    return (
+        f"{label}: p50 {lat['p50_ms']:.2f} ms, p90 {lat['p90_ms']:.2f} ms, mean {lat['mean_ms']:.2f} ms, "
+        f"min {lat['min_ms']:.2f} ms (n={lat['count']}); load {lat['load_ms']:.0f} ms, "
+        f"first inference {lat['first_inference_ms']:.1f} ms"
+    )
 
 
 def op_rows(report: dict[str, Any], limit: int = 15) -> list[tuple[str, float, float]]:
@@ -57,19 +58,32 @@ def estimated_op_rows(report: dict[str, Any], limit: int = 15) -> tuple[list[tup
 
 def summary_text(report: dict[str, Any]) -> str:
     art, tgt, backend = report["artifact"], report["target"], report["backend"]
-    lines = [f"{art['file']} ({art['format']}, {art.get('precision') or 'precision unknown'}, "
-             f"{_size(art['size_bytes'])}) on {tgt['name']} via {backend['name']}"
-             + (f" ({backend.get('qemu_cpu')}, emulated)" if backend.get("emulated") else
-                f" ({backend['device']}, {report['machine'].get('machine')})" if backend.get("device") else ""),
-             f"  {estimate_line(report)}", f"  {latency_line(report)}"]
+    lines = [
+        f"{art['file']} ({art['format']}, {art.get('precision') or 'precision unknown'}, "
+        f"{_size(art['size_bytes'])}) on {tgt['name']} via {backend['name']}"
+        + (
+            f" ({backend.get('qemu_cpu')}, emulated)"
+            if backend.get("emulated")
+            else f" ({backend['device']}, {report['machine'].get('machine')})"
+            if backend.get("device")
+            else ""
+        ),
+        f"  {estimate_line(report)}",
+        f"  {latency_line(report)}",
+    ]
     mem = report["memory"]
-    lines.append(f"  memory: peak RSS {_kb(mem.get('peak_rss_kb'))}, +{_kb(mem.get('peak_over_runtime_kb'))} "
-                 "over the bare runtime" + (" (QEMU process)" if backend.get("emulated") else ""))
+    lines.append(
+        f"  memory: peak RSS {_kb(mem.get('peak_rss_kb'))}, +{_kb(mem.get('peak_over_runtime_kb'))} "
+        "over the bare runtime" + (" (QEMU process)" if backend.get("emulated") else "")
+    )
     ins = report.get("instructions")
     if ins and ins.get("per_inference"):
         top = sorted(ins["per_inference"].items(), key=lambda kv: -kv[1])[:5]
-        lines.append(f"  instructions per inference: {ins['per_inference_total']:,.0f} ("
-                     + ", ".join(f"{k} {v:,.0f}" for k, v in top) + ")")
+        lines.append(
+            f"  instructions per inference: {ins['per_inference_total']:,.0f} ("
+            + ", ".join(f"{k} {v:,.0f}" for k, v in top)
+            + ")"
+        )
     rows = op_rows(report, 5)
     if rows:
         lines.append("  slowest ops: " + ", ".join(f"{op} {share:.0f}%" for op, _, share in rows))
@@ -81,16 +95,29 @@ def summary_text(report: dict[str, Any]) -> str:
 def markdown(report: dict[str, Any]) -> str:
     art, tgt = report["artifact"], report["target"]
     lat, mem = report["latency"], report["memory"]
-    out = [f"# Profile: {art['file']} on {tgt['name']}", "", f"- {estimate_line(report)}",
-           f"- {latency_line(report)}", f"- backend: {report['backend']['name']}"
-           + (f", QEMU CPU {report['backend'].get('qemu_cpu')}" if report['backend'].get('emulated') else ""),
-           f"- runtime: {report['runtime']['name']} {report['runtime'].get('version')}, "
-           f"{report['settings']['num_threads']} threads",
-           f"- model: {art['format']}, {art.get('precision')}, {_size(art['size_bytes'])}",
-           f"- memory: peak RSS {_kb(mem.get('peak_rss_kb'))}, +{_kb(mem.get('peak_over_runtime_kb'))} over the "
-           "bare runtime", "", f"_{lat['note']}_", "", "| statistic | ms |", "|---|---:|"]
-    out += [f"| {k.removesuffix('_ms')} | {lat[k]:.3f} |" for k in
-            ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "min_ms", "max_ms", "std_ms") if k in lat]
+    out = [
+        f"# Profile: {art['file']} on {tgt['name']}",
+        "",
+        f"- {estimate_line(report)}",
+        f"- {latency_line(report)}",
+        f"- backend: {report['backend']['name']}"
+        + (f", QEMU CPU {report['backend'].get('qemu_cpu')}" if report["backend"].get("emulated") else ""),
+        f"- runtime: {report['runtime']['name']} {report['runtime'].get('version')}, "
+        f"{report['settings']['num_threads']} threads",
+        f"- model: {art['format']}, {art.get('precision')}, {_size(art['size_bytes'])}",
+        f"- memory: peak RSS {_kb(mem.get('peak_rss_kb'))}, +{_kb(mem.get('peak_over_runtime_kb'))} over the "
+        "bare runtime",
+        "",
+        f"_{lat['note']}_",
+        "",
+        "| statistic | ms |",
+        "|---|---:|",
+    ]
+    out += [
+        f"| {k.removesuffix('_ms')} | {lat[k]:.3f} |"
+        for k in ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "min_ms", "max_ms", "std_ms")
+        if k in lat
+    ]
     ins = report.get("instructions")
     if ins and ins.get("per_inference"):
         out += ["", "## Instructions per inference (emulated CPU)", "", "| class | count |", "|---|---:|"]
@@ -98,7 +125,9 @@ def markdown(report: dict[str, Any]) -> str:
     rows = op_rows(report)
     out += ["", "## Per operator (runtime profiler, emulated time)", ""]
     if rows:
-        out += ["| op | ms per run | share |", "|---|---:|---:|"] + [f"| {o} | {m:.3f} | {s:.1f}% |" for o, m, s in rows]
+        out += ["| op | ms per run | share |", "|---|---:|---:|"] + [
+            f"| {o} | {m:.3f} | {s:.1f}% |" for o, m, s in rows
+        ]
     else:
         out.append((report.get("ops") or {}).get("note", "not available"))
     est_rows, method = estimated_op_rows(report)
@@ -110,30 +139,52 @@ def markdown(report: dict[str, Any]) -> str:
 
 def html(report: dict[str, Any]) -> str:
     art, tgt, lat, mem = report["artifact"], report["target"], report["latency"], report["memory"]
-    sections = [("", f'<p><b>{svg._esc(estimate_line(report))}</b></p><p class="note">{svg._esc(latency_line(report))}'
-                     f"<br>{svg._esc(lat['note'])}</p>"),
-                ("Latency distribution", svg.histogram(lat["samples_ms"], f"{lat['kind']} latency per run"))]
+    sections = [
+        (
+            "",
+            f'<p><b>{svg._esc(estimate_line(report))}</b></p><p class="note">{svg._esc(latency_line(report))}'
+            f"<br>{svg._esc(lat['note'])}</p>",
+        ),
+        ("Latency distribution", svg.histogram(lat["samples_ms"], f"{lat['kind']} latency per run")),
+    ]
     rows = op_rows(report)
     if rows:
-        sections.append(("Per operator", svg.bar_chart([r[0] for r in rows], [r[1] for r in rows],
-                                                      "time per run by operator", "ms")))
+        sections.append(
+            (
+                "Per operator",
+                svg.bar_chart([r[0] for r in rows], [r[1] for r in rows], "time per run by operator", "ms"),
+            )
+        )
     else:
         sections.append(("Per operator", f"<p>{svg._esc((report.get('ops') or {}).get('note', 'not available'))}</p>"))
     est_rows, method = estimated_op_rows(report)
     if est_rows:
-        sections.append(("Per operator, estimated on the device",
-                         f'<p class="note">{svg._esc(method)}</p>'
-                         + svg.bar_chart([o for o, _ in est_rows], [m for _, m in est_rows],
-                                         "estimated device time by operator", "ms")))
+        sections.append(
+            (
+                "Per operator, estimated on the device",
+                f'<p class="note">{svg._esc(method)}</p>'
+                + svg.bar_chart(
+                    [o for o, _ in est_rows], [m for _, m in est_rows], "estimated device time by operator", "ms"
+                ),
+            )
+        )
     labels = ["peak RSS", "bare runtime", "increase over runtime", "model file"]
-    values = [(mem.get("peak_rss_kb") or 0) / 1024, (mem.get("rss_runtime_kb") or 0) / 1024,
-              (mem.get("peak_over_runtime_kb") or 0) / 1024, art["size_bytes"] / 2**20]
+    values = [
+        (mem.get("peak_rss_kb") or 0) / 1024,
+        (mem.get("rss_runtime_kb") or 0) / 1024,
+        (mem.get("peak_over_runtime_kb") or 0) / 1024,
+        art["size_bytes"] / 2**20,
+    ]
     sections.append(("Memory", svg.bar_chart(labels, values, "memory", "MB")))
     ins = report.get("instructions")
     if ins and ins.get("per_inference"):
         items = [(k, v) for k, v in sorted(ins["per_inference"].items(), key=lambda kv: -kv[1]) if v]
-        sections.append(("Instructions per inference", svg.bar_chart([k for k, _ in items], [v for _, v in items],
-                                                                      "instructions by class", "")))
+        sections.append(
+            (
+                "Instructions per inference",
+                svg.bar_chart([k for k, _ in items], [v for _, v in items], "instructions by class", ""),
+            )
+        )
     return svg.page(f"edgekit profile: {art['file']} on {tgt['name']}", sections)
 
 

@@ -85,12 +85,14 @@ class Probe:
 
 def probe_script(python: str, key: str) -> str:
     q = shlex.quote
-    return ("umask 077; "
-            f"py=$(command -v {q(python)}) || {{ echo 'edgekit-probe: no-python'; exit 0; }}; "
-            'echo "edgekit-python: $py"; '
-            'd=$(mktemp -d "${TMPDIR:-/tmp}/edgekit.XXXXXXXXXX") || exit 97; '
-            'echo "edgekit-workdir: $d"; '
-            f'exec "$py" -c {q(PROBE_PY)} {q(key)}')
+    return (
+        "umask 077; "
+        f"py=$(command -v {q(python)}) || {{ echo 'edgekit-probe: no-python'; exit 0; }}; "
+        'echo "edgekit-python: $py"; '
+        'd=$(mktemp -d "${TMPDIR:-/tmp}/edgekit.XXXXXXXXXX") || exit 97; '
+        'echo "edgekit-workdir: $d"; '
+        f'exec "$py" -c {q(PROBE_PY)} {q(key)}'
+    )
 
 
 def run_script(workdir: str, python: str, env: dict[str, str], argv: list[str], timeout_s: float) -> str:
@@ -101,11 +103,13 @@ def run_script(workdir: str, python: str, env: dict[str, str], argv: list[str], 
     q = shlex.quote
     env = {**env, "HOME": f"{workdir}/home", "TMPDIR": f"{workdir}/tmp"}
     envs = " ".join(f"{k}={q(v)}" for k, v in env.items())
-    return (f"d={q(workdir)}; trap 'rm -rf -- \"$d\"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; "
-            f"trap 'exit 143' TERM; cd \"$d\" && mkdir -p home tmp || exit {_CD_FAILED}; "
-            f'T=; if command -v timeout >/dev/null 2>&1; then T="timeout -k 5 {max(1, int(timeout_s))}"; fi; '
-            f"{envs} $T {q(python)} {' '.join(q(a) for a in argv)} 1>&2; rc=$?; "
-            'cat "$d/report.json" 2>/dev/null; exit $rc')
+    return (
+        f"d={q(workdir)}; trap 'rm -rf -- \"$d\"' EXIT; trap 'exit 129' HUP; trap 'exit 130' INT; "
+        f"trap 'exit 143' TERM; cd \"$d\" && mkdir -p home tmp || exit {_CD_FAILED}; "
+        f'T=; if command -v timeout >/dev/null 2>&1; then T="timeout -k 5 {max(1, int(timeout_s))}"; fi; '
+        f"{envs} $T {q(python)} {' '.join(q(a) for a in argv)} 1>&2; rc=$?; "
+        'cat "$d/report.json" 2>/dev/null; exit $rc'
+    )
 
 
 class SshBackend(Backend):
@@ -118,16 +122,21 @@ class SshBackend(Backend):
         self.client = SshClient(device.name, device.address, device.ssh)
         self._described: dict[str, Any] = {}
 
-    def run(self, target: Target, model: Path, args: list[str], *, count_runs: int,
-            timeout_s: float, count_threads: int = 1) -> HarnessRun:
+    def run(
+        self, target: Target, model: Path, args: list[str], *, count_runs: int, timeout_s: float, count_threads: int = 1
+    ) -> HarnessRun:
         probe = self._probe()
         try:
             env = self._environment(probe, model, target)
             with tempfile.TemporaryDirectory(prefix="edgekit-ssh-") as tmp:
                 sources, argv = _stage(Path(tmp), model, args, probe)
                 self.client.upload(sources, probe.workdir or "", timeout_s=_upload_timeout(sources))
-            result = self.client.run(run_script(probe.workdir or "", probe.python_path, env, argv, timeout_s),
-                                     timeout_s=timeout_s + 60, what="the harness", check_ssh=False)
+            result = self.client.run(
+                run_script(probe.workdir or "", probe.python_path, env, argv, timeout_s),
+                timeout_s=timeout_s + 60,
+                what="the harness",
+                check_ssh=False,
+            )
             if result.returncode != SSH_FAILED:
                 probe.workdir = None  # the run's exit trap removed it
             report = self._report(result, model, timeout_s)
@@ -136,24 +145,34 @@ class SshBackend(Backend):
         return HarnessRun(report, None, ["ssh", str(self.device.address), shlex.join([probe.python_path, *argv])])
 
     def describe(self, target: Target) -> dict[str, Any]:
-        return {"name": self.name, "emulated": False, "device": self.device.name,
-                "address": str(self.device.address), **self._described}
+        return {
+            "name": self.name,
+            "emulated": False,
+            "device": self.device.name,
+            "address": str(self.device.address),
+            **self._described,
+        }
 
     # -- steps ------------------------------------------------------------------------------------
 
     def _probe(self) -> Probe:
-        result = self.client.run(probe_script(self.device.python, provision.pins_key()),
-                                 timeout_s=PROBE_TIMEOUT_S, what="checking the device")
+        result = self.client.run(
+            probe_script(self.device.python, provision.pins_key()),
+            timeout_s=PROBE_TIMEOUT_S,
+            what="checking the device",
+        )
         tags = {}
         for line in result.stdout.splitlines():
             key, sep, value = line.partition(": ")
             if sep and key.startswith("edgekit-"):
                 tags[key] = value.strip()
         if tags.get("edgekit-probe") == "no-python":
-            raise DeviceError(f"{self.device.name} has no {self.device.python} on its PATH",
-                              status="no python",
-                              hint="install Python 3 on the device (Debian/Raspberry Pi OS: sudo apt-get install "
-                                   "python3), or set python = \"/path/to/python3\" for it in devices.toml")
+            raise DeviceError(
+                f"{self.device.name} has no {self.device.python} on its PATH",
+                status="no python",
+                hint="install Python 3 on the device (Debian/Raspberry Pi OS: sudo apt-get install "
+                'python3), or set python = "/path/to/python3" for it in devices.toml',
+            )
         workdir = tags.get("edgekit-workdir")
         if workdir is not None and not _WORKDIR.match(workdir):
             raise DeviceError(f"{self.device.name} gave an unexpected work folder '{workdir[:80]}'")
@@ -163,17 +182,22 @@ class SshBackend(Backend):
             probe = Probe(tags.get("edgekit-python", self.device.python), workdir, {})
             self._cleanup(probe)
             last = (result.stderr.strip().splitlines() or [f"exit status {result.returncode}"])[-1]
-            raise DeviceError(f"{self.device.python} on {self.device.name} did not run: {last[:200]}",
-                              status="python failed", hint=f"try it: ssh {self.device.address} "
-                                                           f"{self.device.python} --version") from None
+            raise DeviceError(
+                f"{self.device.python} on {self.device.name} did not run: {last[:200]}",
+                status="python failed",
+                hint=f"try it: ssh {self.device.address} {self.device.python} --version",
+            ) from None
         return Probe(tags["edgekit-python"], workdir, info)
 
     def _environment(self, probe: Probe, model: Path, target: Target) -> dict[str, str]:
         """The harness's environment: the private provisioned folder, else the system Python."""
         info, label = probe.info, self.device.name
         if probe.version < MIN_PYTHON:
-            raise DeviceError(f"{label} has Python {info['python']}; the harness needs 3.8 or newer",
-                              status="old python", hint="install a newer python3 and name it in devices.toml")
+            raise DeviceError(
+                f"{label} has Python {info['python']}; the harness needs 3.8 or newer",
+                status="old python",
+                hint="install a newer python3 and name it in devices.toml",
+            )
         if target.arch and info["machine"] != target.arch:
             progress.warn(f"{label} is {info['machine']}, but target {target.name} is {target.arch}")
         need = provision.needed(model)
@@ -185,21 +209,36 @@ class SshBackend(Backend):
         missing = [name for name in need if not packages.get(name)]
         if missing:
             pins = " ".join(f"{n}=={need[n]}" for n in missing)
-            raise DeviceError(f"{label}'s {self.device.python} ({info['python']}, {info['machine']}) lacks "
-                              f"{' and '.join(missing)}", status="missing runtime",
-                              hint=f"install on the device: {self.device.python} -m pip install {pins} — or rerun "
-                                   "with --provision (pinned wheels into ~/.cache/edgekit-device there, "
-                                   "no network needed on the device)")
+            raise DeviceError(
+                f"{label}'s {self.device.python} ({info['python']}, {info['machine']}) lacks {' and '.join(missing)}",
+                status="missing runtime",
+                hint=f"install on the device: {self.device.python} -m pip install {pins} — or rerun "
+                "with --provision (pinned wheels into ~/.cache/edgekit-device there, "
+                "no network needed on the device)",
+            )
         for name, version in need.items():
             if packages.get(name) != version:
-                progress.warn(f"{label} runs {name} {packages.get(name)}; edgekit pins {version} "
-                              "(--provision installs the pinned one)")
-        self._described = {"python": info["python"], "python_path": probe.python_path, "machine": info["machine"],
-                           "cpu_count": info["cpu_count"], "glibc": info["glibc"],
-                           "environment": info["private"] if private else "system",
-                           "packages": {n: packages.get(n) for n in need}, "provisioned": self.provision}
-        env = {"PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1", "PYTHONNOUSERSITE": "1",
-               "OPENBLAS_NUM_THREADS": "1", "EDGEKIT_TARGET": target.name}
+                progress.warn(
+                    f"{label} runs {name} {packages.get(name)}; edgekit pins {version} "
+                    "(--provision installs the pinned one)"
+                )
+        self._described = {
+            "python": info["python"],
+            "python_path": probe.python_path,
+            "machine": info["machine"],
+            "cpu_count": info["cpu_count"],
+            "glibc": info["glibc"],
+            "environment": info["private"] if private else "system",
+            "packages": {n: packages.get(n) for n in need},
+            "provisioned": self.provision,
+        }
+        env = {
+            "PYTHONHASHSEED": "0",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "EDGEKIT_TARGET": target.name,
+        }
         return {**env, "PYTHONPATH": f"{info['private']}/site"} if private else env
 
     def _provision(self, probe: Probe) -> None:
@@ -208,13 +247,18 @@ class SshBackend(Backend):
         with progress.step(f"provisioning the pinned runtimes on {self.device.name} ({info['private']})"):
             self.client.upload([wheels], probe.workdir or "", timeout_s=_upload_timeout([wheels]))
             q = shlex.quote
-            remote = f"{q(probe.python_path)} -c {q(provision.INSTALL_PY)} " \
-                     f"{q(f'{probe.workdir}/{wheels.name}')} {q(info['private'])}"
+            remote = (
+                f"{q(probe.python_path)} -c {q(provision.INSTALL_PY)} "
+                f"{q(f'{probe.workdir}/{wheels.name}')} {q(info['private'])}"
+            )
             result = self.client.run(remote, timeout_s=INSTALL_TIMEOUT_S, what="installing the runtimes")
         if result.returncode != 0:
             last = (result.stderr.strip().splitlines() or ["no output"])[-1]
-            raise DeviceError(f"provisioning {self.device.name} failed: {last[:200]}", status="provision failed",
-                              hint="check the free space under ~/.cache on the device")
+            raise DeviceError(
+                f"provisioning {self.device.name} failed: {last[:200]}",
+                status="provision failed",
+                hint="check the free space under ~/.cache on the device",
+            )
 
     def _report(self, result: RemoteResult, model: Path, timeout_s: float) -> dict[str, Any]:
         """The harness's report from stdout, or one clear error for what went wrong."""
@@ -233,24 +277,33 @@ class SshBackend(Backend):
         stage = last_stage(result.stderr)
         where = f" while {stage}" if stage else ""
         if rc == _TIMEOUT_RC:
-            raise RuntimeFailure(f"profiling {model.name} on {label} timed out after {timeout_s:.0f} s{where}",
-                                 hint="raise --timeout, or lower --num_runs / --max_secs")
+            raise RuntimeFailure(
+                f"profiling {model.name} on {label} timed out after {timeout_s:.0f} s{where}",
+                hint="raise --timeout, or lower --num_runs / --max_secs",
+            )
         if rc > 128:
             name = _signal_name(rc - 128)
-            raise RuntimeFailure(f"profiling {model.name} on {label} crashed with {name}{where}",
-                                 hint="the runtime may not support this model on this CPU; try another runtime "
-                                      "or precision")
+            raise RuntimeFailure(
+                f"profiling {model.name} on {label} crashed with {name}{where}",
+                hint="the runtime may not support this model on this CPU; try another runtime or precision",
+            )
         last = [ln for ln in result.stderr.strip().splitlines() if not ln.startswith("edgekit-stage:")][-1:]
-        raise RuntimeFailure(f"profiling {model.name} on {label} produced no report (exit {rc}{where})"
-                             + (f": {last[0][:200]}" if last else ""))
+        raise RuntimeFailure(
+            f"profiling {model.name} on {label} produced no report (exit {rc}{where})"
+            + (f": {last[0][:200]}" if last else "")
+        )
 
     def _cleanup(self, probe: Probe) -> None:
         """Remove the work folder when a step failed before the run's own trap did."""
         if not probe.workdir:
             return
         try:
-            result = self.client.run(f"rm -rf -- {shlex.quote(probe.workdir)}", timeout_s=CLEANUP_TIMEOUT_S,
-                                     what="cleaning up", check_ssh=False)
+            result = self.client.run(
+                f"rm -rf -- {shlex.quote(probe.workdir)}",
+                timeout_s=CLEANUP_TIMEOUT_S,
+                what="cleaning up",
+                check_ssh=False,
+            )
             ok = result.returncode == 0
         except DeviceError:
             ok = False
@@ -262,7 +315,7 @@ class SshBackend(Backend):
 
 def _json(stdout: str) -> Any:
     """The report from stdout, also when a login script printed something before it."""
-    for text in (stdout, stdout[stdout.find("{\n"):] if "{\n" in stdout else ""):
+    for text in (stdout, stdout[stdout.find("{\n") :] if "{\n" in stdout else ""):
         try:
             return json.loads(text)
         except ValueError:
@@ -291,8 +344,14 @@ def _stage(folder: Path, model: Path, args: list[str], probe: Probe) -> tuple[li
         shutil.copy2(source, folder / "harness" / source.name)
     (folder / "model").mkdir()
     shutil.copy2(model, folder / "model" / model.name)
-    argv = [f"{remote}/harness/edgekit_harness.py", "--model", f"{remote}/model/{model.name}",
-            "--out", f"{remote}/report.json", *args]
+    argv = [
+        f"{remote}/harness/edgekit_harness.py",
+        "--model",
+        f"{remote}/model/{model.name}",
+        "--out",
+        f"{remote}/report.json",
+        *args,
+    ]
     if "--input" in argv:
         index = argv.index("--input") + 1
         source = Path(argv[index])

@@ -28,7 +28,7 @@ from edge_kit.quant.pt2e import attr_target as _attr
 from edge_kit.quant.pt2e import module_path, op_name
 
 LAYERS = ("conv1d", "conv2d", "linear")
-GRID_EPS = {"onnx": 0.0, "executorch": 2 ** -12, "tflite": 2 ** -12}  # smallest weight scale per format
+GRID_EPS = {"onnx": 0.0, "executorch": 2**-12, "tflite": 2**-12}  # smallest weight scale per format
 
 
 @dataclass(frozen=True)
@@ -75,8 +75,11 @@ def measure(program: Any, batches: Sequence[Sequence[np.ndarray]], fmt: str) -> 
     graph_module, state = program.module(), program.state_dict
     errors: dict[Any, tuple[str, Any]] = {}
     for node in graph_module.graph.nodes:
-        weight = state.get(_attr(node.args[1])) if node.op == "call_function" and op_name(node) in LAYERS \
-            and len(node.args) > 1 else None
+        weight = (
+            state.get(_attr(node.args[1]))
+            if node.op == "call_function" and op_name(node) in LAYERS and len(node.args) > 1
+            else None
+        )
         found = _target(node, graph_module) if weight is not None else None
         if found is not None and found[0] in state:
             param, fold = found
@@ -99,12 +102,14 @@ def measure(program: Any, batches: Sequence[Sequence[np.ndarray]], fmt: str) -> 
     with torch.no_grad():
         for arrays in batches:
             Recorder(graph_module).run(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays])
-    return [Correction(node.name, module_path(node) or "", param, (sums[node] / counts[node]).numpy())
-            for node, (param, _) in errors.items() if node in sums]
+    return [
+        Correction(node.name, module_path(node) or "", param, (sums[node] / counts[node]).numpy())
+        for node, (param, _) in errors.items()
+        if node in sums
+    ]
 
 
-def corrected(program: Any, corrections: Sequence[Correction],
-              quantized: Callable[[Any], bool]) -> tuple[Any, int]:
+def corrected(program: Any, corrections: Sequence[Correction], quantized: Callable[[Any], bool]) -> tuple[Any, int]:
     """A copy of `program` with the shifts subtracted on the layers `quantized` accepts; how many."""
     import torch
 

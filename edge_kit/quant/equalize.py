@@ -63,20 +63,29 @@ def _is_writer(node: Any) -> bool:
     """An affine batch_norm (inference) or a conv: output channel c scales with its parameters."""
     if _op(node) == "batch_norm":
         return _attr(node.args[1]) is not None and _attr(node.args[2]) is not None and not node.args[5]
-    return _op(node) in _CONVS and _attr(node.args[1]) is not None and (
-        len(node.args) < 3 or node.args[2] is None or _attr(node.args[2]) is not None)
+    return (
+        _op(node) in _CONVS
+        and _attr(node.args[1]) is not None
+        and (len(node.args) < 3 or node.args[2] is None or _attr(node.args[2]) is not None)
+    )
 
 
 def _is_add(node: Any) -> bool:
-    return (_op(node) == "add" and len(node.args) == 2 and not node.kwargs
-            and all(hasattr(a, "users") for a in node.args))
+    return (
+        _op(node) == "add" and len(node.args) == 2 and not node.kwargs and all(hasattr(a, "users") for a in node.args)
+    )
 
 
 def _is_reader_of(node: Any, value: Any) -> bool:
     """A plain conv (groups 1, parameter weight) taking `value` as its input."""
     groups = node.args[6] if len(node.args) > 6 else 1
-    return (_op(node) in _CONVS and node.args[0] is value and groups == 1
-            and _attr(node.args[1]) is not None and all(a is not value for a in node.args[1:]))
+    return (
+        _op(node) in _CONVS
+        and node.args[0] is value
+        and groups == 1
+        and _attr(node.args[1]) is not None
+        and all(a is not value for a in node.args[1:])
+    )
 
 
 def _grow(writer: Any) -> Stream | None:
@@ -140,12 +149,12 @@ def _exclusive(streams: list[Stream]) -> list[Stream]:
     for stream in streams:
         for name in set(_params(stream)):
             counts[name] = counts.get(name, 0) + 1
-    return [s for s in streams if all(counts[n] == 1 for n in set(_params(s)))
-            and not set(s.writers) & set(s.readers)]
+    return [s for s in streams if all(counts[n] == 1 for n in set(_params(s))) and not set(s.writers) & set(s.readers)]
 
 
-def channel_ranges(graph_module: Any, groups: Sequence[Sequence[Any]],
-                   batches: Iterable[Sequence[np.ndarray]]) -> list[Any]:
+def channel_ranges(
+    graph_module: Any, groups: Sequence[Sequence[Any]], batches: Iterable[Sequence[np.ndarray]]
+) -> list[Any]:
     """Per-channel max |value| over every tensor of each group of nodes, on the calibration batches."""
     import torch
 
@@ -171,8 +180,9 @@ def channel_ranges(graph_module: Any, groups: Sequence[Sequence[Any]],
 def _scales(stream: Stream, x_range: Any, state: dict[str, Any]) -> Any:
     import torch
 
-    w_range = torch.stack([state[_attr(r.args[1])].abs().transpose(0, 1).flatten(1).amax(1)
-                           for r in stream.readers]).amax(0)
+    w_range = torch.stack(
+        [state[_attr(r.args[1])].abs().transpose(0, 1).flatten(1).amax(1) for r in stream.readers]
+    ).amax(0)
     scale = x_range.clamp_min(1e-12) ** ALPHA / w_range.clamp_min(1e-12) ** (1 - ALPHA)
     # A channel the calibration data never moved says nothing about its range: leave it as is.
     silent = (x_range <= 1e-6 * x_range.max()) | (w_range <= 0)
@@ -201,8 +211,13 @@ def _cap(node: Any) -> float | None:
 def _is_depthwise_reader_of(node: Any, value: Any, state: dict[str, Any]) -> bool:
     """A depthwise conv (one output channel per input channel) taking `value` as its input."""
     weight = state.get(_attr(node.args[1])) if _op(node) in _CONVS and len(node.args) > 6 else None
-    return (weight is not None and node.args[0] is value and weight.shape[1] == 1
-            and weight.shape[0] == node.args[6] > 1 and all(a is not value for a in node.args[1:]))
+    return (
+        weight is not None
+        and node.args[0] is value
+        and weight.shape[1] == 1
+        and weight.shape[0] == node.args[6] > 1
+        and all(a is not value for a in node.args[1:])
+    )
 
 
 def find_gates(graph_module: Any, state: dict[str, Any]) -> list[Gate]:
@@ -214,8 +229,11 @@ def find_gates(graph_module: Any, state: dict[str, Any]) -> list[Gate]:
         if writer is None or not _is_writer(writer) or len(writer.users) != 1:
             continue
         readers = list(node.users)
-        if readers and all(_is_depthwise_reader_of(r, node, state) for r in readers) \
-                and all(p in state for p in _writer_params(writer)):
+        if (
+            readers
+            and all(_is_depthwise_reader_of(r, node, state) for r in readers)
+            and all(p in state for p in _writer_params(writer))
+        ):
             gates.append(Gate(writer, node, readers, cap))
     return gates
 
@@ -239,8 +257,9 @@ def _apply_gate(gate: Gate, scale: Any, state: dict[str, Any]) -> None:
         weight.data.div_(scale.reshape([-1] + [1] * (weight.dim() - 1)))
 
 
-def equalize(program: Any, batches: Sequence[Sequence[np.ndarray]], streams: bool = True,
-             activations: bool = False) -> tuple[Any, dict[str, int]]:
+def equalize(
+    program: Any, batches: Sequence[Sequence[np.ndarray]], streams: bool = True, activations: bool = False
+) -> tuple[Any, dict[str, int]]:
     """A copy of `program` with its linear streams and/or its ReLU/ReLU6 -> depthwise activations
     equalized, and what was done. The float function is unchanged up to rounding (activations:
     for values within twice the calibration range)."""
@@ -250,7 +269,7 @@ def equalize(program: Any, batches: Sequence[Sequence[np.ndarray]], streams: boo
     groups = [s.nodes for s in found] + [[g.activation] for g in gates]
     ranges = channel_ranges(graph_module, groups, batches) if groups else []
     measured = [(s, r) for s, r in zip(found, ranges) if r is not None]
-    gated = [(g, r) for g, r in zip(gates, ranges[len(found):]) if r is not None]
+    gated = [(g, r) for g, r in zip(gates, ranges[len(found) :]) if r is not None]
     done = {"streams": len(measured), "channels": sum(int(r.numel()) for _, r in measured)}
     if activations:
         done.update(activations=len(gated), activation_channels=0)

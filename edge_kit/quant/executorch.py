@@ -15,11 +15,14 @@ from edge_kit.quant import pt2e
 
 def _quantizer(options: ExportOptions) -> Any:
     from executorch.backends.xnnpack.quantizer.xnnpack_quantizer import (
-        XNNPACKQuantizer, get_symmetric_quantization_config)
+        XNNPACKQuantizer,
+        get_symmetric_quantization_config,
+    )
 
     recipe = options.recipe
-    config = get_symmetric_quantization_config(is_per_channel=recipe.per_channel,
-                                               is_dynamic=options.precision == "int8-dynamic")
+    config = get_symmetric_quantization_config(
+        is_per_channel=recipe.per_channel, is_dynamic=options.precision == "int8-dynamic"
+    )
     config = pt2e.with_activation_calibration(config, recipe)
     quantizer = XNNPACKQuantizer().set_global(config)
     if options.keep_float or recipe.keep_float_ops:

@@ -8,8 +8,9 @@ ONNX node names, kept in float with `nodes_to_exclude` (`node_block_list` for fp
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -84,9 +85,12 @@ def _fp16(fp32: Path, dest: Path, options: ExportOptions) -> None:
     import onnx
     from onnxruntime.transformers.float16 import DEFAULT_OP_BLOCK_LIST, convert_float_to_float16
 
-    model = convert_float_to_float16(onnx.load(str(fp32)), keep_io_types=True,
-                                     op_block_list=list(DEFAULT_OP_BLOCK_LIST) + list(options.recipe.keep_float_ops),
-                                     node_block_list=list(options.keep_float) or None)
+    model = convert_float_to_float16(
+        onnx.load(str(fp32)),
+        keep_io_types=True,
+        op_block_list=list(DEFAULT_OP_BLOCK_LIST) + list(options.recipe.keep_float_ops),
+        node_block_list=list(options.keep_float) or None,
+    )
     onnx.save(model, str(dest))
 
 
@@ -104,12 +108,19 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
         return cache
     recipe = options.recipe
     method = getattr(CalibrationMethod, CALIBRATION[recipe.calibration_method])
-    settings = {"minmax": {}, "percentile": {"num_bins": recipe.histogram_bins, "percentile": recipe.percentile},
-                "entropy": {"num_bins": recipe.histogram_bins, "num_quantized_bins": 128}}
-    calibrator = create_calibrator(prep, None, augmented_model_path=str(scratch(options) / "augmented.onnx"),
-                                   calibrate_method=method, providers=["CPUExecutionProvider"],
-                                   extra_options={"symmetric": recipe.symmetric_activations,
-                                                  **settings[recipe.calibration_method]})
+    settings = {
+        "minmax": {},
+        "percentile": {"num_bins": recipe.histogram_bins, "percentile": recipe.percentile},
+        "entropy": {"num_bins": recipe.histogram_bins, "num_quantized_bins": 128},
+    }
+    calibrator = create_calibrator(
+        prep,
+        None,
+        augmented_model_path=str(scratch(options) / "augmented.onnx"),
+        calibrate_method=method,
+        providers=["CPUExecutionProvider"],
+        extra_options={"symmetric": recipe.symmetric_activations, **settings[recipe.calibration_method]},
+    )
     calibrator.collect_data(_Reader(_input_names(prep), options.calibration or []))
     save_tensors_data(calibrator.compute_data(), cache)
     return cache
@@ -140,22 +151,31 @@ def _static(prep: Path, dest: Path, options: ExportOptions) -> None:
     recipe = options.recipe
     ranges = _ranges(prep, options)
     quantize_static(
-        str(_uncorrected_excluded(prep, options)), str(dest), None, calibration_cache_path=str(ranges),
+        str(_uncorrected_excluded(prep, options)),
+        str(dest),
+        None,
+        calibration_cache_path=str(ranges),
         quant_format=QuantFormat.QDQ if recipe.quant_format == "qdq" else QuantFormat.QOperator,
-        per_channel=recipe.per_channel, activation_type=getattr(QuantType, QTYPES[recipe.activation_type]),
+        per_channel=recipe.per_channel,
+        activation_type=getattr(QuantType, QTYPES[recipe.activation_type]),
         weight_type=getattr(QuantType, QTYPES[recipe.weight_type]),
         nodes_to_exclude=_excluded(prep, options),
         calibrate_method=getattr(CalibrationMethod, CALIBRATION[recipe.calibration_method]),
-        extra_options={"ActivationSymmetric": recipe.symmetric_activations})
+        extra_options={"ActivationSymmetric": recipe.symmetric_activations},
+    )
 
 
 def _dynamic(prep: Path, dest: Path, options: ExportOptions) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
     recipe = options.recipe
-    quantize_dynamic(str(prep), str(dest), per_channel=recipe.per_channel,
-                     weight_type=getattr(QuantType, QTYPES[recipe.weight_type]),
-                     nodes_to_exclude=_excluded(prep, options))
+    quantize_dynamic(
+        str(prep),
+        str(dest),
+        per_channel=recipe.per_channel,
+        weight_type=getattr(QuantType, QTYPES[recipe.weight_type]),
+        nodes_to_exclude=_excluded(prep, options),
+    )
 
 
 def quantize(fp32: Path, dest: Path, options: ExportOptions) -> dict[str, Any]:

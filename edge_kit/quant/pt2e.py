@@ -66,7 +66,7 @@ def keep_filter(keep: Sequence[str], ops: Sequence[str] = ()) -> Callable[[Any],
     return quantize_node
 
 
-OBSERVER_EPS = 2 ** -12  # the XNNPACK quantizer's smallest activation scale
+OBSERVER_EPS = 2**-12  # the XNNPACK quantizer's smallest activation scale
 
 
 @functools.cache
@@ -101,8 +101,9 @@ def with_activation_calibration(config: Any, recipe: Any) -> Any:
     if recipe.calibration_method == "minmax":
         observer = MinMaxObserver.with_args(eps=OBSERVER_EPS)
     elif recipe.calibration_method == "percentile":
-        observer = _percentile_observer().with_args(percentile=recipe.percentile, bins=recipe.histogram_bins,
-                                                    eps=OBSERVER_EPS)
+        observer = _percentile_observer().with_args(
+            percentile=recipe.percentile, bins=recipe.histogram_bins, eps=OBSERVER_EPS
+        )
     else:
         return config
 
@@ -111,8 +112,9 @@ def with_activation_calibration(config: Any, recipe: Any) -> Any:
             return spec
         return dataclasses.replace(spec, observer_or_fake_quant_ctr=observer)
 
-    return dataclasses.replace(config, input_activation=swap(config.input_activation),
-                               output_activation=swap(config.output_activation))
+    return dataclasses.replace(
+        config, input_activation=swap(config.input_activation), output_activation=swap(config.output_activation)
+    )
 
 
 CLAMPS = ("hardtanh", "hardtanh_", "relu6", "clamp")
@@ -136,8 +138,7 @@ def _fuse_clamps(model: Any) -> int:
         ann = getattr(producer, "meta", {}).get("quantization_annotation")
         if ann is None or ann.output_qspec is None or len(producer.users) != 1:
             continue
-        node.meta["quantization_annotation"] = QuantizationAnnotation(output_qspec=ann.output_qspec,
-                                                                       _annotated=True)
+        node.meta["quantization_annotation"] = QuantizationAnnotation(output_qspec=ann.output_qspec, _annotated=True)
         ann.output_qspec = None
         moved += 1
     return moved
@@ -161,8 +162,13 @@ def graph_module(source: Any) -> Any:
     return copy.deepcopy(source.exported_program.module())
 
 
-def quantize(source: Any, quantizer: Any, calibration: Sequence[Sequence[np.ndarray]] | None,
-             fold_quantize: bool = True, keep_all: bool = False) -> Any:
+def quantize(
+    source: Any,
+    quantizer: Any,
+    calibration: Sequence[Sequence[np.ndarray]] | None,
+    fold_quantize: bool = True,
+    keep_all: bool = False,
+) -> Any:
     """prepare_pt2e → run the calibration batches → convert_pt2e; the quantized graph module.
 
     Quantizing nothing is an UnsupportedError unless every layer was kept in float on purpose."""
@@ -176,11 +182,14 @@ def quantize(source: Any, quantizer: Any, calibration: Sequence[Sequence[np.ndar
         for arrays in calibration or [[a.numpy() for a in source.example_inputs()]]:
             prepared(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays])
     converted = convert_pt2e(prepared, fold_quantize=fold_quantize)
-    if not any("quantize" in str(node.target) for node in converted.graph.nodes if node.op == "call_function") \
-            and not keep_all:
-        raise UnsupportedError(f"{type(quantizer).__name__} found no layer it can quantize in this model "
-                               "(unsupported op types)", hint="try another precision or format; "
-                                                              "see `edgekit recipes`")
+    if (
+        not any("quantize" in str(node.target) for node in converted.graph.nodes if node.op == "call_function")
+        and not keep_all
+    ):
+        raise UnsupportedError(
+            f"{type(quantizer).__name__} found no layer it can quantize in this model (unsupported op types)",
+            hint="try another precision or format; see `edgekit recipes`",
+        )
     return converted
 
 

@@ -10,13 +10,13 @@ quantizer, applied to one calibrated model so re-quantizing costs no recalibrati
 from __future__ import annotations
 
 import contextlib
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from edge_kit.exporters.base import ExportOptions
 from edge_kit.quant import pt2e
 
-LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL",
-             "CONV_3D")
+LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "CONV_3D")
 
 
 def _converter(source: Any) -> Any:
@@ -39,7 +39,7 @@ def _calibrated(source: Any, options: ExportOptions) -> bytes:
         batches = options.calibration or []
         converter.representative_dataset = lambda: iter([list(b) for b in batches])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
-        converter._experimental_calibrate_only = True  # noqa: SLF001 - the debugger's own route
+        converter._experimental_calibrate_only = True
         options.extra["tflite_calibrated"] = converter.convert()
     return options.extra["tflite_calibrated"]
 
@@ -54,16 +54,20 @@ def keras(source: Any, options: ExportOptions) -> bytes:
         from tensorflow.lite.python import convert
 
         io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[recipe.io_type]
-        return convert.mlir_quantize(_calibrated(source, options), disable_per_channel=not recipe.per_channel,
-                                     input_data_type=io, output_data_type=io,
-                                     denylisted_ops=list(recipe.keep_float_ops) or None,
-                                     denylisted_nodes=list(options.keep_float) or None)
+        return convert.mlir_quantize(
+            _calibrated(source, options),
+            disable_per_channel=not recipe.per_channel,
+            input_data_type=io,
+            output_data_type=io,
+            denylisted_ops=list(recipe.keep_float_ops) or None,
+            denylisted_nodes=list(options.keep_float) or None,
+        )
     converter = _converter(source)
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if options.precision == "fp16":
         converter.target_spec.supported_types = [tf.float16]
     else:
-        converter._experimental_disable_per_channel = not recipe.per_channel  # noqa: SLF001
+        converter._experimental_disable_per_channel = not recipe.per_channel
     return converter.convert()
 
 
@@ -75,8 +79,11 @@ def keras_layers(source: Any, options: ExportOptions) -> list[str]:
 
     interpreter = Interpreter(model_content=_calibrated(source, options))
     names = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
-    return [names[op["outputs"][0]] for op in interpreter._get_ops_details()  # noqa: SLF001
-            if op["op_name"] in LAYER_OPS and len(op["outputs"]) and op["outputs"][0] in names]
+    return [
+        names[op["outputs"][0]]
+        for op in interpreter._get_ops_details()
+        if op["op_name"] in LAYER_OPS and len(op["outputs"]) and op["outputs"][0] in names
+    ]
 
 
 def _litert_quantizer(options: ExportOptions) -> Any:
@@ -97,8 +104,9 @@ def _litert_quantizer(options: ExportOptions) -> Any:
         def _annotate_all_dynamic_patterns(self, model: Any, config: Any, filter_fn: Any = None) -> Any:
             return super()._annotate_all_dynamic_patterns(model, config, both(filter_fn))
 
-    config = pq.get_symmetric_quantization_config(is_per_channel=recipe.per_channel,
-                                                  is_dynamic=options.precision == "int8-dynamic")
+    config = pq.get_symmetric_quantization_config(
+        is_per_channel=recipe.per_channel, is_dynamic=options.precision == "int8-dynamic"
+    )
     config = pt2e.with_activation_calibration(config, recipe)
     return KeepFloatQuantizer().set_global(config)
 
@@ -108,8 +116,12 @@ def _fp16_weights(model: bytes) -> bytes:
     from ai_edge_quantizer.algorithm_manager import AlgorithmName
 
     q = quantizer.Quantizer(model)
-    q.add_weight_only_config(regex=".*", operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
-                             num_bits=16, algorithm_key=AlgorithmName.FLOAT_CASTING)
+    q.add_weight_only_config(
+        regex=".*",
+        operation_name=qtyping.TFLOperationName.ALL_SUPPORTED,
+        num_bits=16,
+        algorithm_key=AlgorithmName.FLOAT_CASTING,
+    )
     return bytes(q.quantize(enable_progress_report=False).quantized_model)
 
 
@@ -153,8 +165,9 @@ def torch(source: Any, options: ExportOptions) -> bytes:
     calibration = options.calibration if options.precision == "int8" else None
     module = pt2e.quantize(source, quantizer, calibration, fold_quantize=False, keep_all=bool(options.keep_float))
     with _strict_qdq():
-        model = litert_torch.convert(module, source.example_inputs(),
-                                     quant_config=QuantConfig(pt2e_quantizer=quantizer))
+        model = litert_torch.convert(
+            module, source.example_inputs(), quant_config=QuantConfig(pt2e_quantizer=quantizer)
+        )
     return model.model_content()
 
 

@@ -17,9 +17,26 @@ CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 @pytest.fixture(scope="module")
 def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("bench") / "out"
-    result = run_cli("bench", SAMPLES / "digits_cnn.pt2", "--target", "raspi", "--formats", "tflite,onnx,ptl",
-                     "--quantize", "fp32,int8", "--calibration", SAMPLES / "digits_calib.npz",
-                     "--eval", SAMPLES / "digits_eval.npz", "--num_runs", "2", "-o", out, "--json", timeout=1500)
+    result = run_cli(
+        "bench",
+        SAMPLES / "digits_cnn.pt2",
+        "--target",
+        "raspi",
+        "--formats",
+        "tflite,onnx,ptl",
+        "--quantize",
+        "fp32,int8",
+        "--calibration",
+        SAMPLES / "digits_calib.npz",
+        "--eval",
+        SAMPLES / "digits_eval.npz",
+        "--num_runs",
+        "2",
+        "-o",
+        out,
+        "--json",
+        timeout=1500,
+    )
     assert result.code == 0, result.stderr[-3000:]
     assert json.loads(result.stdout) == json.loads((out / "bench.json").read_text())
     return out
@@ -55,9 +72,25 @@ def test_leaderboard_figures_match_the_cells_own_manifests_and_profiles(bench_di
 
 
 def test_a_rerun_reuses_finished_cells(bench_dir: Path):
-    result = run_cli("bench", SAMPLES / "digits_cnn.pt2", "--target", "raspi", "--formats", "tflite,onnx,ptl",
-                     "--quantize", "fp32,int8", "--calibration", SAMPLES / "digits_calib.npz",
-                     "--eval", SAMPLES / "digits_eval.npz", "--num_runs", "2", "-o", bench_dir, "--json")
+    result = run_cli(
+        "bench",
+        SAMPLES / "digits_cnn.pt2",
+        "--target",
+        "raspi",
+        "--formats",
+        "tflite,onnx,ptl",
+        "--quantize",
+        "fp32,int8",
+        "--calibration",
+        SAMPLES / "digits_calib.npz",
+        "--eval",
+        SAMPLES / "digits_eval.npz",
+        "--num_runs",
+        "2",
+        "-o",
+        bench_dir,
+        "--json",
+    )
     assert result.code == 0
     assert all(r["cached"] for r in json.loads(result.stdout)["rows"])
 
@@ -72,14 +105,24 @@ def test_html_renders_offline_in_headless_chromium_with_all_plots(bench_dir: Pat
     from PIL import Image
 
     html = bench_dir / "bench.html"
-    flags = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-             "--disable-background-networking", "--disable-component-update", "--disable-sync",
-             f"--user-data-dir={tmp_path / 'profile'}"]
+    flags = [
+        CHROMIUM,
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}",
+    ]
     dom = subprocess.run([*flags, "--dump-dom", html.as_uri()], capture_output=True, text=True, timeout=120).stdout
     assert dom.count("<svg") >= 4 and 'class="pareto"' in dom
     shot = tmp_path / "bench.png"
-    subprocess.run([*flags, f"--screenshot={shot}", "--window-size=1100,2600", html.as_uri()],
-                   capture_output=True, timeout=120)
+    subprocess.run(
+        [*flags, f"--screenshot={shot}", "--window-size=1100,2600", html.as_uri()], capture_output=True, timeout=120
+    )
     image = Image.open(shot).convert("L")
     colours = len(set(image.getdata()))
     assert image.size == (1100, 2600) and colours > 20  # charts drawn, not a blank page

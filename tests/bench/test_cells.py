@@ -11,8 +11,9 @@ from edge_kit.bench import cells, host_threads
 
 
 @pytest.mark.parametrize("cores,jobs,n_cells,expected", [(8, 2, 12, 4), (8, 8, 3, 2), (2, 2, 9, 1), (2, 16, 16, 1)])
-def test_each_export_gets_its_share_of_the_cores(monkeypatch: pytest.MonkeyPatch, cores: int, jobs: int,
-                                                 n_cells: int, expected: int) -> None:
+def test_each_export_gets_its_share_of_the_cores(
+    monkeypatch: pytest.MonkeyPatch, cores: int, jobs: int, n_cells: int, expected: int
+) -> None:
     monkeypatch.setattr("os.cpu_count", lambda: cores)
     assert host_threads(jobs, n_cells) == expected
 

@@ -55,12 +55,21 @@ def _garbage(tmp_path: Path, name: str, content: bytes) -> Path:
     return path
 
 
-@pytest.mark.parametrize("case, code, needle", [
-    ("zero-byte", 3, "empty"), ("random-pt", 3, "not a model"), ("text-onnx", 3, "looks like text"),
-    ("unknown-target", 2, "unknown target"), ("missing-shape", 2, "--input-shape"),
-    ("unknown-format", 2, "unknown format"), ("output-is-dir", 10, "is a directory")])
-def test_bad_input_gives_one_clear_line_and_leaves_nothing(tiny: dict, tmp_path: Path, case: str, code: int,
-                                                           needle: str):
+@pytest.mark.parametrize(
+    "case, code, needle",
+    [
+        ("zero-byte", 3, "empty"),
+        ("random-pt", 3, "not a model"),
+        ("text-onnx", 3, "looks like text"),
+        ("unknown-target", 2, "unknown target"),
+        ("missing-shape", 2, "--input-shape"),
+        ("unknown-format", 2, "unknown format"),
+        ("output-is-dir", 10, "is a directory"),
+    ],
+)
+def test_bad_input_gives_one_clear_line_and_leaves_nothing(
+    tiny: dict, tmp_path: Path, case: str, code: int, needle: str
+):
     out = tmp_path / "out"
     out.mkdir()
     args = {

@@ -10,8 +10,14 @@ import pytest
 from tests.devices.loopback import SSHD, Loopback
 from tests.profile.conftest import digits_artifacts  # noqa: F401  (the session fixture, shared)
 
-DEVICES = {"pi-a": ("arm", "raspi4"), "pi-b": ("arm", "raspi4"), "bare": ("bare", "raspi4"),
-           "fresh": ("bare", "raspi4"), "nopython": ("nopython", "raspi4"), "crashy": ("crash", "raspi4")}
+DEVICES = {
+    "pi-a": ("arm", "raspi4"),
+    "pi-b": ("arm", "raspi4"),
+    "bare": ("bare", "raspi4"),
+    "fresh": ("bare", "raspi4"),
+    "nopython": ("nopython", "raspi4"),
+    "crashy": ("crash", "raspi4"),
+}
 
 
 @pytest.fixture(scope="session")

@@ -63,9 +63,12 @@ class LoopDevice:
         """Everything the device's TMPDIR and HOME hold, except a provisioned runtime folder."""
         found = [str(p.relative_to(self.root)) for p in self.tmp.rglob("*")]
         kept = (".cache", ".cache/edgekit-device")
-        found += [str(p.relative_to(self.root)) for p in self.home.rglob("*")
-                  if str(p.relative_to(self.home)) not in kept
-                  and not str(p.relative_to(self.home)).startswith(".cache/edgekit-device/")]
+        found += [
+            str(p.relative_to(self.root))
+            for p in self.home.rglob("*")
+            if str(p.relative_to(self.home)) not in kept
+            and not str(p.relative_to(self.home)).startswith(".cache/edgekit-device/")
+        ]
         return sorted(found)
 
 
@@ -74,16 +77,22 @@ class Loopback:
 
     def __init__(self, root: Path, devices: dict[str, tuple[str, str]]) -> None:
         self.root = root
-        self.devices = {name: LoopDevice(name, kind, target, free_port(), root / "devices" / name)
-                        for name, (kind, target) in devices.items()}
+        self.devices = {
+            name: LoopDevice(name, kind, target, free_port(), root / "devices" / name)
+            for name, (kind, target) in devices.items()
+        }
         self.proc: subprocess.Popen[bytes] | None = None
         for key in ("host_key", "user_key", "wrong_key"):
-            subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key, "-f", str(root / key)],
-                           check=True, timeout=30)
+            subprocess.run(
+                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", key, "-f", str(root / key)],
+                check=True,
+                timeout=30,
+            )
         (root / "authorized_keys").write_text((root / "user_key.pub").read_text())
         host = (root / "host_key.pub").read_text().split()[:2]
-        (root / "known_hosts").write_text("".join(f"[127.0.0.1]:{d.port} {' '.join(host)}\n"
-                                                  for d in self.devices.values()))
+        (root / "known_hosts").write_text(
+            "".join(f"[127.0.0.1]:{d.port} {' '.join(host)}\n" for d in self.devices.values())
+        )
         (root / "empty_known_hosts").write_text("")
         (root / "ssh_config").write_text("# isolated from ~/.ssh/config and /etc/ssh/ssh_config\n")
         for device in self.devices.values():
@@ -95,17 +104,22 @@ class Loopback:
         for folder in (bin_dir, device.home, device.tmp):
             folder.mkdir(parents=True)
         for tool in TOOLS:
-            (bin_dir / tool).symlink_to(subprocess.run(["sh", "-c", f"command -v {tool}"], capture_output=True,
-                                                       text=True, check=True).stdout.strip())
+            (bin_dir / tool).symlink_to(
+                subprocess.run(
+                    ["sh", "-c", f"command -v {tool}"], capture_output=True, text=True, check=True
+                ).stdout.strip()
+            )
         if device.kind != "nopython":
             (bin_dir / "python3").write_text(self._python_wrapper(device))
             (bin_dir / "python3").chmod(0o755)
         login = device.root / "login.sh"
-        login.write_text("#!/bin/sh\n"
-                         f"export HOME={shlex.quote(str(device.home))} TMPDIR={shlex.quote(str(device.tmp))} "
-                         f"PATH={shlex.quote(str(bin_dir))} LANG=C.UTF-8\n"
-                         '[ -n "$SSH_ORIGINAL_COMMAND" ] || exit 1\n'
-                         'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n')
+        login.write_text(
+            "#!/bin/sh\n"
+            f"export HOME={shlex.quote(str(device.home))} TMPDIR={shlex.quote(str(device.tmp))} "
+            f"PATH={shlex.quote(str(bin_dir))} LANG=C.UTF-8\n"
+            '[ -n "$SSH_ORIGINAL_COMMAND" ] || exit 1\n'
+            'exec /bin/sh -c "$SSH_ORIGINAL_COMMAND"\n'
+        )
         login.chmod(0o755)
 
     def _python_wrapper(self, device: LoopDevice) -> str:
@@ -124,12 +138,22 @@ class Loopback:
 
     def _sshd_config(self) -> str:
         root = self.root
-        lines = ["ListenAddress 127.0.0.1", *(f"Port {d.port}" for d in self.devices.values()),
-                 f"HostKey {root / 'host_key'}", f"PidFile {root / 'sshd.pid'}",
-                 f"AuthorizedKeysFile {root / 'authorized_keys'}", "PermitRootLogin prohibit-password",
-                 "PubkeyAuthentication yes", "PasswordAuthentication no", "KbdInteractiveAuthentication no",
-                 "StrictModes no", "UsePAM no", "MaxStartups 50:30:100", "LogLevel VERBOSE",
-                 f"Subsystem sftp {SFTP_SERVER}"]
+        lines = [
+            "ListenAddress 127.0.0.1",
+            *(f"Port {d.port}" for d in self.devices.values()),
+            f"HostKey {root / 'host_key'}",
+            f"PidFile {root / 'sshd.pid'}",
+            f"AuthorizedKeysFile {root / 'authorized_keys'}",
+            "PermitRootLogin prohibit-password",
+            "PubkeyAuthentication yes",
+            "PasswordAuthentication no",
+            "KbdInteractiveAuthentication no",
+            "StrictModes no",
+            "UsePAM no",
+            "MaxStartups 50:30:100",
+            "LogLevel VERBOSE",
+            f"Subsystem sftp {SFTP_SERVER}",
+        ]
         for device in self.devices.values():
             lines += [f"Match LocalPort {device.port}", f"    ForceCommand {device.root / 'login.sh'}"]
         return "\n".join(lines) + "\n"
@@ -148,8 +172,9 @@ class Loopback:
                     break
                 except OSError:
                     if time.monotonic() > deadline or self.proc.poll() is not None:
-                        raise RuntimeError(f"sshd did not start: {(self.root / 'sshd.log').read_text()[-2000:]}") \
-                            from None
+                        raise RuntimeError(
+                            f"sshd did not start: {(self.root / 'sshd.log').read_text()[-2000:]}"
+                        ) from None
                     time.sleep(0.05)
 
     def stop(self) -> None:
@@ -161,16 +186,34 @@ class Loopback:
                 self.proc.kill()
                 self.proc.wait()
 
-    def inventory(self, path: Path, names: list[str] | None = None, *, known_hosts: str = "known_hosts",
-                  identity: str = "user_key", groups: dict[str, list[str]] | None = None) -> Path:
+    def inventory(
+        self,
+        path: Path,
+        names: list[str] | None = None,
+        *,
+        known_hosts: str = "known_hosts",
+        identity: str = "user_key",
+        groups: dict[str, list[str]] | None = None,
+    ) -> Path:
         """A devices.toml for some of the devices, pointing ssh at this server's own files."""
-        lines = ["[ssh]", f'config = "{self.root / "ssh_config"}"', f'known_hosts = "{self.root / known_hosts}"',
-                 f'identity = "{self.root / identity}"', "connect_timeout = 5", ""]
+        lines = [
+            "[ssh]",
+            f'config = "{self.root / "ssh_config"}"',
+            f'known_hosts = "{self.root / known_hosts}"',
+            f'identity = "{self.root / identity}"',
+            "connect_timeout = 5",
+            "",
+        ]
         for name in names or list(self.devices):
             device = self.devices[name]
             member = [g for g, members in (groups or {}).items() if name in members]
-            lines += [f"[devices.{name}]", f'address = "{device.address}"', f'target = "{device.target}"',
-                      "concurrency = 1", f"groups = {member!r}".replace("'", '"'), ""]
+            lines += [
+                f"[devices.{name}]",
+                f'address = "{device.address}"',
+                f'target = "{device.target}"',
+                "concurrency = 1",
+                f"groups = {member!r}".replace("'", '"'),
+                "",
+            ]
         path.write_text("\n".join(lines) + "\n")
         return path
-

@@ -10,15 +10,15 @@ import pytest
 from tests.conftest import SAMPLES, run_cli
 from tests.devices.loopback import Loopback
 
-ARGS = ("--target", "raspi", "--formats", "tflite,onnx", "--quantize", "fp32", "--num_runs", "3",
-        "--devices", "lab")
+ARGS = ("--target", "raspi", "--formats", "tflite,onnx", "--quantize", "fp32", "--num_runs", "3", "--devices", "lab")
 
 
 @pytest.fixture(scope="module")
 def fanned(inventory: Path, loopback: Loopback, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("fanout") / "out"
-    result = run_cli("bench", SAMPLES / "digits_cnn.pt2", *ARGS, "--devices-file", inventory, "-o", out, "--json",
-                     timeout=900)
+    result = run_cli(
+        "bench", SAMPLES / "digits_cnn.pt2", *ARGS, "--devices-file", inventory, "-o", out, "--json", timeout=900
+    )
     assert result.code == 0, result.stderr[-3000:]
     assert json.loads(result.stdout) == json.loads((out / "bench.json").read_text())
     assert "bench: device pi-a: tflite-fp32: profiling" in result.stderr  # per-device progress
@@ -26,8 +26,9 @@ def fanned(inventory: Path, loopback: Loopback, tmp_path_factory: pytest.TempPat
 
 
 def _jobs(board: dict) -> list[tuple[str, str, float, float]]:
-    return [(name, row["cell"], d["started"], d["finished"]) for row in board["rows"]
-            for name, d in row["devices"].items()]
+    return [
+        (name, row["cell"], d["started"], d["finished"]) for row in board["rows"] for name, d in row["devices"].items()
+    ]
 
 
 def test_each_cell_runs_on_every_device_of_the_group(fanned: Path, loopback: Loopback):
@@ -60,8 +61,9 @@ def test_report_compares_devices_and_records_the_estimates_error(fanned: Path):
         assert device["cells_measured"] == 2 and device["machine"] == "aarch64" and device["cpu_parts"] == ["0xd08"]
         assert device["mean_abs_estimate_error_pct"] is not None
     errors = board["estimate_vs_measured"]
-    assert {(e["cell"], e["device"]) for e in errors} == {(c, d) for c in ("tflite-fp32", "onnx-fp32")
-                                                          for d in ("pi-a", "pi-b")}
+    assert {(e["cell"], e["device"]) for e in errors} == {
+        (c, d) for c in ("tflite-fp32", "onnx-fp32") for d in ("pi-a", "pi-b")
+    }
     for e in errors:
         assert e["error_pct"] == round(100 * (e["estimated_ms"] - e["measured_ms"]) / e["measured_ms"], 1)
     md = (fanned / "bench.md").read_text()
@@ -101,8 +103,13 @@ def test_each_device_gets_its_own_queue_of_concurrency_workers(tmp_path: Path, m
         folder = tmp_path / f"c{i}"
         folder.mkdir()
         (folder / "model.onnx").write_bytes(b"x")
-        cells.append((CellSpec(Path("m"), "raspi4", "onnx", f"p{i}"), folder,
-                      {"key": str(i), "cell": f"c{i}", "artifact": "model.onnx", "export_exit_code": 0}))
+        cells.append(
+            (
+                CellSpec(Path("m"), "raspi4", "onnx", f"p{i}"),
+                folder,
+                {"key": str(i), "cell": f"c{i}", "artifact": "model.onnx", "export_exit_code": 0},
+            )
+        )
     lock, running, peak = threading.Lock(), {"solo": 0, "duo": 0}, {"solo": 0, "duo": 0}
 
     def watch(name: str, text: str) -> None:

@@ -56,15 +56,18 @@ def test_inventory_is_validated_into_frozen_dataclasses(tmp_path: Path):
     assert adhoc.address == Address("::1", "root", 22) and adhoc.ssh == inv.ssh and adhoc.target is None
 
 
-@pytest.mark.parametrize("text, needle", [
-    ('[devices.x]\naddress = "h"\nport = 22\n', "unknown key 'port'"),
-    ('[devices.x]\ntarget = "raspi4"\n', "'address'"),
-    ('[devices.x]\naddress = "-oProxyCommand=evil"\n', "not an SSH address"),
-    ('[devices.x]\naddress = "h"\ntarget = "raspi9"\n', "raspi9"),
-    ('[devices.x]\naddress = "h"\nconcurrency = 0\n', "concurrency"),
-    ('[ssh]\naddress = "h"\n', "unknown key 'address'"),
-    ('[devices.x\n', "cannot read"),
-])
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ('[devices.x]\naddress = "h"\nport = 22\n', "unknown key 'port'"),
+        ('[devices.x]\ntarget = "raspi4"\n', "'address'"),
+        ('[devices.x]\naddress = "-oProxyCommand=evil"\n', "not an SSH address"),
+        ('[devices.x]\naddress = "h"\ntarget = "raspi9"\n', "raspi9"),
+        ('[devices.x]\naddress = "h"\nconcurrency = 0\n', "concurrency"),
+        ('[ssh]\naddress = "h"\n', "unknown key 'address'"),
+        ("[devices.x\n", "cannot read"),
+    ],
+)
 def test_bad_inventories_are_one_clear_usage_error(tmp_path: Path, text: str, needle: str):
     with pytest.raises(UsageError, match="") as err:
         load_inventory(_write(tmp_path, text))
@@ -98,7 +101,7 @@ def test_ssh_and_scp_argument_lists():
     assert ssh[:3] == ["ssh", "-F", "/c"] and ssh[-3:] == ["--", "pi@h", "true"] and ["-p", "2200"] == ssh[-5:-3]
     assert {"BatchMode=yes", "ConnectTimeout=4", "UserKnownHostsFile=/k", "IdentitiesOnly=yes"} <= set(ssh)
     scp = scp_command(parse_address("pi@[fe80::1]:2200"), settings, [Path("/a"), Path("/b")], "/tmp/edgekit.x")
-    assert ["-P", "2200"] == scp[scp.index("-P"):][:2]
+    assert ["-P", "2200"] == scp[scp.index("-P") :][:2]
     assert scp[-4:] == ["--", "/a", "/b", "pi@[fe80::1]:/tmp/edgekit.x/"]
 
 
@@ -121,5 +124,8 @@ def test_devices_command_lists_reachability(loopback: Loopback, tmp_path: Path):
 
 def test_devices_command_errors(tmp_path: Path):
     assert_clean_error(run_cli("devices", "--devices-file", tmp_path / "none.toml"), 2, "does not exist")
-    assert_clean_error(run_cli("devices", "--devices-file", _write(tmp_path, GOOD), "--group", "nolab"), 2,
-                       "no device group or device named 'nolab'")
+    assert_clean_error(
+        run_cli("devices", "--devices-file", _write(tmp_path, GOOD), "--group", "nolab"),
+        2,
+        "no device group or device named 'nolab'",
+    )

@@ -33,11 +33,16 @@ def test_raspi4_cpuinfo_has_four_cortex_a72_cores() -> None:
 def test_kernel_layout_is_exact() -> None:
     first = render_cpuinfo(get_target("raspi5")).split("\n\n")[0]
     assert first.splitlines() == [
-        "processor\t: 0", "BogoMIPS\t: 108.00",
+        "processor\t: 0",
+        "BogoMIPS\t: 108.00",
         "Features\t: fp asimd evtstrm aes pmull sha1 sha2 crc32 atomics fphp asimdhp cpuid "
         "asimdrdm lrcpc dcpop asimddp",
-        "CPU implementer\t: 0x41", "CPU architecture: 8", "CPU variant\t: 0x4",
-        "CPU part\t: 0xd0b", "CPU revision\t: 1"]
+        "CPU implementer\t: 0x41",
+        "CPU architecture: 8",
+        "CPU variant\t: 0x4",
+        "CPU part\t: 0xd0b",
+        "CPU revision\t: 1",
+    ]
 
 
 def test_big_little_phone_lists_both_clusters_in_order() -> None:
@@ -73,16 +78,18 @@ def _fake_rootfs(root: Path) -> Path:
     return root
 
 
-def test_view_links_the_shared_tree_and_adds_only_cpu_files(tmp_path: Path,
-                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_view_links_the_shared_tree_and_adds_only_cpu_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EDGEKIT_CACHE_DIR", str(tmp_path / "cache"))
     rootfs = _fake_rootfs(tmp_path / "root")
     view = ensure_view(get_target("raspi4"), rootfs)
     assert (view / "usr").is_symlink() and (view / "usr/bin/python3.11").read_bytes() == b"\x7fELF"
     assert not (view / "dev").exists() and not (view / "tmp").exists()  # the host's are used
     assert (view / "proc/cpuinfo").read_text() == render_cpuinfo(get_target("raspi4"))
-    own_files = [os.path.relpath(os.path.join(folder, name), view)  # os.walk skips linked dirs
-                 for folder, _, names in os.walk(view) for name in names]
+    own_files = [
+        os.path.relpath(os.path.join(folder, name), view)  # os.walk skips linked dirs
+        for folder, _, names in os.walk(view)
+        for name in names
+    ]
     assert sorted(own_files) == sorted(guest_files(get_target("raspi4")))
     other = ensure_view(get_target("raspi5"), rootfs)
     assert other != view and "0xd0b" in (other / "proc/cpuinfo").read_text()

@@ -85,9 +85,11 @@ def host_runtime() -> Path:
 
 
 def _cpuinfo(cores: int = 4) -> str:
-    block = ("processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
-             "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\n"
-             "CPU part\t: 0xd08\nCPU revision\t: 3\n\n")  # Cortex-A72
+    block = (
+        "processor\t: {i}\nBogoMIPS\t: 108.00\nFeatures\t: fp asimd evtstrm crc32 cpuid\n"
+        "CPU implementer\t: 0x41\nCPU architecture: 8\nCPU variant\t: 0x0\n"
+        "CPU part\t: 0xd08\nCPU revision\t: 3\n\n"
+    )  # Cortex-A72
     return "".join(block.format(i=i) for i in range(cores))
 
 
@@ -96,15 +98,46 @@ def rootfs(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A throwaway bookworm arm64 root with python3.11 and numpy (about 10 s)."""
     _need("mmdebstrap", "qemu-aarch64")
     root = tmp_path_factory.mktemp("rootfs") / "bookworm-arm64"
-    subprocess.run(["mmdebstrap", "--arch=arm64", "--variant=extract", "--quiet",
-                    "--include=python3.11,libpython3.11,libstdc++6,libgcc-s1,zlib1g,libffi8,"
-                    "libssl3,libexpat1", "bookworm", str(root),
-                    "/etc/apt/sources.list.d/debian.sources"], check=True, timeout=600)
-    subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps",
-                    "--target", str(root / "usr/lib/python3/dist-packages"),
-                    "--only-binary=:all:", "--python-version", "3.11", "--implementation", "cp",
-                    "--abi", "cp311", "--platform", "manylinux_2_28_aarch64",
-                    "--platform", "manylinux_2_17_aarch64", NUMPY], check=True, timeout=600)
+    subprocess.run(
+        [
+            "mmdebstrap",
+            "--arch=arm64",
+            "--variant=extract",
+            "--quiet",
+            "--include=python3.11,libpython3.11,libstdc++6,libgcc-s1,zlib1g,libffi8,libssl3,libexpat1",
+            "bookworm",
+            str(root),
+            "/etc/apt/sources.list.d/debian.sources",
+        ],
+        check=True,
+        timeout=600,
+    )
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(root / "usr/lib/python3/dist-packages"),
+            "--only-binary=:all:",
+            "--python-version",
+            "3.11",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp311",
+            "--platform",
+            "manylinux_2_28_aarch64",
+            "--platform",
+            "manylinux_2_17_aarch64",
+            NUMPY,
+        ],
+        check=True,
+        timeout=600,
+    )
     (root / "proc").mkdir(exist_ok=True)
     (root / "proc/cpuinfo").write_text(_cpuinfo())
     return root
@@ -114,12 +147,20 @@ def _guest_cmd(rootfs: Path) -> list[str]:
     return ["qemu-aarch64", "-L", str(rootfs), "-cpu", CPU, str(rootfs / "usr/bin/python3.11")]
 
 
-def _drive(python: list[str], runtime: Path, ptes: list[Path], threads: int = 1,
-           ) -> tuple[dict, float]:
+def _drive(
+    python: list[str],
+    runtime: Path,
+    ptes: list[Path],
+    threads: int = 1,
+) -> tuple[dict, float]:
     start = time.perf_counter()
-    proc = subprocess.run([*python, "-c", DRIVER, str(HARNESS), str(runtime / etruntime.SHIM_NAME),
-                           str(threads), *map(str, ptes)],
-                          capture_output=True, text=True, timeout=600, env={"PYTHONHASHSEED": "0"})
+    proc = subprocess.run(
+        [*python, "-c", DRIVER, str(HARNESS), str(runtime / etruntime.SHIM_NAME), str(threads), *map(str, ptes)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env={"PYTHONHASHSEED": "0"},
+    )
     seconds = time.perf_counter() - start
     assert proc.returncode == 0, proc.stderr[-3000:]
     return json.loads(proc.stdout.strip().splitlines()[-1]), seconds
@@ -129,8 +170,7 @@ def _check_outputs(results: dict, models: dict[str, Path]) -> None:
     for name, pte in models.items():
         row = results[str(pte)]
         assert "error" not in row, row
-        diff = np.abs(np.asarray(row["output"], np.float32) -
-                      np.load(pte.with_suffix(".ref.npy"))).max()
+        diff = np.abs(np.asarray(row["output"], np.float32) - np.load(pte.with_suffix(".ref.npy"))).max()
         assert diff <= (INT8_TOL if "int8" in name else FP32_TOL), (name, diff)
         assert row["specs"] == [{"name": "input_0", "shape": [1, 3, 32, 32], "dtype": "float32"}]
         assert row["backends"] == ([] if name == "portable_fp32" else ["XnnpackBackend"])
@@ -141,8 +181,7 @@ def _check_outputs(results: dict, models: dict[str, Path]) -> None:
     assert portable["memory"]["planned_bytes"] > 0 and portable["memory"]["file_bytes"] > 0
 
 
-def test_guest_runs_all_programs(rootfs: Path, aarch64_runtime: Path,
-                                 models: dict[str, Path]) -> None:
+def test_guest_runs_all_programs(rootfs: Path, aarch64_runtime: Path, models: dict[str, Path]) -> None:
     results, _ = _drive(_guest_cmd(rootfs), aarch64_runtime, list(models.values()))
     _check_outputs(results, models)
 
@@ -152,8 +191,7 @@ def test_guest_threads(rootfs: Path, aarch64_runtime: Path, models: dict[str, Pa
     assert results[str(models["xnnpack_fp32"])]["memory"]["num_threads"] == 4
 
 
-def test_guest_first_inference_is_fast(rootfs: Path, aarch64_runtime: Path,
-                                       models: dict[str, Path]) -> None:
+def test_guest_first_inference_is_fast(rootfs: Path, aarch64_runtime: Path, models: dict[str, Path]) -> None:
     """Process start to first output, warm cache: the target is 5 s (measured ~1.5 s)."""
     _, seconds = _drive(_guest_cmd(rootfs), aarch64_runtime, [models["xnnpack_fp32"]])
     assert seconds < 5.0
@@ -164,8 +202,9 @@ def test_host_runs_all_programs(host_runtime: Path, models: dict[str, Path]) -> 
     _check_outputs(results, models)
 
 
-def test_garbage_pte_is_a_clean_error(rootfs: Path, aarch64_runtime: Path, host_runtime: Path,
-                                      models: dict[str, Path], tmp_path: Path) -> None:
+def test_garbage_pte_is_a_clean_error(
+    rootfs: Path, aarch64_runtime: Path, host_runtime: Path, models: dict[str, Path], tmp_path: Path
+) -> None:
     garbage = tmp_path / "garbage.pte"
     garbage.write_bytes(np.random.default_rng(0).bytes(4096))
     truncated = tmp_path / "truncated.pte"
@@ -193,8 +232,7 @@ def test_corrupt_library_is_rebuilt(monkeypatch: pytest.MonkeyPatch, tmp_path: P
     assert etruntime.verify_runtime(folder) == []
 
 
-def test_missing_cross_compiler_says_how_to_fix(monkeypatch: pytest.MonkeyPatch,
-                                                tmp_path: Path) -> None:
+def test_missing_cross_compiler_says_how_to_fix(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("EDGEKIT_CACHE_DIR", str(tmp_path / "cache"))
     monkeypatch.setenv("PATH", str(tmp_path))
     with pytest.raises(EnvironmentSetupError) as info:
@@ -220,7 +258,7 @@ def test_corrupt_wheel_is_refused(monkeypatch: pytest.MonkeyPatch, tmp_path: Pat
         member = archive.getinfo("executorch/lib/libexecutorch.so")
     data = bytearray(wheel.read_bytes())
     start = member.header_offset + 100 + member.compress_size // 2  # inside the member's data
-    data[start:start + 256] = bytes(256)
+    data[start : start + 256] = bytes(256)
     bad = tmp_path / "executorch-bad.whl"
     bad.write_bytes(bytes(data))
     monkeypatch.setenv("EDGEKIT_CACHE_DIR", str(tmp_path / "cache"))
@@ -240,6 +278,5 @@ def test_arch_names() -> None:
 def test_pte_instructions(models: dict[str, Path]) -> None:
     from edge_kit.harness.et_runtime import pte_instructions
 
-    assert pte_instructions(str(models["mixed_fp32"])) == ["delegate:XnnpackBackend",
-                                                          "aten::cumsum.out"]
+    assert pte_instructions(str(models["mixed_fp32"])) == ["delegate:XnnpackBackend", "aten::cumsum.out"]
     assert pte_instructions(str(models["xnnpack_fp32"]), plan="missing") == []

@@ -18,13 +18,14 @@ import pytest
 
 from edge_kit.cache import cache_root
 from edge_kit.emulation import aptsources, debsrc
-from edge_kit.emulation.plugin import (PLUGIN_FILE, ensure_plugin, plugin_args, qemu_info,
-                                       read_counts)
+from edge_kit.emulation.plugin import PLUGIN_FILE, ensure_plugin, plugin_args, qemu_info, read_counts
 from edge_kit.errors import EnvironmentSetupError, RuntimeFailure
 from edge_kit.fsutil import sha256_file
 
-needs_qemu = pytest.mark.skipif(shutil.which("qemu-aarch64") is None or shutil.which("gcc") is None,
-                                reason="needs qemu-aarch64 (apt-get install qemu-user) and gcc")
+needs_qemu = pytest.mark.skipif(
+    shutil.which("qemu-aarch64") is None or shutil.which("gcc") is None,
+    reason="needs qemu-aarch64 (apt-get install qemu-user) and gcc",
+)
 
 
 @pytest.fixture(scope="session")
@@ -34,8 +35,7 @@ def header() -> Path:
         pytest.skip("needs qemu-aarch64 and gcc")
     ensure_plugin()
     override = os.environ.get(debsrc.HEADER_ENV)
-    found = [Path(override)] if override else sorted(
-        (cache_root() / "plugin" / "headers").glob("*/qemu-plugin.h"))
+    found = [Path(override)] if override else sorted((cache_root() / "plugin" / "headers").glob("*/qemu-plugin.h"))
     assert found, "ensure_plugin() left no cached header"
     return found[0]
 
@@ -62,8 +62,7 @@ def test_built_once_then_reused(private_cache: Path, capsys: pytest.CaptureFixtu
 
 @needs_qemu
 @pytest.mark.parametrize("damage", ["append", "manifest", "delete"])
-def test_corrupt_cache_is_rebuilt(damage: str, private_cache: Path,
-                                  capsys: pytest.CaptureFixture[str]) -> None:
+def test_corrupt_cache_is_rebuilt(damage: str, private_cache: Path, capsys: pytest.CaptureFixture[str]) -> None:
     plugin = ensure_plugin()
     good = sha256_file(plugin)
     if damage == "append":
@@ -81,8 +80,10 @@ def test_corrupt_cache_is_rebuilt(damage: str, private_cache: Path,
 @needs_qemu
 def test_concurrent_processes_build_once(private_cache: Path) -> None:
     code = "from edge_kit.emulation.plugin import ensure_plugin; print(ensure_plugin())"
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(3)
+    ]
     outs = [p.communicate(timeout=300) for p in procs]
     assert all(p.returncode == 0 for p in procs), outs
     assert len({out.strip() for out, _ in outs}) == 1
@@ -90,8 +91,7 @@ def test_concurrent_processes_build_once(private_cache: Path) -> None:
 
 
 @needs_qemu
-def test_missing_compiler_names_the_fix(private_cache: Path,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_compiler_names_the_fix(private_cache: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("CC", "/nonexistent/gcc")
     with pytest.raises(EnvironmentSetupError, match="not found") as info:
         ensure_plugin()
@@ -118,8 +118,7 @@ def test_plugin_args_escape_commas(tmp_path: Path) -> None:
     assert args[1] == f"file={tmp_path}/a,,b/p.so,out={Path.cwd()}/rel,,out.json"
 
 
-@pytest.mark.parametrize("content", ["", "{", '{"version": 2}', '{"version": 1, "classes": []}',
-                                     "\xff\xfe"])
+@pytest.mark.parametrize("content", ["", "{", '{"version": 2}', '{"version": 1, "classes": []}', "\xff\xfe"])
 def test_read_counts_rejects_garbage(content: str, tmp_path: Path) -> None:
     path = tmp_path / "counts.json"
     path.write_bytes(content.encode("latin-1"))
@@ -134,18 +133,21 @@ def test_read_counts_missing_file(tmp_path: Path) -> None:
 
 
 def test_deb_src_mirrors_the_host_entries() -> None:
-    entries = aptsources.parse_one_line("deb [signed-by=/k.gpg] http://m/debian bookworm main\n"
-                                        "deb-src http://m/debian bookworm main\n")
+    entries = aptsources.parse_one_line(
+        "deb [signed-by=/k.gpg] http://m/debian bookworm main\ndeb-src http://m/debian bookworm main\n"
+    )
     entries += aptsources.parse_deb822(
         "Types: deb\nURIs: http://s/debian-security\nSuites: bookworm-security\n"
-        "Components: main contrib\n\nTypes: deb-src\nURIs: http://x\nSuites: y\n")
+        "Components: main contrib\n\nTypes: deb-src\nURIs: http://x\nSuites: y\n"
+    )
     entries += aptsources.parse_one_line("deb http://flat/repo ./\n")
     assert debsrc.deb_src_sources(entries) == (
         "Types: deb-src\nURIs: http://m/debian\nSuites: bookworm\nComponents: main\n"
         "Signed-By: /k.gpg\n\n"
         "Types: deb-src\nURIs: http://s/debian-security\nSuites: bookworm-security\n"
         "Components: main contrib\n\n"
-        "Types: deb-src\nURIs: http://flat/repo\nSuites: ./\n")
+        "Types: deb-src\nURIs: http://flat/repo\nSuites: ./\n"
+    )
     assert debsrc.deb_src_sources([]) == ""
 
 
@@ -153,8 +155,7 @@ def test_version_choice() -> None:
     assert debsrc.upstream_version("1:7.2+dfsg-7+deb12u18") == "7.2+dfsg"
     assert debsrc.upstream_version("7.2") == "7.2"
     offered = ["1:7.2+dfsg-7+deb12u20", "1:8.0-1"]
-    assert debsrc.pick_version(offered + ["1:7.2+dfsg-7+deb12u18"],
-                               "1:7.2+dfsg-7+deb12u18") == "1:7.2+dfsg-7+deb12u18"
+    assert debsrc.pick_version(offered + ["1:7.2+dfsg-7+deb12u18"], "1:7.2+dfsg-7+deb12u18") == "1:7.2+dfsg-7+deb12u18"
     assert debsrc.pick_version(offered, "1:7.2+dfsg-7+deb12u18") == "1:7.2+dfsg-7+deb12u20"
     assert debsrc.pick_version(["1:8.0-1"], "1:7.2+dfsg-7") is None
 
@@ -186,8 +187,9 @@ def test_debian_patches_to_the_header_are_applied(tmp_path: Path) -> None:
 
 
 @needs_qemu
-@pytest.mark.skipif(shutil.which("apt-get") is None or shutil.which("dpkg-query") is None,
-                    reason="needs a Debian-family host")
+@pytest.mark.skipif(
+    shutil.which("apt-get") is None or shutil.which("dpkg-query") is None, reason="needs a Debian-family host"
+)
 def test_header_downloaded_from_debian_matches(header: Path, tmp_path: Path) -> None:
     """Network: fetch the header again with the private apt setup (~25 MB, a few seconds)."""
     info = qemu_info()

@@ -16,9 +16,13 @@ from edge_kit.emulation.environment import GuestEnvironment, doctor, guest_envir
 from edge_kit.errors import RuntimeFailure
 from edge_kit.targets import get_target
 
-pytestmark = [pytest.mark.timeout(900),
-              pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("mmdebstrap")),
-                                 reason="needs apt packages qemu-user and mmdebstrap")]
+pytestmark = [
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(
+        not (shutil.which("qemu-aarch64") and shutil.which("mmdebstrap")),
+        reason="needs apt packages qemu-user and mmdebstrap",
+    ),
+]
 
 HWCAP_ASIMD, HWCAP_FPHP, HWCAP_ASIMDDP = 1 << 1, 1 << 9, 1 << 20
 
@@ -46,8 +50,9 @@ def _probe(target: str) -> dict:
     return json.loads(guest_environment(target).run_python(["-c", PROBE], timeout_s=120).stdout)
 
 
-@pytest.mark.parametrize("target,part,cores", [("raspi4", "0xd08", 4), ("raspi5", "0xd0b", 4),
-                                               ("android-arm64", "0x804", 8)])
+@pytest.mark.parametrize(
+    "target,part,cores", [("raspi4", "0xd08", 4), ("raspi5", "0xd0b", 4), ("android-arm64", "0x804", 8)]
+)
 def test_guest_sees_the_target_cpu(target: str, part: str, cores: int) -> None:
     seen = _probe(target)
     assert seen["machine"] == "aarch64"
@@ -66,17 +71,18 @@ def test_isa_follows_the_cpu_model() -> None:
 
 def test_guest_reads_and_writes_host_paths(raspi4: GuestEnvironment, tmp_path: Path) -> None:
     (tmp_path / "in.txt").write_text("from the host")
-    code = (f"data = open('{tmp_path}/in.txt').read()\n"
-            f"open('{tmp_path}/out.txt', 'w').write(data.upper())")
+    code = f"data = open('{tmp_path}/in.txt').read()\nopen('{tmp_path}/out.txt', 'w').write(data.upper())"
     raspi4.run_python(["-c", code], timeout_s=60)
     assert (tmp_path / "out.txt").read_text() == "FROM THE HOST"
 
 
 def test_hang_becomes_a_timeout_and_kills_the_group(raspi4: GuestEnvironment, tmp_path: Path) -> None:
-    code = (f"import os, time\npid = os.fork()\n"
-            f"open('{tmp_path}/pid-' + ('child' if pid == 0 else 'parent'), 'w').write(str(os.getpid()))\n"
-            "import sys\nif pid: print('edgekit-stage: loading stuck.onnx', file=sys.stderr, flush=True)\n"
-            "time.sleep(1000)")
+    code = (
+        f"import os, time\npid = os.fork()\n"
+        f"open('{tmp_path}/pid-' + ('child' if pid == 0 else 'parent'), 'w').write(str(os.getpid()))\n"
+        "import sys\nif pid: print('edgekit-stage: loading stuck.onnx', file=sys.stderr, flush=True)\n"
+        "time.sleep(1000)"
+    )
     start = time.monotonic()
     with pytest.raises(RuntimeFailure) as info:
         raspi4.run_python(["-c", code], timeout_s=8)
@@ -90,9 +96,11 @@ def test_hang_becomes_a_timeout_and_kills_the_group(raspi4: GuestEnvironment, tm
 
 
 def test_crash_names_the_signal_and_what_it_was_doing(raspi4: GuestEnvironment, tmp_path: Path) -> None:
-    code = ("import os, signal, sys\n"
-            "print('edgekit-stage: loading model.onnx', file=sys.stderr, flush=True)\n"
-            "os.kill(os.getpid(), signal.SIGSEGV)")
+    code = (
+        "import os, signal, sys\n"
+        "print('edgekit-stage: loading model.onnx', file=sys.stderr, flush=True)\n"
+        "os.kill(os.getpid(), signal.SIGSEGV)"
+    )
     with pytest.raises(RuntimeFailure) as info:
         raspi4.run_python(["-c", code], timeout_s=60, what="the emulated runtime")
     assert info.value.message == "the emulated runtime crashed with SIGSEGV while loading model.onnx"
@@ -104,8 +112,13 @@ def test_crash_leaves_no_core_file_in_the_working_folder(raspi4: GuestEnvironmen
     from edge_kit.emulation.qemu import run_guest
 
     with pytest.raises(RuntimeFailure, match="SIGSEGV"):
-        run_guest([raspi4.python, "-c", "import ctypes; ctypes.string_at(0)"], view=raspi4.view,
-                  cpu=raspi4.cpu, timeout_s=60, cwd=tmp_path)
+        run_guest(
+            [raspi4.python, "-c", "import ctypes; ctypes.string_at(0)"],
+            view=raspi4.view,
+            cpu=raspi4.cpu,
+            timeout_s=60,
+            cwd=tmp_path,
+        )
     assert list(tmp_path.iterdir()) == []
 
 
@@ -121,8 +134,7 @@ def test_nonzero_exit_carries_the_last_error_line(raspi4: GuestEnvironment) -> N
 def test_memory_is_capped_at_the_target_ram() -> None:
     small = dataclasses.replace(get_target("raspi4"), memory_mb=512)
     env = guest_environment(small)
-    ok = env.run_python(["-c", "import numpy as np; a = np.ones(100 << 17); print(a.nbytes >> 20)"],
-                        timeout_s=60)
+    ok = env.run_python(["-c", "import numpy as np; a = np.ones(100 << 17); print(a.nbytes >> 20)"], timeout_s=60)
     assert ok.stdout.strip() == "100"
     with pytest.raises(RuntimeFailure) as info:
         env.run_python(["-c", "import numpy as np; a = np.ones(1 << 27)"], timeout_s=60)
@@ -138,9 +150,12 @@ def test_doctor_reports_each_check_with_a_fix() -> None:
         assert check.ok or check.fix, check
 
 
-def test_qemu_does_not_see_the_host_python_environment(raspi4: GuestEnvironment,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_qemu_does_not_see_the_host_python_environment(
+    raspi4: GuestEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("PYTHONPATH", "/nonexistent-host-path")
-    out = raspi4.run_python(["-c", "import os, sys; print(os.environ.get('PYTHONHASHSEED'), "
-                                   "'/nonexistent-host-path' in sys.path)"], timeout_s=60).stdout
+    out = raspi4.run_python(
+        ["-c", "import os, sys; print(os.environ.get('PYTHONHASHSEED'), '/nonexistent-host-path' in sys.path)"],
+        timeout_s=60,
+    ).stdout
     assert out.split() == ["0", "False"]

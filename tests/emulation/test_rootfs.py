@@ -20,8 +20,10 @@ from edge_kit.emulation import aptsources, rootfs
 from edge_kit.errors import EnvironmentSetupError
 
 pytestmark = pytest.mark.timeout(900)
-needs_tools = pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("mmdebstrap")),
-                                 reason="needs apt packages qemu-user and mmdebstrap")
+needs_tools = pytest.mark.skipif(
+    not (shutil.which("qemu-aarch64") and shutil.which("mmdebstrap")),
+    reason="needs apt packages qemu-user and mmdebstrap",
+)
 
 ORT_SO = f"{rootfs.GUEST_SITE}/onnxruntime/capi/onnxruntime_pybind11_state.cpython-311-aarch64-linux-gnu.so"
 LITERT_SO = f"{rootfs.GUEST_SITE}/ai_edge_litert/libLiteRt.so"
@@ -32,21 +34,34 @@ def test_deb822_and_one_line_sources_are_retargeted(tmp_path: Path) -> None:
     (tmp_path / "sources.list.d/debian.sources").write_text(
         "Types: deb deb-src\nURIs: http://mirror.example/debian\nSuites: trixie trixie-updates "
         "trixie-backports\nComponents: main contrib\nSigned-By: /usr/share/keyrings/k.gpg\n\n"
-        "Types: deb\nURIs: http://mirror.example/debian\nSuites: sid\nComponents: main\nEnabled: no\n")
+        "Types: deb\nURIs: http://mirror.example/debian\nSuites: sid\nComponents: main\nEnabled: no\n"
+    )
     (tmp_path / "sources.list.d/vendor.sources").write_text(
-        "Types: deb\nURIs: https://vendor.example/apt\nSuites: nodistro\nComponents: main\n")
+        "Types: deb\nURIs: https://vendor.example/apt\nSuites: nodistro\nComponents: main\n"
+    )
     (tmp_path / "sources.list.d/old.list.disabled").write_text("deb http://x/debian bookworm main\n")
     (tmp_path / "sources.list").write_text(
         "# comment\ndeb [arch=amd64] http://amd64only.example/debian trixie main\n"
         "deb http://security.example/debian-security trixie-security main contrib\n"
-        "deb https://cloud.example/apt cloud-sdk-bookworm main\n")
+        "deb https://cloud.example/apt cloud-sdk-bookworm main\n"
+    )
     text = aptsources.debian_sources("bookworm", "arm64", apt_dir=tmp_path)
     paragraphs = [p.splitlines() for p in text.strip().split("\n\n")]
     assert paragraphs == [
-        ["Types: deb", "URIs: http://security.example/debian-security", "Suites: bookworm-security",
-         "Components: main"],
-        ["Types: deb", "URIs: http://mirror.example/debian", "Suites: bookworm bookworm-updates",
-         "Components: main", "Signed-By: /usr/share/keyrings/k.gpg"]]
+        [
+            "Types: deb",
+            "URIs: http://security.example/debian-security",
+            "Suites: bookworm-security",
+            "Components: main",
+        ],
+        [
+            "Types: deb",
+            "URIs: http://mirror.example/debian",
+            "Suites: bookworm bookworm-updates",
+            "Components: main",
+            "Signed-By: /usr/share/keyrings/k.gpg",
+        ],
+    ]
 
 
 def test_no_debian_source_is_a_clear_error(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -80,8 +95,7 @@ def test_warm_rootfs_is_verified_quickly() -> None:
     assert not [p for p in path.rglob("*") if p.is_symlink() and os.readlink(p).startswith("/")]
 
 
-BUILD = ("import sys; from edge_kit.emulation.rootfs import ensure_rootfs; "
-         "print(ensure_rootfs())")
+BUILD = "import sys; from edge_kit.emulation.rootfs import ensure_rootfs; print(ensure_rootfs())"
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +106,12 @@ def cold_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @needs_tools
 def test_concurrent_cold_builds_build_once(cold_cache: Path) -> None:
     env = {**os.environ, "EDGEKIT_CACHE_DIR": str(cold_cache)}
-    procs = [subprocess.Popen([sys.executable, "-c", BUILD], env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", BUILD], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=800) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], [err[-2000:] for _, err in outs]
     paths = {out.strip() for out, _ in outs}
@@ -135,8 +153,7 @@ def test_extra_files_are_reported(cold_cache: Path, monkeypatch: pytest.MonkeyPa
     stray = path / f"{rootfs.GUEST_SITE}/sitecustomize.py"
     stray.write_text("import os\n")
     try:
-        assert rootfs.rootfs_status().problems == (f"{rootfs.GUEST_SITE}/sitecustomize.py is not "
-                                                   "in the manifest",)
+        assert rootfs.rootfs_status().problems == (f"{rootfs.GUEST_SITE}/sitecustomize.py is not in the manifest",)
     finally:
         stray.unlink()
     assert rootfs.rootfs_status().valid

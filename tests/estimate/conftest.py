@@ -11,6 +11,7 @@ import pytest
 from edge_kit.export import ExportRequest, export
 from tests.conftest import SAMPLES, torch_reference
 
+
 @pytest.fixture(scope="session")
 def digits_macs() -> int:
     """MACs of the digits CNN per inference, as torch's own FLOP counter sees the source model."""
@@ -20,8 +21,12 @@ def digits_macs() -> int:
 @pytest.fixture(scope="session")
 def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("estimate-digits")
-    return {fmt: export(ExportRequest(model=SAMPLES / "digits_cnn.pt2", format=fmt, output=folder / f"digits.{fmt}",
-                                      num_samples=2)).artifact for fmt in ("tflite", "onnx")}
+    return {
+        fmt: export(
+            ExportRequest(model=SAMPLES / "digits_cnn.pt2", format=fmt, output=folder / f"digits.{fmt}", num_samples=2)
+        ).artifact
+        for fmt in ("tflite", "onnx")
+    }
 
 
 @pytest.fixture(scope="session")
@@ -29,5 +34,6 @@ def raspi4_report(digits: dict[str, Path]) -> dict[str, Any]:
     """A real `edgekit profile` report: emulated Cortex-A72, instructions counted on one thread."""
     from edge_kit.profile import ProfileRequest, profile
 
-    return profile(ProfileRequest(artifact=digits["tflite"], target="raspi4", num_threads=4, num_runs=2,
-                                  profile_ops=False))
+    return profile(
+        ProfileRequest(artifact=digits["tflite"], target="raspi4", num_threads=4, num_runs=2, profile_ops=False)
+    )

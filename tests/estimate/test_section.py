@@ -41,10 +41,12 @@ def test_clock_override_scales_the_estimate_and_says_so(raspi4_report: dict[str,
     assert format_estimate(fast, target).startswith("estimated on Raspberry Pi 4 at 1.8 GHz: ")
 
 
-@pytest.mark.parametrize("target,status", [("raspi5", "same_core"), ("jetson-nano", "uncalibrated"),
-                                           ("aarch64", "uncalibrated")])
-def test_targets_without_published_rows_say_uncalibrated(raspi4_report: dict[str, Any], target: str,
-                                                         status: str) -> None:
+@pytest.mark.parametrize(
+    "target,status", [("raspi5", "same_core"), ("jetson-nano", "uncalibrated"), ("aarch64", "uncalibrated")]
+)
+def test_targets_without_published_rows_say_uncalibrated(
+    raspi4_report: dict[str, Any], target: str, status: str
+) -> None:
     est = estimate_from_report(raspi4_report, get_target(target))
     assert est["available"] and not est["calibrated"] and est["calibration"] == status
     assert est["note"].startswith(f"uncalibrated: ±{est['interval_pct']}%")
@@ -68,18 +70,32 @@ def test_missing_artifact_falls_back_to_its_size_and_says_so(raspi4_report: dict
 
 
 def _toml(microarch: dict[str, Any]) -> dict[str, Any]:
-    base = {"name": "x", "description": "x", "arch": "aarch64", "docker_platform": "linux/arm64",
-            "qemu_cpu": "cortex-a72", "cores": 4, "clock_ghz": 1.5, "memory_mb": 1024, "os": "debian",
-            "preferred_formats": ["tflite"], "default_precision": "fp32", "isa": {"neon": True}}
+    base = {
+        "name": "x",
+        "description": "x",
+        "arch": "aarch64",
+        "docker_platform": "linux/arm64",
+        "qemu_cpu": "cortex-a72",
+        "cores": 4,
+        "clock_ghz": 1.5,
+        "memory_mb": 1024,
+        "os": "debian",
+        "preferred_formats": ["tflite"],
+        "default_precision": "fp32",
+        "isa": {"neon": True},
+    }
     return {**base, "microarch": microarch}
 
 
 def test_microarch_tables_are_validated() -> None:
     good = dict(get_target("raspi4").microarch)
     assert _parse(_toml(good), "x.toml").microarch["core"] == "cortex-a72"
-    for broken, needle in (({**good, "dram_gbps": -1}, "dram_gbps"), ({**good, "speed": 1}, "unknown"),
-                           ({k: v for k, v in good.items() if k != "l2_kb"}, "missing"),
-                           ({**good, "cycles_per_insn": {"fma": 1.0}}, "cycles_per_insn")):
+    for broken, needle in (
+        ({**good, "dram_gbps": -1}, "dram_gbps"),
+        ({**good, "speed": 1}, "unknown"),
+        ({k: v for k, v in good.items() if k != "l2_kb"}, "missing"),
+        ({**good, "cycles_per_insn": {"fma": 1.0}}, "cycles_per_insn"),
+    ):
         with pytest.raises(UsageError, match=needle):
             _parse(_toml(broken), "x.toml")
 
@@ -87,9 +103,11 @@ def test_microarch_tables_are_validated() -> None:
 def test_runtimes_with_their_own_profile_apportion_by_it(raspi4_report: dict[str, Any]) -> None:
     """onnxruntime / ExecuTorch give per-node time shares: the compute estimate is split by them."""
     report = copy.deepcopy(raspi4_report)
-    report["ops"] = {"available": True, "source": "onnxruntime profiler",
-                     "by_node": [{"node": "conv1", "op": "Conv", "share": 0.75},
-                                 {"node": "fc", "op": "Gemm", "share": 0.25}]}
+    report["ops"] = {
+        "available": True,
+        "source": "onnxruntime profiler",
+        "by_node": [{"node": "conv1", "op": "Conv", "share": 0.75}, {"node": "fc", "op": "Gemm", "share": 0.25}],
+    }
     est = estimate_from_report(report, get_target("raspi4"))
     rows = {r["node"]: r["ms"] for r in est["per_operator"]["rows"]}
     assert rows["conv1"] == pytest.approx(3 * rows["fc"], rel=1e-3)
@@ -104,10 +122,16 @@ def test_models_far_smaller_than_the_fitted_ones_are_flagged_as_extrapolated(ras
 
     digits = raspi4_report["estimate"]  # ~0.5 M instructions; MobileNets are 100-200 M
     assert digits["extrapolated"] and "likely a lower bound" in digits["notes"][0]
-    record = next(r for r in json.loads(RECORDS.read_text())["records"]
-                  if (r["target"], r["model"], r["precision"]) == ("raspi4", "mobilenet_v2_1.0_224", "fp32"))
-    mobilenet = {"instructions": {"per_inference": record["per_inference"]}, "settings": {"num_threads": 4},
-                 "artifact": {"size_bytes": 14_000_000}}
+    record = next(
+        r
+        for r in json.loads(RECORDS.read_text())["records"]
+        if (r["target"], r["model"], r["precision"]) == ("raspi4", "mobilenet_v2_1.0_224", "fp32")
+    )
+    mobilenet = {
+        "instructions": {"per_inference": record["per_inference"]},
+        "settings": {"num_threads": 4},
+        "artifact": {"size_bytes": 14_000_000},
+    }
     est = estimate_from_report(mobilenet, get_target("raspi4"))
     assert est["available"] and not est["extrapolated"]
     assert format_estimate(est, get_target("raspi4")).endswith(f"(±{est['interval_pct']}%)")

@@ -16,7 +16,9 @@ def export_ok(model: Path, fmt: str, out: Path, **kwargs) -> ExportResult:
     manifest = json.loads(result.manifest_path.read_text())
     assert manifest == json.loads(json.dumps(result.manifest))
     assert manifest["status"] == "ok", manifest["validation"]
-    assert manifest["artifact"]["format"] == fmt and result.artifact.stat().st_size == manifest["artifact"]["size_bytes"]
+    assert (
+        manifest["artifact"]["format"] == fmt and result.artifact.stat().st_size == manifest["artifact"]["size_bytes"]
+    )
     return result
 
 

@@ -7,8 +7,11 @@ import pytest
 from edge_kit.errors import UnsupportedError
 from tests.exporters.conftest import export_ok
 
-TORCH = [("cnn.pt", {"input_shapes": [(1, 1, 8, 8)]}), ("cnn.pt2", {}),
-         ("cnn_state.pt", {"input_shapes": [(1, 1, 8, 8)], "model_class": "tests.tiny_models:TinyCNN"})]
+TORCH = [
+    ("cnn.pt", {"input_shapes": [(1, 1, 8, 8)]}),
+    ("cnn.pt2", {}),
+    ("cnn_state.pt", {"input_shapes": [(1, 1, 8, 8)], "model_class": "tests.tiny_models:TinyCNN"}),
+]
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte", "ptl": ".ptl"}
 
 
@@ -36,8 +39,9 @@ def test_impossible_paths_name_the_ones_that_exist(tiny: dict, out: Path, name: 
 
 
 def test_onnx_legacy_exporter_and_opset(tiny: dict, out: Path):
-    result = export_ok(tiny["cnn.pt"], "onnx", out / "legacy.onnx", input_shapes=[(1, 1, 8, 8)],
-                       onnx_exporter="legacy", opset=17)
+    result = export_ok(
+        tiny["cnn.pt"], "onnx", out / "legacy.onnx", input_shapes=[(1, 1, 8, 8)], onnx_exporter="legacy", opset=17
+    )
     assert result.manifest["artifact"]["opset"] == 17
     assert result.manifest["artifact"]["onnx_exporter"] == "legacy"
 

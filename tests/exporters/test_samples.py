@@ -21,16 +21,19 @@ def test_digits_torchscript_exports_for_raspi_by_default(tmp_path: Path):
 
 SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "executorch": ".pte", "ptl": ".ptl"}
 # Every path that exists (Keras → ExecuTorch/ptl does not; tests/exporters/test_formats.py checks that error).
-CASES = [(m, f) for m in ("digits_cnn.pt", "digits_cnn.pt2") for f in SUFFIX] + \
-        [("digits_cnn.keras", "onnx"), ("digits_cnn.keras", "tflite")]
+CASES = [(m, f) for m in ("digits_cnn.pt", "digits_cnn.pt2") for f in SUFFIX] + [
+    ("digits_cnn.keras", "onnx"),
+    ("digits_cnn.keras", "tflite"),
+]
 
 
 @pytest.mark.parametrize("model, fmt", CASES)
 def test_digits_samples_export_where_the_path_exists(tmp_path: Path, model: str, fmt: str):
     suffix = SUFFIX[fmt]
     eval_set = "digits_eval_nhwc.npz" if model.endswith(".keras") else "digits_eval.npz"
-    result = export_ok(SAMPLES / model, fmt, tmp_path / f"digits{suffix}", sample_inputs=SAMPLES / eval_set,
-                       num_samples=20)
+    result = export_ok(
+        SAMPLES / model, fmt, tmp_path / f"digits{suffix}", sample_inputs=SAMPLES / eval_set, num_samples=20
+    )
     assert result.manifest["validation"]["max_abs_diff"] <= 1e-4
     assert result.manifest["validation"]["top1_agreement"] == 1.0
 

@@ -18,8 +18,7 @@ Arg = str | bytes | Path
 
 def edgekit(*args: Arg, env: dict[str, str] | None = None, timeout: float = 300) -> CliResult:
     """The real `edgekit` in a subprocess; arguments may be bytes (file names that are not UTF-8)."""
-    proc = subprocess.run([*EDGEKIT, *args], capture_output=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+    proc = subprocess.run([*EDGEKIT, *args], capture_output=True, timeout=timeout, env={**os.environ, **(env or {})})
     return CliResult(proc.returncode, proc.stdout.decode(errors="replace"), proc.stderr.decode(errors="replace"))
 
 
@@ -36,8 +35,12 @@ class Mounts:
 
     def tmpfs(self, point: Path, size: str = "64k") -> Path:
         point.mkdir(parents=True, exist_ok=True)
-        done = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(point)],
-                              capture_output=True, text=True, timeout=30)
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size},mode=0755", "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
         if done.returncode != 0:
             pytest.skip(f"cannot mount a tmpfs here (needs root and CAP_SYS_ADMIN): {done.stderr.strip()}")
         self.points.append(point)

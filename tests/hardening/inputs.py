@@ -81,9 +81,14 @@ def keras_lambda(dest: Path, marker: Path) -> Path:
     """A Keras model whose Lambda layer creates `marker` when it runs."""
     import keras
 
-    model = keras.Sequential([keras.Input((8, 8, 1)),
-                              keras.layers.Lambda(lambda x, m=str(marker): (open(m, "w").close(), x)[1]),
-                              keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [
+            keras.Input((8, 8, 1)),
+            keras.layers.Lambda(lambda x, m=str(marker): (open(m, "w").close(), x)[1]),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
     model.save(dest)
     Path(marker).unlink(missing_ok=True)  # saving traced the lambda once
     return dest

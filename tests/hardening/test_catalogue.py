@@ -87,7 +87,8 @@ def _target_file(w: Work) -> list[Arg]:
     (folder / "board.toml").write_text(
         'name = "board"\ndescription = "d"\narch = "aarch64"\ndocker_platform = "linux/arm64"\n'
         'qemu_cpu = "cortex-a72"\ncores = 4\nclock_ghz = "fast"\nmemory_mb = 1024\nos = "linux"\n'
-        'preferred_formats = ["onnx"]\ndefault_precision = "fp32"\nisa = 5\n')
+        'preferred_formats = ["onnx"]\ndefault_precision = "fp32"\nisa = 5\n'
+    )
     w.env["EDGEKIT_TARGETS_PATH"] = str(folder)
     return w.export(w.tiny["cnn.pt2"], "--target", "board")
 
@@ -108,120 +109,295 @@ CASES = [
     # --- model files: empty, truncated, random bytes, lying extensions
     Case("zero-byte-torch", lambda w: w.export(bad.write(w.inp / "m.pt", b"")), 3, "is empty (0 bytes)"),
     Case("zero-byte-onnx", lambda w: w.export(bad.write(w.inp / "m.onnx", b"")), 3, "is empty (0 bytes)"),
-    Case("truncated-torchscript", lambda w: w.export(bad.truncated(w.tiny["cnn.pt"], w.inp / "m.pt")),
-         3, "damaged zip archive"),
-    Case("truncated-exported-program", lambda w: w.export(bad.truncated(w.tiny["cnn.pt2"], w.inp / "m.pt2")),
-         3, "damaged zip archive"),
-    Case("truncated-keras", lambda w: w.export(bad.truncated(w.tiny["cnn.keras"], w.inp / "m.keras")),
-         3, "damaged zip archive"),
-    Case("truncated-h5", lambda w: w.export(bad.truncated(w.tiny["cnn.h5"], w.inp / "m.h5")),
-         3, "cannot load keras model m.h5"),
-    Case("truncated-onnx", lambda w: w.export(bad.truncated(w.tiny["cnn.onnx"], w.inp / "m.onnx")),
-         3, "not a model edgekit recognises"),
+    Case(
+        "truncated-torchscript",
+        lambda w: w.export(bad.truncated(w.tiny["cnn.pt"], w.inp / "m.pt")),
+        3,
+        "damaged zip archive",
+    ),
+    Case(
+        "truncated-exported-program",
+        lambda w: w.export(bad.truncated(w.tiny["cnn.pt2"], w.inp / "m.pt2")),
+        3,
+        "damaged zip archive",
+    ),
+    Case(
+        "truncated-keras",
+        lambda w: w.export(bad.truncated(w.tiny["cnn.keras"], w.inp / "m.keras")),
+        3,
+        "damaged zip archive",
+    ),
+    Case(
+        "truncated-h5",
+        lambda w: w.export(bad.truncated(w.tiny["cnn.h5"], w.inp / "m.h5")),
+        3,
+        "cannot load keras model m.h5",
+    ),
+    Case(
+        "truncated-onnx",
+        lambda w: w.export(bad.truncated(w.tiny["cnn.onnx"], w.inp / "m.onnx")),
+        3,
+        "not a model edgekit recognises",
+    ),
     Case("random-bytes-torch", lambda w: w.export(bad.random_bytes(w.inp / "m.pt")), 3, "not a model"),
     Case("random-bytes-keras", lambda w: w.export(bad.random_bytes(w.inp / "m.keras")), 3, "not a model"),
-    Case("random-bytes-hdf5", lambda w: w.export(bad.random_bytes(w.inp / "m.h5", prefix=b"\x89HDF\r\n\x1a\n")),
-         3, "cannot load keras model"),
-    Case("extension-lies-npz-as-pt", lambda w: w.export(bad.npz(w.inp / "d.npz", x=bad.images()).rename(w.inp / "m.pt")),
-         3, "zip archive but not a model"),
-    Case("extension-lies-text-as-onnx", lambda w: w.export(bad.write(w.inp / "m.onnx", b"just text\n" * 20)),
-         3, "looks like text"),
-    Case("artifact-given-as-source", lambda w: w.export(bad.write(
-        w.inp / "m.pt", b"\x1c\x00\x00\x00TFL3" + bytes(64))), 4, "already an exported tflite"),
+    Case(
+        "random-bytes-hdf5",
+        lambda w: w.export(bad.random_bytes(w.inp / "m.h5", prefix=b"\x89HDF\r\n\x1a\n")),
+        3,
+        "cannot load keras model",
+    ),
+    Case(
+        "extension-lies-npz-as-pt",
+        lambda w: w.export(bad.npz(w.inp / "d.npz", x=bad.images()).rename(w.inp / "m.pt")),
+        3,
+        "zip archive but not a model",
+    ),
+    Case(
+        "extension-lies-text-as-onnx",
+        lambda w: w.export(bad.write(w.inp / "m.onnx", b"just text\n" * 20)),
+        3,
+        "looks like text",
+    ),
+    Case(
+        "artifact-given-as-source",
+        lambda w: w.export(bad.write(w.inp / "m.pt", b"\x1c\x00\x00\x00TFL3" + bytes(64))),
+        4,
+        "already an exported tflite",
+    ),
     # --- files that would run code when loaded
-    Case("zip-path-traversal", lambda w: w.export(bad.zip_with_entry(
-        w.tiny["cnn.pt"], w.inp / "m.pt", "cnn/../../../tmp/evil.py", b"print('hi')")), 11, "escaping its root"),
-    Case("torch-pickle-payload", lambda w: w.export(bad.torch_pickle(w.inp / "m.pt", w.marker),
-                                                    "--input-shape", "1,1,8,8"), 11, "full pickle"),
-    Case("legacy-pickle-payload", lambda w: w.export(bad.legacy_pickle(w.inp / "m.pt", w.marker),
-                                                     "--input-shape", "1,1,8,8"), 11, "full pickle"),
-    Case("exported-program-pickle-payload", lambda w: w.export(
-        bad.pt2_with_pickle(w.tiny["cnn.pt2"], w.inp / "m.pt2", w.marker)), 11, "stores pickled python objects"),
-    Case("keras-lambda-layer", lambda w: w.export(bad.keras_lambda(w.inp / "m.keras", w.marker)),
-         11, "lambda layer"),
-    Case("model-class-that-fails", lambda w: w.export(w.tiny["cnn_state.pt"], "--model-class", "torch.nn:Linear",
-                                                      "--input-shape", "1,1,8,8"), 2, "failed to build the model"),
+    Case(
+        "zip-path-traversal",
+        lambda w: w.export(
+            bad.zip_with_entry(w.tiny["cnn.pt"], w.inp / "m.pt", "cnn/../../../tmp/evil.py", b"print('hi')")
+        ),
+        11,
+        "escaping its root",
+    ),
+    Case(
+        "torch-pickle-payload",
+        lambda w: w.export(bad.torch_pickle(w.inp / "m.pt", w.marker), "--input-shape", "1,1,8,8"),
+        11,
+        "full pickle",
+    ),
+    Case(
+        "legacy-pickle-payload",
+        lambda w: w.export(bad.legacy_pickle(w.inp / "m.pt", w.marker), "--input-shape", "1,1,8,8"),
+        11,
+        "full pickle",
+    ),
+    Case(
+        "exported-program-pickle-payload",
+        lambda w: w.export(bad.pt2_with_pickle(w.tiny["cnn.pt2"], w.inp / "m.pt2", w.marker)),
+        11,
+        "stores pickled python objects",
+    ),
+    Case("keras-lambda-layer", lambda w: w.export(bad.keras_lambda(w.inp / "m.keras", w.marker)), 11, "lambda layer"),
+    Case(
+        "model-class-that-fails",
+        lambda w: w.export(w.tiny["cnn_state.pt"], "--model-class", "torch.nn:Linear", "--input-shape", "1,1,8,8"),
+        2,
+        "failed to build the model",
+    ),
     # --- ONNX and TFLite structure
-    Case("onnx-missing-initializer", lambda w: w.export(bad.onnx_without_initializer(
-        w.tiny["cnn.onnx"], w.inp / "m.onnx")), 3, "not a valid onnx model"),
-    Case("onnx-unknown-op", lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", op="FrobnicateOp")),
-         3, "no op registered for frobnicateop"),
-    Case("onnx-opset-runtime-lacks", lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", opset=99)),
-         3, "opset"),
-    Case("tflite-corrupt-flatbuffer", lambda w: ["profile", bad.random_bytes(
-        w.inp / "m.tflite", prefix=b"\x1c\x00\x00\x00TFL3"), "--target", "host", "--backend", "host",
-        "--report", w.out / "report"], 3, "corrupt tflite model"),
+    Case(
+        "onnx-missing-initializer",
+        lambda w: w.export(bad.onnx_without_initializer(w.tiny["cnn.onnx"], w.inp / "m.onnx")),
+        3,
+        "not a valid onnx model",
+    ),
+    Case(
+        "onnx-unknown-op",
+        lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", op="FrobnicateOp")),
+        3,
+        "no op registered for frobnicateop",
+    ),
+    Case("onnx-opset-runtime-lacks", lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", opset=99)), 3, "opset"),
+    Case(
+        "tflite-corrupt-flatbuffer",
+        lambda w: [
+            "profile",
+            bad.random_bytes(w.inp / "m.tflite", prefix=b"\x1c\x00\x00\x00TFL3"),
+            "--target",
+            "host",
+            "--backend",
+            "host",
+            "--report",
+            w.out / "report",
+        ],
+        3,
+        "corrupt tflite model",
+    ),
     # --- shapes
-    Case("dynamic-dims", lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", shape=[1, 3, "h", "w"])),
-         2, "dynamic dimensions"),
-    Case("zero-dim-declared", lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", shape=[1, 0, 8, 8])),
-         2, "zero or negative dimension"),
-    Case("absurd-shape-declared", lambda w: w.export(bad.onnx_model(w.inp / "m.onnx",
-                                                                    shape=[1, 3, 100000, 100000])),
-         2, "above the limit"),
-    Case("absurd-shape-flag", lambda w: w.export(w.tiny["cnn.pt"], "--input-shape", "1,3,100000,100000"),
-         2, "above the limit"),
-    Case("shape-contradicts-model", lambda w: w.export(w.tiny["cnn.pt2"], "--input-shape", "1,1,9,9"),
-         2, "contradicts the model"),
+    Case(
+        "dynamic-dims",
+        lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", shape=[1, 3, "h", "w"])),
+        2,
+        "dynamic dimensions",
+    ),
+    Case(
+        "zero-dim-declared",
+        lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", shape=[1, 0, 8, 8])),
+        2,
+        "zero or negative dimension",
+    ),
+    Case(
+        "absurd-shape-declared",
+        lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", shape=[1, 3, 100000, 100000])),
+        2,
+        "above the limit",
+    ),
+    Case(
+        "absurd-shape-flag",
+        lambda w: w.export(w.tiny["cnn.pt"], "--input-shape", "1,3,100000,100000"),
+        2,
+        "above the limit",
+    ),
+    Case(
+        "shape-contradicts-model",
+        lambda w: w.export(w.tiny["cnn.pt2"], "--input-shape", "1,1,9,9"),
+        2,
+        "contradicts the model",
+    ),
     # --- calibration, evaluation and labels data
-    Case("calibration-wrong-shape", lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=bad.images((4, 1, 9, 9)))),
-         7, "samples of shape [1, 9, 9]"),
-    Case("calibration-wrong-dtype", lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.array([["a"]] * 4))),
-         7, "expected numbers"),
-    Case("calibration-nan", lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.full((4, 1, 8, 8), np.nan))),
-         7, "nan or inf"),
-    Case("calibration-inf", lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.full((4, 1, 8, 8), np.inf))),
-         7, "nan or inf"),
-    Case("calibration-empty", lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.zeros((0, 1, 8, 8), "f4"))),
-         7, "is empty"),
-    Case("calibration-pickled-objects", lambda w: w.quantize(bad.npz(
-        w.inp / "c.npz", x=np.array([{"a": 1}] * 4, dtype=object))), 7, "pickled python objects"),
-    Case("calibration-forged-header", lambda w: w.quantize(bad.npy_forged_header(
-        w.inp / "c.npy", (10**9, 1, 8, 8))), 7, "above the limit"),
-    Case("calibration-truncated", lambda w: w.quantize(bad.npy_forged_header(w.inp / "c.npy", (4, 1, 8, 8))),
-         7, "needs 1,024 bytes but the file holds"),
-    Case("eval-labels-wrong-length", lambda w: w.export(w.tiny["cnn.pt2"], "--eval", bad.npz(
-        w.inp / "e.npz", x=bad.images(), y=np.arange(2))), 7, "2 labels for 4 inputs"),
-    Case("eval-labels-one-hot", lambda w: w.export(w.tiny["cnn.pt2"], "--eval", bad.npz(
-        w.inp / "e.npz", x=bad.images(), y=np.eye(4, 10, dtype=np.int64))), 7, "1-d integer array"),
-    Case("labels-file-wrong-length", lambda w: w.package(copy_artifact(w.artifact, w.inp), "--labels", bad.write(
-        w.inp / "labels.txt", b"cat\ndog\n")), 7, "has 2 labels"),
+    Case(
+        "calibration-wrong-shape",
+        lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=bad.images((4, 1, 9, 9)))),
+        7,
+        "samples of shape [1, 9, 9]",
+    ),
+    Case(
+        "calibration-wrong-dtype",
+        lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.array([["a"]] * 4))),
+        7,
+        "expected numbers",
+    ),
+    Case(
+        "calibration-nan",
+        lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.full((4, 1, 8, 8), np.nan))),
+        7,
+        "nan or inf",
+    ),
+    Case(
+        "calibration-inf",
+        lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.full((4, 1, 8, 8), np.inf))),
+        7,
+        "nan or inf",
+    ),
+    Case(
+        "calibration-empty",
+        lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.zeros((0, 1, 8, 8), "f4"))),
+        7,
+        "is empty",
+    ),
+    Case(
+        "calibration-pickled-objects",
+        lambda w: w.quantize(bad.npz(w.inp / "c.npz", x=np.array([{"a": 1}] * 4, dtype=object))),
+        7,
+        "pickled python objects",
+    ),
+    Case(
+        "calibration-forged-header",
+        lambda w: w.quantize(bad.npy_forged_header(w.inp / "c.npy", (10**9, 1, 8, 8))),
+        7,
+        "above the limit",
+    ),
+    Case(
+        "calibration-truncated",
+        lambda w: w.quantize(bad.npy_forged_header(w.inp / "c.npy", (4, 1, 8, 8))),
+        7,
+        "needs 1,024 bytes but the file holds",
+    ),
+    Case(
+        "eval-labels-wrong-length",
+        lambda w: w.export(w.tiny["cnn.pt2"], "--eval", bad.npz(w.inp / "e.npz", x=bad.images(), y=np.arange(2))),
+        7,
+        "2 labels for 4 inputs",
+    ),
+    Case(
+        "eval-labels-one-hot",
+        lambda w: w.export(
+            w.tiny["cnn.pt2"], "--eval", bad.npz(w.inp / "e.npz", x=bad.images(), y=np.eye(4, 10, dtype=np.int64))
+        ),
+        7,
+        "1-d integer array",
+    ),
+    Case(
+        "labels-file-wrong-length",
+        lambda w: w.package(
+            copy_artifact(w.artifact, w.inp), "--labels", bad.write(w.inp / "labels.txt", b"cat\ndog\n")
+        ),
+        7,
+        "has 2 labels",
+    ),
     # --- names the registries do not know
     Case("unknown-target", lambda w: w.export(w.tiny["cnn.pt2"], "--target", "raspi9"), 2, "unknown target"),
     Case("unknown-recipe", lambda w: w.export(w.tiny["cnn.pt2"], "--recipe", "int4_magic"), 2, "unknown recipe"),
-    Case("unknown-format", lambda w: ["export", w.tiny["cnn.pt2"], "--format", "coreml", "-o", w.out / "m.ml"],
-         2, "unknown format"),
+    Case(
+        "unknown-format",
+        lambda w: ["export", w.tiny["cnn.pt2"], "--format", "coreml", "-o", w.out / "m.ml"],
+        2,
+        "unknown format",
+    ),
     Case("unknown-precision", lambda w: w.export(w.tiny["cnn.pt2"], "--quantize", "int4"), 2, "'int4'"),
-    Case("unknown-platform", lambda w: w.package(copy_artifact(w.artifact, w.inp), platform="windows"),
-         2, "'windows'"),
+    Case("unknown-platform", lambda w: w.package(copy_artifact(w.artifact, w.inp), platform="windows"), 2, "'windows'"),
     Case("target-file-wrong-type", _target_file, 2, "clock_ghz must be a number"),
     Case("recipe-file-not-utf8", _recipe_file, 2, "is not utf-8 text"),
     # --- manifests of artifacts
-    Case("manifest-missing", lambda w: w.package(bad.write(w.inp / "m.onnx", w.artifact.read_bytes())),
-         13, "has no manifest"),
-    Case("manifest-tampered-artifact", lambda w: w.package(bad.write(
-        copy_artifact(w.artifact, w.inp), w.artifact.read_bytes() + b"\0")), 13, "no longer matches"),
-    Case("manifest-malformed", lambda w: w.package(_manifest_edit(w, lambda m: m.update(inputs="x"))),
-         13, "inputs must be a list of tensors"),
+    Case(
+        "manifest-missing",
+        lambda w: w.package(bad.write(w.inp / "m.onnx", w.artifact.read_bytes())),
+        13,
+        "has no manifest",
+    ),
+    Case(
+        "manifest-tampered-artifact",
+        lambda w: w.package(bad.write(copy_artifact(w.artifact, w.inp), w.artifact.read_bytes() + b"\0")),
+        13,
+        "no longer matches",
+    ),
+    Case(
+        "manifest-malformed",
+        lambda w: w.package(_manifest_edit(w, lambda m: m.update(inputs="x"))),
+        13,
+        "inputs must be a list of tensors",
+    ),
     # --- output locations
-    Case("output-is-a-directory", lambda w: ["export", w.tiny["cnn.pt2"], "-f", "onnx", "-o", w.out],
-         10, "is a directory"),
+    Case(
+        "output-is-a-directory",
+        lambda w: ["export", w.tiny["cnn.pt2"], "-f", "onnx", "-o", w.out],
+        10,
+        "is a directory",
+    ),
     Case("output-read-only", _read_only, 10, "not writable"),
     Case("output-disk-full", _full, 10, "no space left"),
     # --- file names
-    Case("name-not-utf8", lambda w: w.export(bad.random_bytes(Path(os.fsdecode(
-        os.fsencode(w.inp) + b"/m\xff\xfe.pt")))), 3, "m\\udcff\\udcfe.pt is not a model"),
-    Case("name-component-too-long", lambda w: ["export", w.tiny["cnn.pt2"], "-f", "onnx",
-                                               "-o", w.out / ("a" * 256 + ".onnx")], 10, "file name too long"),
-    Case("path-over-path-max", lambda w: ["export", w.tiny["cnn.pt2"], "-f", "onnx", "-o", _deep_path(w)],
-         10, "file name too long"),
+    Case(
+        "name-not-utf8",
+        lambda w: w.export(bad.random_bytes(Path(os.fsdecode(os.fsencode(w.inp) + b"/m\xff\xfe.pt")))),
+        3,
+        "m\\udcff\\udcfe.pt is not a model",
+    ),
+    Case(
+        "name-component-too-long",
+        lambda w: ["export", w.tiny["cnn.pt2"], "-f", "onnx", "-o", w.out / ("a" * 256 + ".onnx")],
+        10,
+        "file name too long",
+    ),
+    Case(
+        "path-over-path-max",
+        lambda w: ["export", w.tiny["cnn.pt2"], "-f", "onnx", "-o", _deep_path(w)],
+        10,
+        "file name too long",
+    ),
     Case("model-name-too-long", lambda w: w.export(w.inp / ("m" * 300 + ".pt")), 3, "cannot open model file"),
 ]
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_bad_input_is_one_clear_error_and_changes_nothing(case: Case, tiny: dict[str, Path], onnx_artifact: Path,
-                                                          mounts: Mounts, tmp_path: Path) -> None:
+def test_bad_input_is_one_clear_error_and_changes_nothing(
+    case: Case, tiny: dict[str, Path], onnx_artifact: Path, mounts: Mounts, tmp_path: Path
+) -> None:
     work = Work(inp=tmp_path / "in", out=tmp_path / "out", tiny=tiny, artifact=onnx_artifact, mounts=mounts)
     work.inp.mkdir()
     work.out.mkdir()

@@ -24,9 +24,15 @@ def test_two_exports_to_the_same_output_do_not_interleave(tiny: dict[str, Path],
     out = tmp_path / "out" / "m.onnx"
     sources = {str(tiny["cnn.pt2"]), str(tiny["cnn.onnx"])}
     for _ in range(2):
-        procs = [subprocess.Popen([*EDGEKIT, "export", source, "--format", "onnx", "-o", str(out)],
-                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-                 for source in sorted(sources)]
+        procs = [
+            subprocess.Popen(
+                [*EDGEKIT, "export", source, "--format", "onnx", "-o", str(out)],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for source in sorted(sources)
+        ]
         results = [(p.wait(timeout=300), p.stderr.read()) for p in procs]
         assert [code for code, _ in results] == [0, 0], [err[-1000:] for _, err in results]
         manifest = json.loads(manifest_path(out).read_text())

@@ -37,8 +37,13 @@ class Running:
     """A started edgekit whose stderr lines are read in the background."""
 
     def __init__(self, *args: object, env: dict[str, str]) -> None:
-        self.proc = subprocess.Popen([*EDGEKIT, *map(str, args)], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True, env={**os.environ, **env})
+        self.proc = subprocess.Popen(
+            [*EDGEKIT, *map(str, args)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **env},
+        )
         self.lines: list[str] = []
         self._queue: queue.Queue[str | None] = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()
@@ -109,8 +114,9 @@ def _nothing_left(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("sig, code, word", SIGNALS, ids=SIGNAL_IDS)
-def test_export_interrupted_during_conversion(tiny: dict[str, Path], tmp_path: Path, scratch: dict[str, str],
-                                              sig: signal.Signals, code: int, word: str) -> None:
+def test_export_interrupted_during_conversion(
+    tiny: dict[str, Path], tmp_path: Path, scratch: dict[str, str], sig: signal.Signals, code: int, word: str
+) -> None:
     run = Running("export", tiny["cnn.pt2"], "--format", "tflite", "-o", tmp_path / "out/m.tflite", env=scratch)
     run.wait_for("converting to tflite")
     run.proc.send_signal(sig)
@@ -119,10 +125,22 @@ def test_export_interrupted_during_conversion(tiny: dict[str, Path], tmp_path: P
 
 
 @pytest.mark.parametrize("sig, code, word", SIGNALS, ids=SIGNAL_IDS)
-def test_quantization_interrupted(tiny: dict[str, Path], tmp_path: Path, scratch: dict[str, str],
-                                  sig: signal.Signals, code: int, word: str) -> None:
-    run = Running("export", tiny["cnn.pt2"], "--format", "executorch", "--quantize", "int8", "--calibration",
-                  "random", "-o", tmp_path / "out/m.pte", env=scratch)
+def test_quantization_interrupted(
+    tiny: dict[str, Path], tmp_path: Path, scratch: dict[str, str], sig: signal.Signals, code: int, word: str
+) -> None:
+    run = Running(
+        "export",
+        tiny["cnn.pt2"],
+        "--format",
+        "executorch",
+        "--quantize",
+        "int8",
+        "--calibration",
+        "random",
+        "-o",
+        tmp_path / "out/m.pte",
+        env=scratch,
+    )
     run.wait_for("converting to executorch (xnnpack_pt2e_int8")
     run.proc.send_signal(sig)
     assert_signalled(run, code, word)
@@ -131,11 +149,13 @@ def test_quantization_interrupted(tiny: dict[str, Path], tmp_path: Path, scratch
 
 @needs_emulation
 @pytest.mark.parametrize("sig, code, word", SIGNALS, ids=SIGNAL_IDS)
-def test_packaging_interrupted_while_verifying(onnx_artifact: Path, tmp_path: Path, scratch: dict[str, str],
-                                               sig: signal.Signals, code: int, word: str) -> None:
+def test_packaging_interrupted_while_verifying(
+    onnx_artifact: Path, tmp_path: Path, scratch: dict[str, str], sig: signal.Signals, code: int, word: str
+) -> None:
     artifact = copy_artifact(onnx_artifact, tmp_path / "in")
-    run = Running("package", artifact, "--platform", "linux", "--verify-on", "raspi",
-                  "-o", tmp_path / "out/m.tar.gz", env=scratch)
+    run = Running(
+        "package", artifact, "--platform", "linux", "--verify-on", "raspi", "-o", tmp_path / "out/m.tar.gz", env=scratch
+    )
     run.wait_for("with the wheel on raspi4 (emulated)")
     time.sleep(1.0)  # the guest python is starting
     run.proc.send_signal(sig)
@@ -146,11 +166,24 @@ def test_packaging_interrupted_while_verifying(onnx_artifact: Path, tmp_path: Pa
 
 @needs_emulation
 @pytest.mark.parametrize("sig, code, word", SIGNALS, ids=SIGNAL_IDS)
-def test_emulated_profile_interrupted(onnx_artifact: Path, tmp_path: Path, scratch: dict[str, str],
-                                      sig: signal.Signals, code: int, word: str) -> None:
+def test_emulated_profile_interrupted(
+    onnx_artifact: Path, tmp_path: Path, scratch: dict[str, str], sig: signal.Signals, code: int, word: str
+) -> None:
     artifact = copy_artifact(onnx_artifact, tmp_path / "in")
-    run = Running("profile", artifact, "--target", "raspi", "--no-count", "--num-runs", "100000",
-                  "--max-secs", "1000000", "--report", tmp_path / "out/report", env=scratch)
+    run = Running(
+        "profile",
+        artifact,
+        "--target",
+        "raspi",
+        "--no-count",
+        "--num-runs",
+        "100000",
+        "--max-secs",
+        "1000000",
+        "--report",
+        tmp_path / "out/report",
+        env=scratch,
+    )
     run.wait_for("profiling cnn.onnx on raspi4")
     time.sleep(2.0)  # the guest is running
     run.proc.send_signal(sig)
@@ -160,11 +193,25 @@ def test_emulated_profile_interrupted(onnx_artifact: Path, tmp_path: Path, scrat
 
 
 @pytest.mark.parametrize("sig, code, word", SIGNALS, ids=SIGNAL_IDS)
-def test_bench_interrupted_stops_its_cells(tiny: dict[str, Path], tmp_path: Path, scratch: dict[str, str],
-                                           sig: signal.Signals, code: int, word: str) -> None:
+def test_bench_interrupted_stops_its_cells(
+    tiny: dict[str, Path], tmp_path: Path, scratch: dict[str, str], sig: signal.Signals, code: int, word: str
+) -> None:
     out = tmp_path / "out" / "bench"
-    run = Running("bench", tiny["cnn.pt2"], "--target", "host", "--formats", "tflite,onnx", "--quantize",
-                  "fp32,int8-dynamic", "--jobs", "2", "-o", out, env=scratch)
+    run = Running(
+        "bench",
+        tiny["cnn.pt2"],
+        "--target",
+        "host",
+        "--formats",
+        "tflite,onnx",
+        "--quantize",
+        "fp32,int8-dynamic",
+        "--jobs",
+        "2",
+        "-o",
+        out,
+        env=scratch,
+    )
     run.wait_for("exporting")
     time.sleep(1.0)  # the cells' exports are converting
     run.proc.send_signal(sig)
@@ -182,8 +229,9 @@ def _cache_entries(cache: Path, kind: str) -> list[str]:
 
 
 @pytest.mark.parametrize("sig, code, word", SIGNALS, ids=SIGNAL_IDS)
-def test_runtime_cache_build_interrupted_then_rebuilt_and_checked(tmp_path: Path, scratch: dict[str, str],
-                                                                   sig: signal.Signals, code: int, word: str) -> None:
+def test_runtime_cache_build_interrupted_then_rebuilt_and_checked(
+    tmp_path: Path, scratch: dict[str, str], sig: signal.Signals, code: int, word: str
+) -> None:
     env = {**scratch, "EDGEKIT_CACHE_DIR": str(tmp_path / "cache")}
     run = Running("setup", "--target", "host", env=env)
     run.wait_for("Building the ExecuTorch runtime for")
@@ -244,20 +292,49 @@ def _processes() -> list[str]:
 @needs_emulation
 def test_a_hung_emulated_run_ends_in_a_clear_error_within_the_timeout(onnx_artifact: Path, tmp_path: Path) -> None:
     start = time.monotonic()
-    result = edgekit("profile", onnx_artifact, "--target", "raspi", "--no-count", "--num-runs", "100000",
-                     "--max-secs", "1000000", "--timeout", "8", "--report", tmp_path / "report")
+    result = edgekit(
+        "profile",
+        onnx_artifact,
+        "--target",
+        "raspi",
+        "--no-count",
+        "--num-runs",
+        "100000",
+        "--max-secs",
+        "1000000",
+        "--timeout",
+        "8",
+        "--report",
+        tmp_path / "report",
+    )
     assert result.code == 9 and "timed out after 8 s" in result.stderr, result
     assert time.monotonic() - start < 8 + 30 and not (tmp_path / "report").exists()
 
 
 @needs_emulation
 def test_a_killed_emulated_run_is_a_clear_error(onnx_artifact: Path, tmp_path: Path) -> None:
-    run = Running("profile", onnx_artifact, "--target", "raspi", "--no-count", "--num-runs", "100000",
-                  "--max-secs", "1000000", "--timeout", "300", "--report", tmp_path / "report", env={})
+    run = Running(
+        "profile",
+        onnx_artifact,
+        "--target",
+        "raspi",
+        "--no-count",
+        "--num-runs",
+        "100000",
+        "--max-secs",
+        "1000000",
+        "--timeout",
+        "300",
+        "--report",
+        tmp_path / "report",
+        env={},
+    )
     run.wait_for("profiling cnn.onnx on raspi4")
     deadline = time.monotonic() + 60
-    while not (qemu := [p for p in run.children() if "qemu" in Path(f"/proc/{p}/cmdline").read_text(
-            errors="replace")]) and time.monotonic() < deadline:
+    while (
+        not (qemu := [p for p in run.children() if "qemu" in Path(f"/proc/{p}/cmdline").read_text(errors="replace")])
+        and time.monotonic() < deadline
+    ):
         time.sleep(0.2)
     assert qemu, "no qemu child appeared"
     time.sleep(2.0)

@@ -20,9 +20,13 @@ import pytest
 from edge_kit.emulation.environment import GuestEnvironment, guest_environment, harness_path
 from edge_kit.errors import RuntimeFailure
 
-pytestmark = [pytest.mark.timeout(900),
-              pytest.mark.skipif(not (shutil.which("qemu-aarch64") and shutil.which("mmdebstrap")),
-                                 reason="needs apt packages qemu-user and mmdebstrap")]
+pytestmark = [
+    pytest.mark.timeout(900),
+    pytest.mark.skipif(
+        not (shutil.which("qemu-aarch64") and shutil.which("mmdebstrap")),
+        reason="needs apt packages qemu-user and mmdebstrap",
+    ),
+]
 
 
 @pytest.fixture(scope="module")
@@ -35,11 +39,16 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     folder = tmp_path_factory.mktemp("harness-models")
     torch.manual_seed(0)
-    torch.onnx.export(TinyCNN().eval(), (torch.rand(1, 1, 8, 8),), str(folder / "cnn.onnx"),
-                      dynamo=False, input_names=["x"], output_names=["logits"])
+    torch.onnx.export(
+        TinyCNN().eval(),
+        (torch.rand(1, 1, 8, 8),),
+        str(folder / "cnn.onnx"),
+        dynamo=False,
+        input_names=["x"],
+        output_names=["logits"],
+    )
     mlp = torch.nn.Sequential(*[torch.nn.Linear(256, 256) for _ in range(4)]).eval()
-    torch.onnx.export(mlp, (torch.rand(32, 256),), str(folder / "mlp.onnx"), dynamo=False,
-                      input_names=["x"])
+    torch.onnx.export(mlp, (torch.rand(32, 256),), str(folder / "mlp.onnx"), dynamo=False, input_names=["x"])
     quantize_dynamic(str(folder / "mlp.onnx"), str(folder / "mlp_int8.onnx"), weight_type=QuantType.QInt8)
     _tflite(folder)
     np.savez(folder / "inputs.npz", x=np.random.default_rng(1).random((1, 1, 8, 8), dtype=np.float32))
@@ -51,9 +60,15 @@ def _tflite(folder: Path) -> None:
     import tensorflow as tf
 
     keras.utils.set_random_seed(0)
-    net = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.Conv2D(16, 3, activation="relu"),
-                            keras.layers.Conv2D(32, 3, activation="relu"),
-                            keras.layers.GlobalAveragePooling2D(), keras.layers.Dense(10)])
+    net = keras.Sequential(
+        [
+            keras.Input((32, 32, 3)),
+            keras.layers.Conv2D(16, 3, activation="relu"),
+            keras.layers.Conv2D(32, 3, activation="relu"),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
     (folder / "cnn.tflite").write_bytes(tf.lite.TFLiteConverter.from_keras_model(net).convert())
     rng = np.random.default_rng(0)
     conv = tf.lite.TFLiteConverter.from_keras_model(net)
@@ -74,10 +89,19 @@ def _run(env: GuestEnvironment, model: Path, out: Path, *args: str, **kwargs: ob
     return json.loads(out.read_text())
 
 
-def test_onnx_report_in_the_emulated_raspi5(raspi5: GuestEnvironment, models: dict[str, Path],
-                                            tmp_path: Path) -> None:
-    r = _run(raspi5, models["cnn.onnx"], tmp_path / "r.json", "--num_threads", "4", "--num_runs", "6",
-             "--warmup_runs", "2", "--profile-ops")
+def test_onnx_report_in_the_emulated_raspi5(raspi5: GuestEnvironment, models: dict[str, Path], tmp_path: Path) -> None:
+    r = _run(
+        raspi5,
+        models["cnn.onnx"],
+        tmp_path / "r.json",
+        "--num_threads",
+        "4",
+        "--num_runs",
+        "6",
+        "--warmup_runs",
+        "2",
+        "--profile-ops",
+    )
     assert r["ok"] and r["emulator"] == "qemu-user" and r["target"] == "raspi5"
     assert r["runtime"] == {"name": "onnxruntime", "version": "1.31.1", "num_threads": 4}
     runs = r["timing"]["runs"]
@@ -100,12 +124,20 @@ def test_onnx_report_in_the_emulated_raspi5(raspi5: GuestEnvironment, models: di
     assert ops["memory"]["parameter_bytes"] > 0 and ops["memory"]["arena_held_max_bytes"] > 0
 
 
-def test_guest_outputs_match_the_host(raspi5: GuestEnvironment, models: dict[str, Path],
-                                      tmp_path: Path) -> None:
+def test_guest_outputs_match_the_host(raspi5: GuestEnvironment, models: dict[str, Path], tmp_path: Path) -> None:
     import onnxruntime as ort
 
-    r = _run(raspi5, models["cnn.onnx"], tmp_path / "r.json", "--input", str(models["inputs.npz"]),
-             "--num_runs", "1", "--save-outputs", str(tmp_path / "out.npz"))
+    r = _run(
+        raspi5,
+        models["cnn.onnx"],
+        tmp_path / "r.json",
+        "--input",
+        str(models["inputs.npz"]),
+        "--num_runs",
+        "1",
+        "--save-outputs",
+        str(tmp_path / "out.npz"),
+    )
     assert r["inputs"][0]["source"] == "npz"
     guest = np.load(tmp_path / "out.npz")["arr_0"]
     host = ort.InferenceSession(str(models["cnn.onnx"])).run(None, dict(np.load(models["inputs.npz"])))[0]
@@ -123,18 +155,31 @@ def test_tflite_report(raspi5: GuestEnvironment, models: dict[str, Path], tmp_pa
     assert r["timing"]["runs"]["count"] == 3
 
 
-def test_markers_wrap_only_the_counted_timed_runs(raspi5: GuestEnvironment, models: dict[str, Path],
-                                                  tmp_path: Path) -> None:
-    result = raspi5.run_harness(["--model", str(models["cnn.tflite"]), "--out", str(tmp_path / "r.json"),
-                                 "--warmup_runs", "2", "--num_runs", "5", "--count-runs", "3"],
-                                timeout_s=300, extra_qemu_args=["-strace"])
+def test_markers_wrap_only_the_counted_timed_runs(
+    raspi5: GuestEnvironment, models: dict[str, Path], tmp_path: Path
+) -> None:
+    result = raspi5.run_harness(
+        [
+            "--model",
+            str(models["cnn.tflite"]),
+            "--out",
+            str(tmp_path / "r.json"),
+            "--warmup_runs",
+            "2",
+            "--num_runs",
+            "5",
+            "--count-runs",
+            "3",
+        ],
+        timeout_s=300,
+        extra_qemu_args=["-strace"],
+    )
     marks = re.findall(r"lseek\(32476,(\d),SEEK_SET\)", result.stderr)
     assert marks == ["1", "2"] * 3
     assert json.loads((tmp_path / "r.json").read_text())["timing"]["counted_runs"] == 3
 
 
-def test_max_secs_stops_the_timed_runs(raspi5: GuestEnvironment, models: dict[str, Path],
-                                       tmp_path: Path) -> None:
+def test_max_secs_stops_the_timed_runs(raspi5: GuestEnvironment, models: dict[str, Path], tmp_path: Path) -> None:
     r = _run(raspi5, models["cnn.onnx"], tmp_path / "r.json", "--num_runs", "100000", "--max_secs", "0.5")
     assert r["timing"]["stopped_by"] == "max_secs" and 1 <= r["timing"]["runs"]["count"] < 100000
 
@@ -152,8 +197,7 @@ def test_broken_model_fails_cleanly_while_loading(raspi5: GuestEnvironment, tmp_
 def test_executorch_without_the_runtime_library_says_so(raspi5: GuestEnvironment, tmp_path: Path) -> None:
     pte = tmp_path / "m.pte"
     pte.write_bytes(b"\x00\x00\x00\x00ET12" + bytes(64))
-    result = raspi5.run_harness(["--model", str(pte), "--out", str(tmp_path / "r.json")], timeout_s=120,
-                                check=False)
+    result = raspi5.run_harness(["--model", str(pte), "--out", str(tmp_path / "r.json")], timeout_s=120, check=False)
     assert result.returncode == 5
     report = json.loads((tmp_path / "r.json").read_text())
     assert "EDGEKIT_ET_LIB" in report["error"]["message"]
@@ -161,8 +205,12 @@ def test_executorch_without_the_runtime_library_says_so(raspi5: GuestEnvironment
 
 def test_the_same_harness_runs_on_the_host(models: dict[str, Path], tmp_path: Path) -> None:
     out = tmp_path / "host.json"
-    proc = subprocess.run([sys.executable, str(harness_path()), "--model", str(models["cnn.onnx"]),
-                           "--num_runs", "3", "--out", str(out)], capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, str(harness_path()), "--model", str(models["cnn.onnx"]), "--num_runs", "3", "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
     report = json.loads(out.read_text())
     assert report["ok"] and report["emulator"] is None and report["timing"]["runs"]["count"] == 3
@@ -198,14 +246,25 @@ def test_executorch_program_runs_through_the_shim(raspi5: GuestEnvironment, tmp_
 
     torch.manual_seed(0)
     model, x = TinyCNN().eval(), torch.rand(1, 1, 8, 8)
-    program = to_edge_transform_and_lower(torch.export.export(model, (x,)),
-                                          partitioner=[XnnpackPartitioner()]).to_executorch()
+    program = to_edge_transform_and_lower(
+        torch.export.export(model, (x,)), partitioner=[XnnpackPartitioner()]
+    ).to_executorch()
     (tmp_path / "cnn.pte").write_bytes(program.buffer)
     np.savez(tmp_path / "x.npz", x=x.numpy())
     lib = etruntime.ensure_et_runtime("aarch64") / etruntime.SHIM_NAME
-    r = _run(raspi5, tmp_path / "cnn.pte", tmp_path / "r.json", "--input", str(tmp_path / "x.npz"),
-             "--num_runs", "3", "--profile-ops", "--save-outputs", str(tmp_path / "y.npz"),
-             extra_env={"EDGEKIT_ET_LIB": str(lib)})
+    r = _run(
+        raspi5,
+        tmp_path / "cnn.pte",
+        tmp_path / "r.json",
+        "--input",
+        str(tmp_path / "x.npz"),
+        "--num_runs",
+        "3",
+        "--profile-ops",
+        "--save-outputs",
+        str(tmp_path / "y.npz"),
+        extra_env={"EDGEKIT_ET_LIB": str(lib)},
+    )
     assert r["runtime"]["name"] == "executorch" and r["memory"]["runtime_static"]["planned_bytes"] > 0
     assert set(r["memory"]["runtime_static"]["backends"]) == {"XnnpackBackend"}
     assert r["ops"]["available"] and r["ops"]["delegate_calls"][0]["op"] == "delegate:XnnpackBackend"

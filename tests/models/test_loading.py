@@ -1,4 +1,3 @@
-import pickle
 from pathlib import Path
 
 import numpy as np
@@ -40,12 +39,14 @@ def test_full_pickle_is_refused_unless_trusted(tiny: dict):
 class _Payload:
     def __reduce__(self):
         import os
+
         return (os.mkdir, (str(Path(__file__).parent / "PWNED"),))
 
 
 def test_malicious_pickle_does_not_run(tmp_path: Path):
     evil = tmp_path / "evil.pt"
     import torch
+
     torch.save({"w": _Payload()}, evil)
     marker = Path(__file__).parent / "PWNED"
     with pytest.raises(TrustError):
@@ -62,10 +63,10 @@ def test_keras_and_savedmodel_declare_nhwc_inputs(tiny: dict):
 def test_onnx_source_and_broken_onnx(tiny: dict, tmp_path: Path):
     assert load_model(tiny["cnn.onnx"]).inputs[0].shape == (1, 1, 8, 8)
     import onnx
+
     model = onnx.load(str(tiny["cnn.onnx"]))
     del model.graph.initializer[0]
     broken = tmp_path / "broken.onnx"
     onnx.save(model, str(broken))
     with pytest.raises(ModelLoadError):
         load_model(broken)
-

@@ -8,10 +8,19 @@ from edge_kit.errors import ModelLoadError, TrustError
 from edge_kit.models.sniff import Kind, sniff
 
 
-@pytest.mark.parametrize("name, kind", [
-    ("cnn.pt", Kind.TORCHSCRIPT), ("cnn.pt2", Kind.EXPORTED_PROGRAM), ("cnn_state.pt", Kind.TORCH_PICKLE),
-    ("cnn_full.pt", Kind.TORCH_PICKLE), ("cnn.keras", Kind.KERAS), ("cnn.h5", Kind.KERAS_H5),
-    ("cnn_sm", Kind.SAVED_MODEL), ("cnn.onnx", Kind.ONNX)])
+@pytest.mark.parametrize(
+    "name, kind",
+    [
+        ("cnn.pt", Kind.TORCHSCRIPT),
+        ("cnn.pt2", Kind.EXPORTED_PROGRAM),
+        ("cnn_state.pt", Kind.TORCH_PICKLE),
+        ("cnn_full.pt", Kind.TORCH_PICKLE),
+        ("cnn.keras", Kind.KERAS),
+        ("cnn.h5", Kind.KERAS_H5),
+        ("cnn_sm", Kind.SAVED_MODEL),
+        ("cnn.onnx", Kind.ONNX),
+    ],
+)
 def test_kinds_are_detected_by_content(tiny: dict, name: str, kind: Kind):
     assert sniff(tiny[name]) is kind
 
@@ -22,8 +31,10 @@ def test_an_extension_that_lies_does_not_fool_detection(tiny: dict, tmp_path: Pa
     assert sniff(liar) is Kind.TORCHSCRIPT
 
 
-@pytest.mark.parametrize("content, needle", [
-    (b"", "empty"), (os.urandom(4096), "not a model"), (b"this is just text\n" * 10, "looks like text")])
+@pytest.mark.parametrize(
+    "content, needle",
+    [(b"", "empty"), (os.urandom(4096), "not a model"), (b"this is just text\n" * 10, "looks like text")],
+)
 def test_garbage_is_a_clear_load_error(tmp_path: Path, content: bytes, needle: str):
     path = tmp_path / "model.pt"
     path.write_bytes(content)

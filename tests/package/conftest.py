@@ -19,8 +19,9 @@ MODELS = ("digits", "mnist")
 CASES = [(m, f) for m in MODELS for f in FORMATS]
 EMULATION = bool(shutil.which("qemu-aarch64") and shutil.which("mmdebstrap"))
 needs_emulation = pytest.mark.skipif(not EMULATION, reason="needs apt packages qemu-user and mmdebstrap")
-needs_cross = pytest.mark.skipif(not shutil.which("aarch64-linux-gnu-g++"),
-                                 reason="needs g++-aarch64-linux-gnu for the ExecuTorch runtime")
+needs_cross = pytest.mark.skipif(
+    not shutil.which("aarch64-linux-gnu-g++"), reason="needs g++-aarch64-linux-gnu for the ExecuTorch runtime"
+)
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +31,16 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str, str],
     out = {}
     for model, fmt in CASES:
         dest = folder / f"{model}{FORMATS[fmt]}"
-        result = export(ExportRequest(model=SAMPLES / f"{model}_cnn.pt2", format=fmt, output=dest, target="raspi",
-                                      eval_data=SAMPLES / f"{model}_eval.npz", num_samples=10))
+        result = export(
+            ExportRequest(
+                model=SAMPLES / f"{model}_cnn.pt2",
+                format=fmt,
+                output=dest,
+                target="raspi",
+                eval_data=SAMPLES / f"{model}_eval.npz",
+                num_samples=10,
+            )
+        )
         assert result.status == "ok", result.manifest["validation"]
         out[(model, fmt)] = dest
     return out
@@ -84,8 +93,11 @@ def bundles(artifacts, labels_file, tmp_path_factory: pytest.TempPathFactory) ->
         for platform, suffix in SUFFIX.items():
             if platform == "linux" and fmt == "executorch" and not shutil.which("aarch64-linux-gnu-g++"):
                 continue
-            extra = ({"labels": labels_file} if model == "digits" else
-                     {"normalization": Normalization(scale=0.5, mean=(0.0,), std=(127.5,))})
+            extra = (
+                {"labels": labels_file}
+                if model == "digits"
+                else {"normalization": Normalization(scale=0.5, mean=(0.0,), std=(127.5,))}
+            )
             dest = folder / f"{model}-{fmt}-{platform}{suffix}"
             result = package(PackageRequest(artifact=artifact, platform=platform, output=dest, **extra))
             assert result.archive == dest and dest.stat().st_size == result.size_bytes

@@ -15,11 +15,16 @@ from edge_kit.package.metadata import schema
 from tests.package.conftest import CASES, FORMATS, metadata_of, sums, zip_members
 
 ANDROID_NS = "{http://schemas.android.com/apk/res/android}"
-RUNTIME_IMPORTS = {"tflite": "import org.tensorflow.lite.Interpreter", "onnx": "import ai.onnxruntime.OrtSession",
-                   "executorch": "import org.pytorch.executorch.Module"}
-GRADLE = {"tflite": "com.google.ai.edge.litert:litert:2.3.0",
-          "onnx": "com.microsoft.onnxruntime:onnxruntime-android:1.31.1",
-          "executorch": "org.pytorch:executorch-android:1.5.1"}
+RUNTIME_IMPORTS = {
+    "tflite": "import org.tensorflow.lite.Interpreter",
+    "onnx": "import ai.onnxruntime.OrtSession",
+    "executorch": "import org.pytorch.executorch.Module",
+}
+GRADLE = {
+    "tflite": "com.google.ai.edge.litert:litert:2.3.0",
+    "onnx": "com.microsoft.onnxruntime:onnxruntime-android:1.31.1",
+    "executorch": "org.pytorch:executorch-android:1.5.1",
+}
 SHAPES = {"digits": "1, 1, 8, 8", "mnist": "1, 1, 28, 28"}
 
 
@@ -90,11 +95,30 @@ def test_int8_io_constants_reach_the_wrapper():
     from edge_kit.package import android
     from edge_kit.package.base import Bundle
 
-    meta = {"model": {"format": "tflite", "file": "q.tflite", "precision": "int8"}, "versions": {},
-            "inputs": [{"name": "x", "shape": [1, 4], "dtype": "int8", "layout": None,
-                        "quantization": {"scale": 0.5, "zero_point": -128}, "normalization": None}],
-            "outputs": [{"name": "y", "shape": [1, 2], "dtype": "uint8", "layout": None,
-                         "quantization": {"scale": 0.25, "zero_point": 3}, "meaning": ""}]}
+    meta = {
+        "model": {"format": "tflite", "file": "q.tflite", "precision": "int8"},
+        "versions": {},
+        "inputs": [
+            {
+                "name": "x",
+                "shape": [1, 4],
+                "dtype": "int8",
+                "layout": None,
+                "quantization": {"scale": 0.5, "zero_point": -128},
+                "normalization": None,
+            }
+        ],
+        "outputs": [
+            {
+                "name": "y",
+                "shape": [1, 2],
+                "dtype": "uint8",
+                "layout": None,
+                "quantization": {"scale": 0.25, "zero_point": 3},
+                "meaning": "",
+            }
+        ],
+    }
     source = android.kotlin_source(Bundle("q", "1.0.0", b"TFL3", meta, b"{}"))
     assert "INPUT_QUANT_SCALES = floatArrayOf(0.5f)" in source
     assert "INPUT_QUANT_ZERO_POINTS = intArrayOf(-128)" in source

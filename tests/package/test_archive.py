@@ -17,8 +17,11 @@ from edge_kit.package.archive import Entry, check_name, sums_entry, tar_gz_bytes
 from edge_kit.package.verify import unpack_wheel
 from edge_kit.package.wheel import WheelSpec, build_wheel
 
-ENTRIES = [Entry("b/run.sh", b"#!/bin/sh\necho hi\n", executable=True), Entry("a.txt", b"alpha"),
-           Entry("b/model.bin", bytes(range(256)) * 8, compress=False)]
+ENTRIES = [
+    Entry("b/run.sh", b"#!/bin/sh\necho hi\n", executable=True),
+    Entry("a.txt", b"alpha"),
+    Entry("b/model.bin", bytes(range(256)) * 8, compress=False),
+]
 
 
 def test_zip_and_tar_bytes_do_not_depend_on_entry_order_or_time():
@@ -32,8 +35,13 @@ def test_zip_and_tar_bytes_do_not_depend_on_entry_order_or_time():
         assert infos[1].compress_type == zipfile.ZIP_STORED and infos[0].compress_type == zipfile.ZIP_DEFLATED
     with tarfile.open(fileobj=io.BytesIO(tar_gz_bytes(ENTRIES)), mode="r:gz") as archive:
         members = archive.getmembers()
-        assert [(m.name, m.mode, m.mtime, m.uid, m.uname) for m in members][2] == \
-            ("b/run.sh", 0o755, 315532800, 0, "root")
+        assert [(m.name, m.mode, m.mtime, m.uid, m.uname) for m in members][2] == (
+            "b/run.sh",
+            0o755,
+            315532800,
+            0,
+            "root",
+        )
         assert archive.extractfile("a.txt").read() == b"alpha"
 
 
@@ -54,15 +62,24 @@ def test_sha256sums_are_coreutils_format_relative_to_the_bundle_root():
     files = [Entry("root/x.txt", b"x"), Entry("root/sub/y", b"y")]
     text = sums_entry(files, prefix="root/")
     assert text.name == "root/SHA256SUMS"
-    assert text.data.decode() == (f"{hashlib.sha256(b'y').hexdigest()}  sub/y\n"
-                                  f"{hashlib.sha256(b'x').hexdigest()}  x.txt\n")
+    assert text.data.decode() == (
+        f"{hashlib.sha256(b'y').hexdigest()}  sub/y\n{hashlib.sha256(b'x').hexdigest()}  x.txt\n"
+    )
 
 
 def _wheel(tmp_path: Path) -> Path:
-    spec = WheelSpec(distribution="demo-model", version="1.2.3", summary="demo", requires=("numpy>=1.23",),
-                     console_script="demo-model = demo_model.__main__:main")
-    files = [Entry("demo_model/__init__.py", b"VALUE = 42\n"), Entry("demo_model/__main__.py", b"def main():\n    return 0\n"),
-             Entry("demo_model/data.json", b"{}\n")]
+    spec = WheelSpec(
+        distribution="demo-model",
+        version="1.2.3",
+        summary="demo",
+        requires=("numpy>=1.23",),
+        console_script="demo-model = demo_model.__main__:main",
+    )
+    files = [
+        Entry("demo_model/__init__.py", b"VALUE = 42\n"),
+        Entry("demo_model/__main__.py", b"def main():\n    return 0\n"),
+        Entry("demo_model/data.json", b"{}\n"),
+    ]
     path = tmp_path / spec.filename
     path.write_bytes(build_wheel(spec, files, description="# demo\n"))
     assert build_wheel(spec, list(reversed(files)), description="# demo\n") == path.read_bytes()
@@ -79,12 +96,31 @@ def test_the_wheel_follows_the_spec_and_pip_installs_it_offline(tmp_path: Path):
         wheel_file = archive.read("demo_model-1.2.3.dist-info/WHEEL").decode()
         assert "Root-Is-Purelib: true" in wheel_file and "Tag: py3-none-any" in wheel_file
     unpack_wheel(wheel.read_bytes(), tmp_path / "unpacked")  # checks every RECORD hash
-    proc = subprocess.run([sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--no-index",
-                           "--target", str(tmp_path / "site"), str(wheel)], capture_output=True, text=True,
-                          timeout=120)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--no-index",
+            "--target",
+            str(tmp_path / "site"),
+            str(wheel),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert proc.returncode == 0, proc.stderr
-    check = subprocess.run([sys.executable, "-c", "import demo_model; print(demo_model.VALUE)"],
-                           capture_output=True, text=True, timeout=60, env={"PYTHONPATH": str(tmp_path / "site")})
+    check = subprocess.run(
+        [sys.executable, "-c", "import demo_model; print(demo_model.VALUE)"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(tmp_path / "site")},
+    )
     assert check.stdout.strip() == "42", check.stderr
     assert (tmp_path / "site" / "bin" / "demo-model").is_file()
 

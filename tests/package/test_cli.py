@@ -64,22 +64,31 @@ def test_labels_that_do_not_match_the_output_are_refused_and_nothing_is_written(
 def test_a_ptl_artifact_is_refused_naming_the_formats_that_work(tmp_path: Path):
     artifact = tmp_path / "m.ptl"
     artifact.write_bytes(b"PK fake lite interpreter archive")
-    manifest = {"schema": "edgekit.manifest", "schema_version": 1, "status": "ok", "source": {},
-                "inputs": [], "outputs": [],
-                "artifact": {"file": "m.ptl", "format": "ptl", "sha256": sha256_file(artifact)}}
+    manifest = {
+        "schema": "edgekit.manifest",
+        "schema_version": 1,
+        "status": "ok",
+        "source": {},
+        "inputs": [],
+        "outputs": [],
+        "artifact": {"file": "m.ptl", "format": "ptl", "sha256": sha256_file(artifact)},
+    }
     manifest_path(artifact).write_text(json.dumps(manifest))
     result = run_cli("package", artifact, "-p", "android")
     assert_clean_error(result, 4, "not ptl", "tflite, onnx, executorch")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["m.ptl", "m.ptl.json"]
 
 
-@pytest.mark.parametrize("args, code, needle", [
-    (["-p", "ios", "--verify-on", "raspi"], 2, "--verify-on runs linux bundles"),
-    (["-p", "linux", "--verify-on", "nowhere"], 2, "unknown target"),
-    (["-p", "linux", "-o", "x.zip"], 2, "linux bundles are .tar.gz files"),
-    (["-p", "android", "--name", "Bad-Name"], 2, "invalid bundle name"),
-    (["-p", "android", "--mean", "0.1,0.2"], 2, "--mean has 2 values"),
-])
+@pytest.mark.parametrize(
+    "args, code, needle",
+    [
+        (["-p", "ios", "--verify-on", "raspi"], 2, "--verify-on runs linux bundles"),
+        (["-p", "linux", "--verify-on", "nowhere"], 2, "unknown target"),
+        (["-p", "linux", "-o", "x.zip"], 2, "linux bundles are .tar.gz files"),
+        (["-p", "android", "--name", "Bad-Name"], 2, "invalid bundle name"),
+        (["-p", "android", "--mean", "0.1,0.2"], 2, "--mean has 2 values"),
+    ],
+)
 def test_bad_arguments_are_usage_errors(artifacts, tmp_path: Path, args: list[str], code: int, needle: str):
     artifact = _copy(artifacts[("digits", "onnx")], tmp_path / "in")
     before = snapshot(tmp_path)
@@ -92,10 +101,16 @@ def test_packaging_the_same_artifact_twice_gives_identical_bytes(artifacts, bund
     from edge_kit.package import Normalization
 
     for (platform, model, fmt), first in bundles.items():
-        extra = ({"labels": labels_file} if model == "digits" else
-                 {"normalization": Normalization(scale=0.5, mean=(0.0,), std=(127.5,))})
-        again = package(PackageRequest(artifact=artifacts[(model, fmt)], platform=platform,
-                                       output=tmp_path / f"again-{first.name}", **extra))
+        extra = (
+            {"labels": labels_file}
+            if model == "digits"
+            else {"normalization": Normalization(scale=0.5, mean=(0.0,), std=(127.5,))}
+        )
+        again = package(
+            PackageRequest(
+                artifact=artifacts[(model, fmt)], platform=platform, output=tmp_path / f"again-{first.name}", **extra
+            )
+        )
         assert again.archive.read_bytes() == first.read_bytes(), (platform, model, fmt)
 
 
@@ -117,8 +132,19 @@ def test_the_cli_writes_exactly_o_and_reports_json_reproducibly(artifacts, tmp_p
 @needs_emulation
 def test_verify_on_installs_the_wheel_in_the_emulated_raspi_before_writing(artifacts, tmp_path: Path):
     dest = tmp_path / "digits-linux.tar.gz"
-    result = run_cli("package", artifacts[("digits", "onnx")], "-p", "linux", "-o", dest, "--verify-on", "raspi",
-                     "--samples", SAMPLES / "digits_eval.npz", "--json")
+    result = run_cli(
+        "package",
+        artifacts[("digits", "onnx")],
+        "-p",
+        "linux",
+        "-o",
+        dest,
+        "--verify-on",
+        "raspi",
+        "--samples",
+        SAMPLES / "digits_eval.npz",
+        "--json",
+    )
     assert result.code == 0, result.stderr[-2000:]
     check = json.loads(result.stdout)["verification"]
     assert (check["target"], check["samples"], check["top1_matched"]) == ("raspi4", 450, 450)

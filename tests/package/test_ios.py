@@ -12,11 +12,16 @@ from edge_kit.package import tflite_metadata
 from edge_kit.package.metadata import schema
 from tests.package.conftest import CASES, FORMATS, metadata_of, sums, zip_members
 
-SWIFT_IMPORTS = {"tflite": "import TensorFlowLite", "onnx": "import OnnxRuntimeBindings",
-                 "executorch": "import ExecuTorch"}
-DEPENDENCY = {"tflite": "pod 'TensorFlowLiteSwift', '~> 2.17.0'",
-              "onnx": '.package(url: "https://github.com/microsoft/onnxruntime-swift-package-manager", from: "1.31.1")',
-              "executorch": '.package(url: "https://github.com/pytorch/executorch", branch: "swiftpm-1.5.1")'}
+SWIFT_IMPORTS = {
+    "tflite": "import TensorFlowLite",
+    "onnx": "import OnnxRuntimeBindings",
+    "executorch": "import ExecuTorch",
+}
+DEPENDENCY = {
+    "tflite": "pod 'TensorFlowLiteSwift', '~> 2.17.0'",
+    "onnx": '.package(url: "https://github.com/microsoft/onnxruntime-swift-package-manager", from: "1.31.1")',
+    "executorch": '.package(url: "https://github.com/pytorch/executorch", branch: "swiftpm-1.5.1")',
+}
 SHAPES = {"digits": "[1, 1, 8, 8]", "mnist": "[1, 1, 28, 28]"}
 
 
@@ -25,8 +30,14 @@ def test_the_folder_drops_into_xcode(bundles, model: str, fmt: str):
     members = zip_members(bundles[("ios", model, fmt)])
     cls = f"{model.capitalize()}Model"
     res = f"{cls}/{cls}.bundle/"
-    assert set(members) == {f"{cls}/{cls}.swift", f"{res}Info.plist", f"{res}{model}{FORMATS[fmt]}",
-                            f"{res}{model}.metadata.json", f"{cls}/README.md", f"{cls}/SHA256SUMS"}
+    assert set(members) == {
+        f"{cls}/{cls}.swift",
+        f"{res}Info.plist",
+        f"{res}{model}{FORMATS[fmt]}",
+        f"{res}{model}.metadata.json",
+        f"{cls}/README.md",
+        f"{cls}/SHA256SUMS",
+    }
     plist = plistlib.loads(members[f"{res}Info.plist"])
     assert plist["CFBundlePackageType"] == "BNDL" and plist["CFBundleIdentifier"] == f"edgekit.models.{model}"
     listed = sums(members[f"{cls}/SHA256SUMS"])

@@ -16,21 +16,53 @@ from edge_kit.package.metadata import Normalization, build_metadata, read_labels
 
 def _manifest(**overrides) -> dict:
     manifest = {
-        "status": "ok", "artifact": {"file": "m.onnx", "format": "onnx", "runtime": "onnxruntime",
-                                     "precision": "int8", "sha256": "ab" * 32, "size_bytes": 10},
-        "source": {"path": "/home/me/secret/m.pt2", "kind": "exported_program", "framework": "torch",
-                   "sha256": "cd" * 32},
+        "status": "ok",
+        "artifact": {
+            "file": "m.onnx",
+            "format": "onnx",
+            "runtime": "onnxruntime",
+            "precision": "int8",
+            "sha256": "ab" * 32,
+            "size_bytes": 10,
+        },
+        "source": {
+            "path": "/home/me/secret/m.pt2",
+            "kind": "exported_program",
+            "framework": "torch",
+            "sha256": "cd" * 32,
+        },
         "target": {"name": "raspi4", "description": "Raspberry Pi 4", "arch": "aarch64"},
-        "inputs": [{"name": "image", "shape": [1, 3, 4, 4], "dtype": "int8", "layout": "NCHW",
-                    "scale": 0.02, "zero_point": -3}],
+        "inputs": [
+            {"name": "image", "shape": [1, 3, 4, 4], "dtype": "int8", "layout": "NCHW", "scale": 0.02, "zero_point": -3}
+        ],
         "outputs": [{"name": "logits", "shape": [1, 3], "dtype": "float32", "layout": None}],
-        "validation": {"status": "ok", "samples": 4, "max_abs_diff": float("nan"), "cosine_similarity": 0.99,
-                       "inputs": "/home/me/secret/eval.npz (eval inputs)"},
-        "accuracy": {"metric": "top1_accuracy", "source": 90.0, "artifact": 89.5, "drop": 0.5, "samples": 4,
-                     "data": "/home/me/secret/eval.npz"},
-        "quantization": {"recipe": "r", "tool": "ort", "settings": {}, "keep_float": [],
-                         "calibration": {"kind": "images", "path": "/home/me/secret/imgs", "samples": 8,
-                                         "preprocess": {"scale": 0.5, "mean": [1, 2, 3], "std": [2, 2, 2]}}},
+        "validation": {
+            "status": "ok",
+            "samples": 4,
+            "max_abs_diff": float("nan"),
+            "cosine_similarity": 0.99,
+            "inputs": "/home/me/secret/eval.npz (eval inputs)",
+        },
+        "accuracy": {
+            "metric": "top1_accuracy",
+            "source": 90.0,
+            "artifact": 89.5,
+            "drop": 0.5,
+            "samples": 4,
+            "data": "/home/me/secret/eval.npz",
+        },
+        "quantization": {
+            "recipe": "r",
+            "tool": "ort",
+            "settings": {},
+            "keep_float": [],
+            "calibration": {
+                "kind": "images",
+                "path": "/home/me/secret/imgs",
+                "samples": 8,
+                "preprocess": {"scale": 0.5, "mean": [1, 2, 3], "std": [2, 2, 2]},
+            },
+        },
         "versions": {"onnxruntime": "1.31.1"},
     }
     manifest.update(overrides)
@@ -38,8 +70,16 @@ def _manifest(**overrides) -> dict:
 
 
 def _build(manifest: dict, labels=None, norm=Normalization()) -> dict:
-    return build_metadata(manifest, name="m", version="1.0.0", model_file="m.onnx", labels=labels,
-                          labels_origin="labels.txt", normalization=norm, embedded=False)
+    return build_metadata(
+        manifest,
+        name="m",
+        version="1.0.0",
+        model_file="m.onnx",
+        labels=labels,
+        labels_origin="labels.txt",
+        normalization=norm,
+        embedded=False,
+    )
 
 
 def test_the_schema_is_valid_and_a_document_satisfies_it():
@@ -59,18 +99,33 @@ def test_no_path_of_the_export_machine_travels_with_the_bundle():
 
 def test_normalization_comes_from_the_flags_else_the_calibration_preprocessing():
     from_calibration = _build(_manifest())["inputs"][0]["normalization"]
-    assert (from_calibration["scale"], from_calibration["mean"], from_calibration["channel_axis"]) == (0.5, [1, 2, 3], 1)
+    assert (from_calibration["scale"], from_calibration["mean"], from_calibration["channel_axis"]) == (
+        0.5,
+        [1, 2, 3],
+        1,
+    )
     assert "calibrate" in from_calibration["source"]
-    given = _build(_manifest(), norm=Normalization(scale=1 / 255, mean=(0.5,), std=(0.25,)))["inputs"][0]["normalization"]
-    assert (given["scale"], given["mean"], given["std"], given["source"]) == \
-        (1 / 255, [0.5], [0.25], "given to edgekit package")
+    given = _build(_manifest(), norm=Normalization(scale=1 / 255, mean=(0.5,), std=(0.25,)))["inputs"][0][
+        "normalization"
+    ]
+    assert (given["scale"], given["mean"], given["std"], given["source"]) == (
+        1 / 255,
+        [0.5],
+        [0.25],
+        "given to edgekit package",
+    )
     plain = _build(_manifest(quantization=None))["inputs"][0]["normalization"]
     assert (plain["scale"], plain["mean"], plain["std"]) == (1.0, [0.0], [1.0])
 
 
-@pytest.mark.parametrize("norm, needle", [(Normalization(mean=(1.0, 2.0)), "--mean has 2 values"),
-                                          (Normalization(std=(1.0, 0.0, 1.0)), "non-zero"),
-                                          (Normalization(scale=0.0), "--scale")])
+@pytest.mark.parametrize(
+    "norm, needle",
+    [
+        (Normalization(mean=(1.0, 2.0)), "--mean has 2 values"),
+        (Normalization(std=(1.0, 0.0, 1.0)), "non-zero"),
+        (Normalization(scale=0.0), "--scale"),
+    ],
+)
 def test_bad_normalization_is_a_usage_error(norm: Normalization, needle: str):
     with pytest.raises(UsageError, match=needle):
         _build(_manifest(), norm=norm)
@@ -81,8 +136,10 @@ def test_a_labels_count_that_does_not_match_the_output_is_a_data_error():
         _build(_manifest(), labels=["a", "b"])
 
 
-@pytest.mark.parametrize("content, needle", [(b"", "empty"), (b"\n\n", "empty"), (b"a\n\nb\n", "blank line at line 2"),
-                                             (b"\xff\xfe\x00", "not UTF-8")])
+@pytest.mark.parametrize(
+    "content, needle",
+    [(b"", "empty"), (b"\n\n", "empty"), (b"a\n\nb\n", "blank line at line 2"), (b"\xff\xfe\x00", "not UTF-8")],
+)
 def test_unusable_labels_files_are_data_errors(tmp_path: Path, content: bytes, needle: str):
     path = tmp_path / "labels.txt"
     path.write_bytes(content)

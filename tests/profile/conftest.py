@@ -16,8 +16,11 @@ def digits_artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path
     folder = tmp_path_factory.mktemp("digits-artifacts")
     out = {}
     for fmt, suffix in (("tflite", ".tflite"), ("onnx", ".onnx"), ("executorch", ".pte")):
-        out[fmt] = export(ExportRequest(model=SAMPLES / "digits_cnn.pt2", format=fmt,
-                                        output=folder / f"digits{suffix}", num_samples=2)).artifact
+        out[fmt] = export(
+            ExportRequest(
+                model=SAMPLES / "digits_cnn.pt2", format=fmt, output=folder / f"digits{suffix}", num_samples=2
+            )
+        ).artifact
     return out
 
 
@@ -28,9 +31,16 @@ def int8_tflite(tmp_path_factory: pytest.TempPathFactory) -> Path:
     import tensorflow as tf
 
     keras.utils.set_random_seed(0)
-    model = keras.Sequential([keras.Input((32, 32, 16)), keras.layers.Conv2D(64, 3, padding="same"),
-                              keras.layers.ReLU(), keras.layers.Conv2D(64, 1), keras.layers.GlobalAveragePooling2D(),
-                              keras.layers.Dense(10)])
+    model = keras.Sequential(
+        [
+            keras.Input((32, 32, 16)),
+            keras.layers.Conv2D(64, 3, padding="same"),
+            keras.layers.ReLU(),
+            keras.layers.Conv2D(64, 1),
+            keras.layers.GlobalAveragePooling2D(),
+            keras.layers.Dense(10),
+        ]
+    )
     rng = np.random.default_rng(0)
 
     def representative():

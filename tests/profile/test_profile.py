@@ -32,16 +32,23 @@ def test_profile_report_has_the_promised_fields(digits_artifacts: dict, fmt: str
 
 
 def test_instruction_counts_repeat_within_one_percent(digits_artifacts: dict):
-    first, second = (profile(ProfileRequest(artifact=digits_artifacts["onnx"], target="raspi", num_runs=1,
-                                            profile_ops=False))["instructions"] for _ in range(2))
+    first, second = (
+        profile(ProfileRequest(artifact=digits_artifacts["onnx"], target="raspi", num_runs=1, profile_ops=False))[
+            "instructions"
+        ]
+        for _ in range(2)
+    )
     a, b = first["per_inference_total"], second["per_inference_total"]
     assert abs(a - b) / a < 0.01, (a, b)
 
 
 def test_int8_kernels_differ_between_raspi4_and_raspi5(int8_tflite: Path):
-    counts = {t: profile(ProfileRequest(artifact=int8_tflite, target=t, num_runs=1, num_threads=1,
-                                        profile_ops=False))["instructions"]["per_inference"]
-              for t in ("raspi4", "raspi5")}
+    counts = {
+        t: profile(ProfileRequest(artifact=int8_tflite, target=t, num_runs=1, num_threads=1, profile_ops=False))[
+            "instructions"
+        ]["per_inference"]
+        for t in ("raspi4", "raspi5")
+    }
     assert counts["raspi4"]["dotprod"] == 0 and counts["raspi4"]["neon_int_mac"] > 0  # SMLAL/SADALP kernels
     assert counts["raspi5"]["dotprod"] > 0  # SDOT kernels on the Cortex-A76
     assert sum(counts["raspi5"].values()) < 0.8 * sum(counts["raspi4"].values())
@@ -49,8 +56,9 @@ def test_int8_kernels_differ_between_raspi4_and_raspi5(int8_tflite: Path):
 
 def test_report_folder_holds_json_markdown_and_offline_html(digits_artifacts: dict, tmp_path: Path):
     out = tmp_path / "report"
-    result = run_cli("profile", digits_artifacts["onnx"], "--target", "raspi5", "--num_runs", "3",
-                     "--report", out, "--json")
+    result = run_cli(
+        "profile", digits_artifacts["onnx"], "--target", "raspi5", "--num_runs", "3", "--report", out, "--json"
+    )
     assert result.code == 0, result.stderr[-2000:]
     assert json.loads(result.stdout) == json.loads((out / "profile.json").read_text())
     html = (out / "profile.html").read_text()
@@ -59,16 +67,25 @@ def test_report_folder_holds_json_markdown_and_offline_html(digits_artifacts: di
 
 
 def test_host_backend_measures_natively(digits_artifacts: dict):
-    report = profile(ProfileRequest(artifact=digits_artifacts["executorch"], target="host", num_runs=3,
-                                    count_instructions=False))
+    report = profile(
+        ProfileRequest(artifact=digits_artifacts["executorch"], target="host", num_runs=3, count_instructions=False)
+    )
     assert report["backend"]["name"] == "host" and report["latency"]["kind"] == "measured"
     assert report["instructions"] is None and report["estimate"] is None
 
 
 def test_a_hung_run_ends_in_a_clear_error_within_the_timeout(digits_artifacts: dict):
     with pytest.raises(RuntimeFailure, match="timed out"):
-        profile(ProfileRequest(artifact=digits_artifacts["onnx"], target="raspi", num_runs=100000,
-                               max_secs=1e6, timeout_s=4, count_instructions=False))
+        profile(
+            ProfileRequest(
+                artifact=digits_artifacts["onnx"],
+                target="raspi",
+                num_runs=100000,
+                max_secs=1e6,
+                timeout_s=4,
+                count_instructions=False,
+            )
+        )
 
 
 def test_source_models_and_ptl_are_not_profilable(tmp_path: Path):

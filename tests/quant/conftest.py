@@ -22,8 +22,15 @@ def sample(name: str) -> Path:
 
 def quantize(model: Path, fmt: str, precision: str, out: Path, **kwargs: Any) -> ExportResult:
     """Export `model` to `fmt` at `precision`; the manifest must match what the call returned."""
-    result = export(ExportRequest(model=model, format=fmt, precision=precision,
-                                  output=out / f"{model.name.split('.')[0]}.{precision}{SUFFIX[fmt]}", **kwargs))
+    result = export(
+        ExportRequest(
+            model=model,
+            format=fmt,
+            precision=precision,
+            output=out / f"{model.name.split('.')[0]}.{precision}{SUFFIX[fmt]}",
+            **kwargs,
+        )
+    )
     assert result.artifact.stat().st_size == result.manifest["artifact"]["size_bytes"]
     assert result.manifest["artifact"]["precision"] == precision
     return result

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from edge_kit.exporters.base import ExportOptions
 from edge_kit.export import ExportRequest, export
+from edge_kit.exporters.base import ExportOptions
 from edge_kit.quant import bias_correction, pt2e
 from edge_kit.quant.bias_correction import corrected, measure, restore_excluded
 from tests.tiny_models import DepthwiseGate, image_batches
@@ -26,8 +26,12 @@ def program() -> torch.export.ExportedProgram:
 
 def test_every_layer_with_a_bias_or_batchnorm_is_measured(program):
     found = {c.path: c.param for c in measure(program, image_batches(8, 0), "executorch")}
-    assert found == {"expand.0": "expand.1.bias", "depthwise.0": "depthwise.1.bias",
-                     "project": "project.bias", "fc": "fc.bias"}
+    assert found == {
+        "expand.0": "expand.1.bias",
+        "depthwise.0": "depthwise.1.bias",
+        "project": "project.bias",
+        "fc": "fc.bias",
+    }
 
 
 def test_corrected_int8_weights_leave_no_mean_shift():
@@ -45,7 +49,7 @@ def test_corrected_int8_weights_leave_no_mean_shift():
         state = p.state_dict
         fold = state["1.weight"] / torch.sqrt(model[1].running_var + model[1].eps)
         weight = state["0.weight"] * fold.reshape(-1, 1, 1, 1)
-        weight = weight + bias_correction._grid_error(weight, 2 ** -12)
+        weight = weight + bias_correction._grid_error(weight, 2**-12)
         bias = state["1.bias"] - model[1].running_mean * fold
         return torch.nn.functional.conv2d(x, weight, bias, padding=1)
 
@@ -90,8 +94,11 @@ def test_onnx_nodes_kept_in_float_get_their_bias_back(program, tmp_path: Path):
     def biases(model: onnx.ModelProto) -> dict[str, np.ndarray]:
         """Each layer's bias by weight name; a zero bias may have been dropped by the optimizer."""
         inits = {i.name: numpy_helper.to_array(i) for i in model.graph.initializer}
-        return {n.input[1]: inits[n.input[2]] if len(n.input) > 2 else np.zeros(len(inits[n.input[1]]), np.float32)
-                for n in model.graph.node if n.op_type in ("Conv", "Gemm")}
+        return {
+            n.input[1]: inits[n.input[2]] if len(n.input) > 2 else np.zeros(len(inits[n.input[1]]), np.float32)
+            for n in model.graph.node
+            if n.op_type in ("Conv", "Gemm")
+        }
 
     expected, got = biases(plain), biases(moved)
     assert expected.keys() == got.keys() and len(got) == 4
@@ -99,8 +106,9 @@ def test_onnx_nodes_kept_in_float_get_their_bias_back(program, tmp_path: Path):
         np.testing.assert_allclose(got[name], value, rtol=1e-5, atol=1e-6)
 
 
-def test_an_onnx_export_keeping_every_layer_in_float_keeps_no_correction(program, tmp_path: Path,
-                                                                          monkeypatch: pytest.MonkeyPatch):
+def test_an_onnx_export_keeping_every_layer_in_float_keeps_no_correction(
+    program, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     """Through the real exporter: with Conv and Gemm kept in float, the bias-corrected recipe
     gives the same artifact outputs as the uncorrected one (every shift was added back)."""
     from tests.quant.conftest import quantize
@@ -120,8 +128,15 @@ def test_an_onnx_export_keeping_every_layer_in_float_keeps_no_correction(program
     np.savez(tmp_path / "eval.npz", x=np.concatenate([b[0] for b in image_batches(16, 5)]))
     errors = {}
     for name in ("kept_bc", "kept_plain"):
-        result = quantize(tmp_path / "gate.pt2", "onnx", "int8", tmp_path / name, recipe=name,
-                          calibration=tmp_path / "calib.npz", eval_data=tmp_path / "eval.npz")
+        result = quantize(
+            tmp_path / "gate.pt2",
+            "onnx",
+            "int8",
+            tmp_path / name,
+            recipe=name,
+            calibration=tmp_path / "calib.npz",
+            eval_data=tmp_path / "eval.npz",
+        )
         errors[name] = result.manifest["accuracy"]["output_error"]
         if name == "kept_bc":
             assert result.manifest["quantization"]["bias_corrected"] == {"layers": 0}

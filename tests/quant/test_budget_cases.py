@@ -11,9 +11,23 @@ from tests.quant.conftest import sample
 
 def test_a_drop_over_budget_is_rescued_by_keeping_layers_in_float(tmp_path: Path):
     # Random calibration data ([0, 1) while the sensor inputs are standardised) costs ~25 points.
-    result = run_cli("export", sample("sensor_cnn.pt2"), "--format", "onnx", "--quantize", "int8",
-                     "--calibration", "random", "--eval", sample("sensor_eval.npz"),
-                     "--max-accuracy-drop", "1.0", "-o", tmp_path / "s.onnx", "--json")
+    result = run_cli(
+        "export",
+        sample("sensor_cnn.pt2"),
+        "--format",
+        "onnx",
+        "--quantize",
+        "int8",
+        "--calibration",
+        "random",
+        "--eval",
+        sample("sensor_eval.npz"),
+        "--max-accuracy-drop",
+        "1.0",
+        "-o",
+        tmp_path / "s.onnx",
+        "--json",
+    )
     assert result.code == 0, result.stderr[-2000:]
     manifest = json.loads(result.stdout)
     budget = manifest["accuracy"]["budget"]
@@ -30,8 +44,22 @@ def test_a_budget_that_cannot_hold_is_reported_and_exits_6(tiny: dict, tmp_path:
     data = tmp_path / "eval.npz"
     np.savez(data, x=(3 * np.random.default_rng(3).standard_normal((64, 8, 8, 1))).astype(np.float32))
     out = tmp_path / "m.tflite"
-    result = run_cli("export", tiny["cnn.keras"], "--format", "tflite", "--recipe", "tflite_int8_full_integer_int8_io",
-                     "--calibration", "random", "--eval", data, "--max-accuracy-drop", "0", "-o", out)
+    result = run_cli(
+        "export",
+        tiny["cnn.keras"],
+        "--format",
+        "tflite",
+        "--recipe",
+        "tflite_int8_full_integer_int8_io",
+        "--calibration",
+        "random",
+        "--eval",
+        data,
+        "--max-accuracy-drop",
+        "0",
+        "-o",
+        out,
+    )
     assert_clean_error(result, 6, "exceeds --max-accuracy-drop 0.0")
     manifest = json.loads(out.with_name("m.tflite.json").read_text())
     assert manifest["status"] == "over_budget" and out.is_file()
@@ -40,15 +68,31 @@ def test_a_budget_that_cannot_hold_is_reported_and_exits_6(tiny: dict, tmp_path:
 
 
 def test_an_int8_export_that_loses_accuracy_names_what_could_win_it_back(tmp_path: Path):
-    args = ["--format", "onnx", "--quantize", "int8", "--calibration", "random", "--eval", sample("sensor_eval.npz"),
-            "--allow-mismatch"]  # random calibration: far outside tolerance, on purpose
+    args = [
+        "--format",
+        "onnx",
+        "--quantize",
+        "int8",
+        "--calibration",
+        "random",
+        "--eval",
+        sample("sensor_eval.npz"),
+        "--allow-mismatch",
+    ]  # random calibration: far outside tolerance, on purpose
     plain = run_cli("export", sample("sensor_cnn.pt2"), *args, "-o", tmp_path / "p.onnx", "--json")
     assert plain.code == 0, plain.stderr[-2000:]
     assert json.loads(plain.stdout)["accuracy"]["drop"] > 1.0  # stdout stays one JSON document
     assert "hint: int8 cost" in plain.stderr
     assert "--recipe onnx_int8_static_qdq_per_channel_percentile_equalized" in plain.stderr
     assert "--max-accuracy-drop 1.0" in plain.stderr
-    equalized = run_cli("export", sample("sensor_cnn.pt2"), *args, "--recipe",
-                        "onnx_int8_static_qdq_per_channel_percentile_equalized", "-o", tmp_path / "e.onnx")
+    equalized = run_cli(
+        "export",
+        sample("sensor_cnn.pt2"),
+        *args,
+        "--recipe",
+        "onnx_int8_static_qdq_per_channel_percentile_equalized",
+        "-o",
+        tmp_path / "e.onnx",
+    )
     assert equalized.code == 0, equalized.stderr[-2000:]
     assert "hint: int8 cost" in equalized.stderr and "--recipe" not in equalized.stderr.split("hint:")[1]

@@ -19,19 +19,23 @@ CASES = [  # model, eval, calibration, max int8/fp32 size ratio
 ]
 
 
-@pytest.mark.parametrize("model, eval_data, calibration, fmt, max_ratio", CASES,
-                         ids=[f"{c[0].split('.')[0]}-{c[0].split('.')[1]}-{c[3]}" for c in CASES])
-def test_int8_keeps_held_out_accuracy_and_shrinks(out: Path, model: str, eval_data: str, calibration: str,
-                                                  fmt: str, max_ratio: float):
+@pytest.mark.parametrize(
+    "model, eval_data, calibration, fmt, max_ratio",
+    CASES,
+    ids=[f"{c[0].split('.')[0]}-{c[0].split('.')[1]}-{c[3]}" for c in CASES],
+)
+def test_int8_keeps_held_out_accuracy_and_shrinks(
+    out: Path, model: str, eval_data: str, calibration: str, fmt: str, max_ratio: float
+):
     fp32 = quantize(sample(model), fmt, "fp32", out / "fp32")
-    int8 = quantize(sample(model), fmt, "int8", out / "int8", eval_data=sample(eval_data),
-                    calibration=sample(calibration))
+    int8 = quantize(
+        sample(model), fmt, "int8", out / "int8", eval_data=sample(eval_data), calibration=sample(calibration)
+    )
     manifest = int8.manifest
     assert manifest["status"] == "ok", manifest["validation"]
     acc = manifest["accuracy"]
     assert acc["metric"] == "top1_accuracy" and acc["source"] >= 95.0 and acc["drop"] <= 1.0, acc
-    assert manifest["quantization"]["calibration"] == {"kind": "file", "path": str(sample(calibration)),
-                                                       "samples": 200}
+    assert manifest["quantization"]["calibration"] == {"kind": "file", "path": str(sample(calibration)), "samples": 200}
     assert manifest["quantization"]["settings"]["per_channel"] is True
     ratio = manifest["artifact"]["size_bytes"] / fp32.manifest["artifact"]["size_bytes"]
     assert ratio <= max_ratio, ratio

@@ -99,9 +99,11 @@ def test_channels_the_calibration_never_moved_keep_their_scale(stream_model):
     assert scale[2] == 1.0 and scale[0] > scale[1] > 0
 
 
-RECIPES = {"onnx": ("onnx_int8_static_qdq_per_channel_minmax", "onnx_int8_static_qdq_per_channel_percentile_equalized"),
-           "executorch": ("xnnpack_pt2e_int8_static_per_channel", "xnnpack_pt2e_int8_static_per_channel_equalized"),
-           "tflite": ("litert_pt2e_int8_static_per_channel", "litert_pt2e_int8_static_per_channel_equalized")}
+RECIPES = {
+    "onnx": ("onnx_int8_static_qdq_per_channel_minmax", "onnx_int8_static_qdq_per_channel_percentile_equalized"),
+    "executorch": ("xnnpack_pt2e_int8_static_per_channel", "xnnpack_pt2e_int8_static_per_channel_equalized"),
+    "tflite": ("litert_pt2e_int8_static_per_channel", "litert_pt2e_int8_static_per_channel_equalized"),
+}
 
 
 @pytest.mark.parametrize("fmt", sorted(RECIPES))
@@ -117,8 +119,12 @@ def test_equalized_recipe_brings_int8_closer_to_the_source(stream_model, tmp_pat
     plain = quantize(model, fmt, "int8", tmp_path / "plain", recipe=plain_recipe, **kwargs).manifest
     equal = quantize(model, fmt, "int8", tmp_path / "equal", recipe=equal_recipe, **kwargs).manifest
     assert "equalized" not in plain["quantization"]
-    assert equal["quantization"]["equalized"] == {"streams": 1, "channels": 4, "activations": 0,
-                                                  "activation_channels": 0}
+    assert equal["quantization"]["equalized"] == {
+        "streams": 1,
+        "channels": 4,
+        "activations": 0,
+        "activation_channels": 0,
+    }
     assert equal["quantization"]["settings"]["equalize_streams"] is True
     assert equal["quantization"]["bias_corrected"]["layers"] >= 5  # stem, 2 projections, expand, head, fc
     assert equal["status"] == "ok"

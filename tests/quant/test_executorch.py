@@ -13,8 +13,9 @@ from edge_kit.recipes import get_recipe
 from tests.quant.conftest import digits, quantize, sample
 
 
-@pytest.mark.parametrize("precision, recipe", [
-    ("fp16", "xnnpack_fp16"), ("int8-dynamic", "xnnpack_pt2e_int8_dynamic_per_channel")])
+@pytest.mark.parametrize(
+    "precision, recipe", [("fp16", "xnnpack_fp16"), ("int8-dynamic", "xnnpack_pt2e_int8_dynamic_per_channel")]
+)
 def test_torch_at_fp16_and_int8_dynamic(out: Path, precision: str, recipe: str):
     result = quantize(sample("digits_cnn.pt2"), "executorch", precision, out, **digits(precision))
     manifest = result.manifest
@@ -35,8 +36,11 @@ def test_a_model_the_quantizer_finds_nothing_in_is_refused(out: Path):
 def test_layers_kept_in_float_keep_their_float_weights(out: Path):
     source = load_model(sample("digits_cnn.pt2"))
     calib = np.load(sample("digits_calib.npz"))["x"][:32]
-    options = ExportOptions(precision="int8", recipe=get_recipe("xnnpack_pt2e_int8_static_per_tensor"),
-                            calibration=[[calib[i:i + 1]] for i in range(len(calib))])
+    options = ExportOptions(
+        precision="int8",
+        recipe=get_recipe("xnnpack_pt2e_int8_static_per_tensor"),
+        calibration=[[calib[i : i + 1]] for i in range(len(calib))],
+    )
     exporter = get_exporter("executorch")
     assert exporter.quantizable_layers(source, options) == ["0", "2", "6", "8"]
     exporter.export(source, out / "all.pte", options)
@@ -47,6 +51,7 @@ def test_layers_kept_in_float_keep_their_float_weights(out: Path):
 
 def test_portable_int8_is_refused_before_anything_is_written(out: Path):
     with pytest.raises(UnsupportedError, match="portable ExecuTorch"):
-        quantize(sample("digits_cnn.pt2"), "executorch", "int8", out, portable=True,
-                 calibration=sample("digits_calib.npz"))
+        quantize(
+            sample("digits_cnn.pt2"), "executorch", "int8", out, portable=True, calibration=sample("digits_calib.npz")
+        )
     assert list(out.iterdir()) == []

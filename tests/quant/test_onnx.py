@@ -18,8 +18,10 @@ def _ops(path: Path) -> list[str]:
     return [n.op_type for n in onnx.load(str(path)).graph.node]
 
 
-@pytest.mark.parametrize("precision, recipe, op", [
-    ("fp16", "onnx_fp16", "Cast"), ("int8-dynamic", "onnx_int8_dynamic", "DynamicQuantizeLinear")])
+@pytest.mark.parametrize(
+    "precision, recipe, op",
+    [("fp16", "onnx_fp16", "Cast"), ("int8-dynamic", "onnx_int8_dynamic", "DynamicQuantizeLinear")],
+)
 def test_torch_source_at_fp16_and_int8_dynamic(out: Path, precision: str, recipe: str, op: str):
     result = quantize(sample("digits_cnn.pt2"), "onnx", precision, out, **digits(precision))
     manifest = result.manifest
@@ -41,9 +43,15 @@ def _scales(path: Path) -> list[float]:
 def test_calibration_methods_give_different_ranges(out: Path):
     scales = {}
     for method in ("minmax", "percentile", "entropy"):
-        result = quantize(sample("digits_cnn.pt2"), "onnx", "int8", out / method,
-                          recipe=f"onnx_int8_static_qdq_per_channel_{method}",
-                          calibration=sample("digits_calib.npz"), calibration_samples=64)
+        result = quantize(
+            sample("digits_cnn.pt2"),
+            "onnx",
+            "int8",
+            out / method,
+            recipe=f"onnx_int8_static_qdq_per_channel_{method}",
+            calibration=sample("digits_calib.npz"),
+            calibration_samples=64,
+        )
         scales[method] = _scales(result.artifact)
     assert scales["minmax"] != scales["entropy"] and scales["minmax"] != scales["percentile"]
     assert max(scales["percentile"]) <= max(scales["minmax"])
@@ -52,8 +60,12 @@ def test_calibration_methods_give_different_ranges(out: Path):
 def test_layers_are_node_names_and_kept_nodes_stay_float(out: Path):
     source = load_model(sample("digits_cnn.pt2"))
     exporter = get_exporter("onnx")
-    options = ExportOptions(precision="int8", recipe=get_recipe("onnx_int8_static_qdq_per_channel_minmax"),
-                            calibration=[[np.zeros((1, 1, 8, 8), np.float32)]], workdir=out)
+    options = ExportOptions(
+        precision="int8",
+        recipe=get_recipe("onnx_int8_static_qdq_per_channel_minmax"),
+        calibration=[[np.zeros((1, 1, 8, 8), np.float32)]],
+        workdir=out,
+    )
     layers = exporter.quantizable_layers(source, options)
     assert len(layers) == 4  # two convs, two linear layers
     options.keep_float = tuple(layers)
@@ -69,13 +81,24 @@ def test_a_user_recipe_keeps_op_types_in_float(out: Path, monkeypatch: pytest.Mo
     base = (Path(__file__).parents[2] / "quantize" / "onnx_int8_static_qdq_per_tensor_minmax.toml").read_text()
     folder = out / "recipes"
     folder.mkdir()
-    (folder / "mine.toml").write_text(base.replace('name = "onnx_int8_static_qdq_per_tensor_minmax"',
-                                                   'name = "onnx_int8_convs_only"\nkeep_float_ops = ["Gemm"]'))
+    (folder / "mine.toml").write_text(
+        base.replace(
+            'name = "onnx_int8_static_qdq_per_tensor_minmax"',
+            'name = "onnx_int8_convs_only"\nkeep_float_ops = ["Gemm"]',
+        )
+    )
     monkeypatch.setenv("EDGEKIT_RECIPES_PATH", str(folder))
     _load_all.cache_clear()
     try:
-        result = quantize(sample("digits_cnn.pt2"), "onnx", "int8", out, recipe="onnx_int8_convs_only",
-                          calibration=sample("digits_calib.npz"), calibration_samples=32)
+        result = quantize(
+            sample("digits_cnn.pt2"),
+            "onnx",
+            "int8",
+            out,
+            recipe="onnx_int8_convs_only",
+            calibration=sample("digits_calib.npz"),
+            calibration_samples=32,
+        )
     finally:
         _load_all.cache_clear()
     graph = onnx.load(str(result.artifact)).graph

@@ -7,12 +7,17 @@ import pytest
 from tests.conftest import assert_clean_error, run_cli, snapshot
 
 
-@pytest.mark.parametrize("model, fmt, precision, needle", [
-    ("cnn.pt2", "ptl", "int8", "supported: torch → ptl: fp32"),
-    ("cnn.pt2", "ptl", "fp16", "no conversion path torch → ptl at fp16"),
-    ("cnn.keras", "executorch", "int8-dynamic", "no conversion path tensorflow → executorch")])
-def test_impossible_quantized_paths_name_the_ones_that_exist(tiny: dict, tmp_path: Path, model: str, fmt: str,
-                                                             precision: str, needle: str):
+@pytest.mark.parametrize(
+    "model, fmt, precision, needle",
+    [
+        ("cnn.pt2", "ptl", "int8", "supported: torch → ptl: fp32"),
+        ("cnn.pt2", "ptl", "fp16", "no conversion path torch → ptl at fp16"),
+        ("cnn.keras", "executorch", "int8-dynamic", "no conversion path tensorflow → executorch"),
+    ],
+)
+def test_impossible_quantized_paths_name_the_ones_that_exist(
+    tiny: dict, tmp_path: Path, model: str, fmt: str, precision: str, needle: str
+):
     before = snapshot(tmp_path)
     result = run_cli("export", tiny[model], "--format", fmt, "--quantize", precision, "-o", tmp_path / f"m.{fmt}")
     assert_clean_error(result, 4, needle)

@@ -19,8 +19,9 @@ def _config():
 def _observed_range(config, data: torch.Tensor) -> tuple[float, float]:
     """The float range an output-activation observer built from `config` settles on."""
     spec = config.output_activation  # built the way prepare_pt2e builds it from the spec
-    observer = spec.observer_or_fake_quant_ctr(dtype=spec.dtype, quant_min=spec.quant_min,
-                                               quant_max=spec.quant_max, qscheme=spec.qscheme)
+    observer = spec.observer_or_fake_quant_ctr(
+        dtype=spec.dtype, quant_min=spec.quant_min, quant_max=spec.quant_max, qscheme=spec.qscheme
+    )
     for chunk in data.split(10_000):
         observer(chunk)
     scale, zero = observer.calculate_qparams()
@@ -35,8 +36,9 @@ def data() -> torch.Tensor:
 
 
 def test_percentile_keeps_the_central_values_and_cuts_outliers(data: torch.Tensor):
-    recipe = replace(get_recipe("xnnpack_pt2e_int8_static_per_channel"), calibration_method="percentile",
-                     percentile=99.99)
+    recipe = replace(
+        get_recipe("xnnpack_pt2e_int8_static_per_channel"), calibration_method="percentile", percentile=99.99
+    )
     low, high = _observed_range(with_activation_calibration(_config(), recipe), data)
     # 0.005 % of 100,005 values on each side: 5 values, i.e. the outliers above, ~ -3.9 below
     assert -4.5 < low < -3.5 and 3.5 < high < 5.0
@@ -47,8 +49,10 @@ def test_percentile_keeps_the_central_values_and_cuts_outliers(data: torch.Tenso
 
 def test_a_wider_percentile_keeps_a_wider_range(data: torch.Tensor):
     recipe = replace(get_recipe("xnnpack_pt2e_int8_static_per_channel"), calibration_method="percentile")
-    widths = [_observed_range(with_activation_calibration(_config(), replace(recipe, percentile=p)), data)
-              for p in (99.0, 99.99, 100.0)]
+    widths = [
+        _observed_range(with_activation_calibration(_config(), replace(recipe, percentile=p)), data)
+        for p in (99.0, 99.99, 100.0)
+    ]
     assert widths[0][1] < widths[1][1] < widths[2][1] == pytest.approx(50.0, rel=0.01)
 
 

@@ -22,8 +22,9 @@ def _keras(precision: str) -> dict:
     return {"eval_data": sample("digits_eval_nhwc.npz"), **extra}
 
 
-@pytest.mark.parametrize("precision, recipe", [
-    ("fp16", "tflite_fp16_weights"), ("int8-dynamic", "tflite_int8_dynamic_range")])
+@pytest.mark.parametrize(
+    "precision, recipe", [("fp16", "tflite_fp16_weights"), ("int8-dynamic", "tflite_int8_dynamic_range")]
+)
 def test_keras_at_fp16_and_int8_dynamic(out: Path, precision: str, recipe: str):
     result = quantize(sample("digits_cnn.keras"), "tflite", precision, out, **_keras(precision))
     assert result.status == "ok" and result.manifest["quantization"]["recipe"] == recipe
@@ -32,16 +33,18 @@ def test_keras_at_fp16_and_int8_dynamic(out: Path, precision: str, recipe: str):
         assert "DEQUANTIZE" in _ops(result.artifact)
 
 
-@pytest.mark.parametrize("recipe, dtype", [("tflite_int8_full_integer_int8_io", "int8"),
-                                           ("tflite_int8_full_integer_uint8_io", "uint8")])
+@pytest.mark.parametrize(
+    "recipe, dtype", [("tflite_int8_full_integer_int8_io", "int8"), ("tflite_int8_full_integer_uint8_io", "uint8")]
+)
 def test_keras_full_integer_io_types(out: Path, recipe: str, dtype: str):
     result = quantize(sample("digits_cnn.keras"), "tflite", "int8", out, recipe=recipe, **_keras("int8"))
     assert result.manifest["inputs"][0]["dtype"] == dtype and "scale" in result.manifest["inputs"][0]
     assert result.manifest["accuracy"]["drop"] <= 1.0
 
 
-@pytest.mark.parametrize("precision, recipe", [
-    ("fp16", "litert_fp16_weights"), ("int8-dynamic", "litert_pt2e_int8_dynamic_per_channel")])
+@pytest.mark.parametrize(
+    "precision, recipe", [("fp16", "litert_fp16_weights"), ("int8-dynamic", "litert_pt2e_int8_dynamic_per_channel")]
+)
 def test_torch_at_fp16_and_int8_dynamic(out: Path, precision: str, recipe: str):
     result = quantize(sample("digits_cnn.pt2"), "tflite", precision, out, **digits(precision))
     assert result.status == "ok" and result.manifest["quantization"]["recipe"] == recipe
@@ -50,8 +53,9 @@ def test_torch_at_fp16_and_int8_dynamic(out: Path, precision: str, recipe: str):
 
 
 def _options(precision: str, recipe: str, calib: np.ndarray) -> ExportOptions:
-    return ExportOptions(precision=precision, recipe=get_recipe(recipe),
-                         calibration=[[calib[i:i + 1]] for i in range(len(calib))])
+    return ExportOptions(
+        precision=precision, recipe=get_recipe(recipe), calibration=[[calib[i : i + 1]] for i in range(len(calib))]
+    )
 
 
 def test_keras_layers_kept_in_float_are_denylisted_tensors(out: Path):
