@@ -77,7 +77,7 @@ def calibration_photos(folder: Path) -> Path:
 
 def artifact(row: Row, out: Path) -> Path:
     """The row's TFLite artifact, exported by edgekit once."""
-    from edge_kit.export import ExportRequest, export
+    from edge_kit.pipeline import ExportRequest, export
 
     dest = out / "artifacts" / f"{row.model}.{row.precision}.tflite"
     if dest.exists() and dest.with_name(dest.name + ".json").exists():
@@ -101,7 +101,7 @@ def artifact(row: Row, out: Path) -> Path:
 def profiled(row: Row, art: Path, out: Path, recount: bool = False) -> dict[str, Any]:
     """The profile report of `art` on the row's target (cached by artifact hash and settings)."""
     from edge_kit.fsutil import sha256_file
-    from edge_kit.profile import ProfileRequest, profile
+    from edge_kit.profiler import ProfileRequest, profile
     from edge_kit.targets import get_target
 
     target = get_target(row.target).name

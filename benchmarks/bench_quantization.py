@@ -88,7 +88,7 @@ def run_one(
 ) -> dict[str, Any]:
     """One export; a row with the figures, or with the error line when it failed."""
     from edge_kit.errors import EdgeKitError
-    from edge_kit.export import ExportRequest, export
+    from edge_kit.pipeline import ExportRequest, export
 
     label = precision + ("-eq" if recipe else "")
     row: dict[str, Any] = {"model": sample.name, "format": fmt, "precision": label}

@@ -91,9 +91,9 @@ def bench(
     as_json: bool,
 ) -> None:
     """Export MODEL to every format × precision, validate, measure and profile each; rank them."""
-    from edge_kit.bench import BenchRequest
-    from edge_kit.bench import bench as run_bench
-    from edge_kit.bench.report import text
+    from edge_kit.benchmark import BenchRequest
+    from edge_kit.benchmark import bench as run_bench
+    from edge_kit.benchmark.report import text
 
     extra = [a for s in input_shapes for a in ("--input-shape", ",".join(map(str, s)))]
     extra += [a for d in input_dtypes for a in ("--input-dtype", d)]

@@ -102,8 +102,8 @@ def export(
 ) -> None:
     """Export MODEL for a target and prove the artifact matches it (quantized: measure what it costs)."""
     from edge_kit.errors import ValidationError
-    from edge_kit.export import ExportRequest
-    from edge_kit.export import export as run_export
+    from edge_kit.pipeline import ExportRequest
+    from edge_kit.pipeline import export as run_export
 
     result = run_export(
         ExportRequest(

@@ -125,9 +125,9 @@ def profile(
 ) -> None:
     """Profile an exported ARTIFACT (.tflite, .onnx, .pte) on a target, or on a real device over SSH."""
     from edge_kit.fsutil import check_writable
-    from edge_kit.profile import ProfileRequest
-    from edge_kit.profile import profile as run_profile
-    from edge_kit.profile.report import summary_text, write_report_dir
+    from edge_kit.profiler import ProfileRequest
+    from edge_kit.profiler import profile as run_profile
+    from edge_kit.profiler.report import summary_text, write_report_dir
 
     if report_dir is not None:
         check_writable(report_dir, directory=True)

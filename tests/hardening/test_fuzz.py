@@ -239,7 +239,7 @@ def test_package_metadata_from_any_manifest(
     manifest: dict[str, Any], labels: list[str] | None, mean: list[float] | None
 ) -> None:
     from edge_kit.manifest import parse_manifest
-    from edge_kit.package.metadata import Normalization, build_metadata, to_json
+    from edge_kit.packager.metadata import Normalization, build_metadata, to_json
 
     parsed = _typed_or_result(parse_manifest, json.dumps(manifest), "fuzz.json")
     if isinstance(parsed, EdgeKitError):

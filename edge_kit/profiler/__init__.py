@@ -1,0 +1,253 @@
+"""`edgekit profile` as a library call: latency, memory, per-op and instruction counts on a target.
+
+Emulated wall time is labelled as emulated and never passed off as device latency;
+the device figure is an estimate from instruction counts (`edge_kit.estimate`).
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from edge_kit import __version__, progress
+from edge_kit.errors import ManifestError, UnsupportedError, UsageError
+from edge_kit.fsutil import sha256_file
+from edge_kit.models.sniff import Kind, check_artifact, sniff
+from edge_kit.profiler.backends import HarnessRun, get_backend
+from edge_kit.targets import Target, get_target
+
+SCHEMA = "edgekit.profile"
+SCHEMA_VERSION = 1
+PROFILABLE = {
+    Kind.TFLITE: ("tflite", "litert"),
+    Kind.ONNX: ("onnx", "onnxruntime"),
+    Kind.EXECUTORCH: ("executorch", "executorch"),
+}
+
+
+@dataclass
+class ProfileRequest:
+    """What to profile, where, and how (flags follow TFLite's benchmark_model)."""
+
+    artifact: Path
+    target: str | None = None  # default: the device's target (ssh), else raspi4
+    backend: str | None = None  # qemu | docker | host | ssh (default: ssh with a device, qemu for ARM targets)
+    num_threads: int | None = None  # default: the target's core count
+    warmup_runs: int = 1
+    num_runs: int = 10
+    max_secs: float = 150.0
+    input: Path | None = None
+    profile_ops: bool = True
+    count_instructions: bool = True
+    count_runs: int = 2
+    count_threads: int = 1  # instructions are counted on one thread: the exact, repeatable work
+    timeout_s: float = 600.0
+    clock_ghz: float | None = None
+    builder: str | None = None
+    device: str | None = None  # ssh: an inventory name or user@host[:port]
+    provision: bool = False  # ssh: install the pinned runtimes into a private folder on the device
+    devices_file: Path | None = None  # default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml
+
+
+def _artifact(path: Path) -> dict[str, Any]:
+    """What the artifact is (sniffed) and what its manifest says, if it has one."""
+    from edge_kit.manifest import read_manifest
+
+    kind = sniff(path)
+    if kind not in PROFILABLE:
+        raise UnsupportedError(
+            f"cannot profile a {kind.value} file ({path.name})",
+            hint="profile an exported .tflite, .onnx or .pte artifact",
+        )
+    check_artifact(path, kind)
+    fmt, runtime = PROFILABLE[kind]
+    info: dict[str, Any] = {
+        "path": str(path),
+        "file": path.name,
+        "format": fmt,
+        "runtime": runtime,
+        "size_bytes": path.stat().st_size,
+        "sha256": sha256_file(path),
+    }
+    try:
+        manifest = read_manifest(path)
+        info.update(
+            precision=manifest["artifact"].get("precision"),
+            manifest=True,
+            validation_status=manifest.get("status"),
+            inputs=manifest.get("inputs"),
+            source_inputs=manifest.get("source_inputs"),
+        )
+    except ManifestError as exc:
+        info.update(precision=None, manifest=False)
+        if "no longer matches" in exc.message:
+            progress.warn(exc.one_line())
+    return info
+
+
+def _manifest_inputs(artifact: dict[str, Any], folder: Path) -> Path | None:
+    """Random inputs of the manifest's concrete shapes when the artifact declares dynamic dims."""
+    specs, concrete = artifact.get("inputs") or [], artifact.get("source_inputs") or []
+    if not any(None in s["shape"] for s in specs) or len(concrete) != len(specs):
+        return None
+    from edge_kit.signature import TensorSpec, random_inputs
+
+    shaped = [TensorSpec(s["name"], tuple(c["shape"]), s["dtype"]) for s, c in zip(specs, concrete)]
+    path = folder / "inputs.npz"
+    np.savez(path, **{s.name: a for s, a in zip(shaped, random_inputs(shaped, 1, seed=0)[0])})
+    return path
+
+
+def harness_args(req: ProfileRequest, threads: int, inputs: Path | None = None) -> list[str]:
+    args = [
+        "--num_threads",
+        str(threads),
+        "--warmup_runs",
+        str(req.warmup_runs),
+        "--num_runs",
+        str(req.num_runs),
+        "--max_secs",
+        str(req.max_secs),
+        "--count-runs",
+        "0",
+    ]
+    inputs = Path(req.input) if req.input is not None else inputs
+    if inputs is not None:
+        args += ["--input", str(inputs.resolve())]
+    if req.profile_ops:
+        args.append("--profile-ops")
+    return args
+
+
+def profile(req: ProfileRequest) -> dict[str, Any]:
+    """Run the harness on the target and assemble the schema-versioned profile report."""
+    device = _device(req)
+    target = get_target(
+        req.target or (device.target if device and device.target else None) or ("aarch64" if device else "raspi4")
+    )
+    artifact = _artifact(Path(req.artifact))
+    backend = get_backend(req.backend, target, req.builder, device=device, provision=req.provision)
+    threads = req.num_threads or target.resolved_cores()
+    count_runs = req.count_runs if (req.count_instructions and backend.counts_instructions) else 0
+    where = f"{target.name} via {backend.name}" + (
+        f" ({target.qemu_cpu}, emulated)" if backend.emulated else f" ({device.name})" if device else ""
+    )
+    start = time.perf_counter()
+    with (
+        progress.step(f"profiling {artifact['file']} on {where}"),
+        tempfile.TemporaryDirectory(prefix="edgekit-inputs-") as tmp,
+    ):
+        args = harness_args(req, threads, _manifest_inputs(artifact, Path(tmp)))
+        run = backend.run(
+            target,
+            Path(req.artifact),
+            args,
+            count_runs=count_runs,
+            timeout_s=req.timeout_s,
+            count_threads=req.count_threads,
+        )
+    report = assemble(req, target, artifact, backend.describe(target), run, threads, time.perf_counter() - start)
+    report["estimate"] = _estimate(report, target, req.clock_ghz)
+    return report
+
+
+def _device(req: ProfileRequest) -> Any:
+    """The ssh backend's device (an `edge_kit.devices.Device`), or None for the other backends."""
+    if req.device is None:
+        if req.backend == "ssh" or req.provision:
+            raise UsageError(
+                f"{'--provision' if req.provision else 'the ssh backend'} needs a device",
+                hint="pass --device NAME or --device user@host[:port]",
+            )
+        return None
+    from edge_kit.devices import load_inventory
+
+    return load_inventory(req.devices_file).device(req.device)
+
+
+def assemble(
+    req: ProfileRequest,
+    target: Target,
+    artifact: dict[str, Any],
+    backend: dict[str, Any],
+    run: HarnessRun,
+    threads: int,
+    wall_s: float,
+) -> dict[str, Any]:
+    """The profile report from the harness's JSON and the instruction counts."""
+    from edge_kit.manifest import new_manifest
+
+    h = run.report
+    timing = h["timing"]
+    kind = "emulated" if backend.get("emulated") else "measured"
+    latency = {
+        "kind": kind,
+        "note": _latency_note(kind, backend),
+        "load_ms": timing["load_ms"],
+        "first_inference_ms": timing["first_inference_ms"],
+        **timing["runs"],
+        "samples_ms": timing["latencies_ms"],
+        "stopped_by": timing.get("stopped_by"),
+    }
+    report = new_manifest(
+        artifact=artifact,
+        target=target.summary(),
+        backend=backend,
+        settings={
+            "num_threads": threads,
+            "warmup_runs": req.warmup_runs,
+            "num_runs": req.num_runs,
+            "max_secs": req.max_secs,
+            "input": str(req.input) if req.input else "random (seed 0)",
+            "count_runs": run.counts.regions if run.counts else 0,
+            "count_threads": req.count_threads if run.counts else None,
+        },
+        runtime=h["runtime"],
+        latency=latency,
+        memory=h["memory"],
+        ops=h["ops"],
+        inputs=h["inputs"],
+        outputs=h["outputs"],
+        machine=h["machine"],
+        instructions=_instructions(run.counts),
+        harness={"command": run.command, "wall_s": round(wall_s, 2)},
+    )
+    report["schema"], report["schema_version"] = SCHEMA, SCHEMA_VERSION
+    return report
+
+
+def _latency_note(kind: str, backend: dict[str, Any]) -> str:
+    if kind == "emulated":
+        return "emulated wall time under QEMU (typically 50-400x slower than the device); see estimate for the device"
+    if backend.get("device"):
+        return f"measured wall time on the device {backend['device']} ({backend.get('address')})"
+    return "measured wall time on this machine"
+
+
+def _instructions(counts: Any) -> dict[str, Any] | None:
+    if counts is None:
+        return None
+    return {
+        **counts.summary(),
+        "per_thread": counts.per_thread_per_inference,
+        "classes_doc": "instruction classes: edge_kit/emulation/insncounts.py",
+    }
+
+
+def _estimate(report: dict[str, Any], target: Target, clock_ghz: float | None) -> dict[str, Any] | None:
+    """The device-latency estimate from the instruction counts (None when nothing was counted)."""
+    import importlib.util
+
+    if report["instructions"] is None or importlib.util.find_spec("edge_kit.estimate") is None:
+        return None
+    from edge_kit.estimate import estimate_from_report
+
+    return estimate_from_report(report, target, clock_ghz)
+
+
+__all__ = ["ProfileRequest", "__version__", "profile"]
