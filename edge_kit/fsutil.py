@@ -17,6 +17,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 from edge_kit.errors import OutputError
 
@@ -205,3 +206,14 @@ def write_bytes_atomic(dest: Path, data: bytes) -> None:
 
 def write_text_atomic(dest: Path, text: str) -> None:
     write_bytes_atomic(dest, text.encode("utf-8"))
+
+
+def shipped_data(package: str, checkout_folder: str) -> Any:
+    """The folder of data files shipped as `package` in the wheel (e.g. edge_kit.targets_data);
+    from a source checkout that was never installed, the repository's own `checkout_folder`."""
+    from importlib import resources
+
+    try:
+        return resources.files(package)
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / checkout_folder

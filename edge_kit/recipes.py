@@ -15,28 +15,17 @@ import os
 import tomllib
 from dataclasses import asdict, dataclass, field, fields
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from edge_kit.errors import UnsupportedError, UsageError
+from edge_kit.fsutil import shipped_data
 from edge_kit.typecheck import NUMBER, ListOf, Spec, read_text, wrong_type
 
-FORMATS = ("tflite", "onnx", "executorch")
 QUANTIZED = ("fp16", "int8-dynamic", "int8")
-FRAMEWORKS = ("torch", "tensorflow", "onnx")
 LAYOUTS = ("auto", "NCHW", "NHWC")
 COLORS = ("auto", "rgb", "gray")
 DTYPES = ("float32", "float16", "int8", "uint8")
-# Calibration methods each quantizer implements, by (format, source framework).
-CALIBRATION_METHODS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("onnx", "torch"): ("minmax", "percentile", "entropy"),
-    ("onnx", "tensorflow"): ("minmax", "percentile", "entropy"),
-    ("onnx", "onnx"): ("minmax", "percentile", "entropy"),
-    ("tflite", "tensorflow"): ("minmax",),
-    ("tflite", "torch"): ("histogram", "minmax", "percentile"),
-    ("executorch", "torch"): ("histogram", "minmax", "percentile"),
-}
 
 
 @dataclass(frozen=True)
@@ -185,13 +174,20 @@ def _preprocess(data: dict[str, Any], origin: str) -> Preprocess:
 
 
 def _check(recipe: Recipe, origin: str) -> None:
-    if recipe.format not in FORMATS:
-        raise _fail(origin, f"format must be one of {', '.join(FORMATS)}")
+    from edge_kit import registry
+
+    formats = [
+        f
+        for f in registry.formats()
+        if any(p != "fp32" for fw in registry.frameworks() for p in registry.precisions(fw, f))
+    ]
+    if recipe.format not in formats:
+        raise _fail(origin, f"format must be one of {', '.join(formats)}")
     if recipe.precision not in QUANTIZED:
         raise _fail(origin, f"precision must be one of {', '.join(QUANTIZED)} (fp32 needs no recipe)")
-    bad = [s for s in recipe.sources if s not in FRAMEWORKS]
+    bad = [s for s in recipe.sources if s not in registry.frameworks()]
     if bad or not recipe.sources:
-        raise _fail(origin, f"sources must be a non-empty list of {', '.join(FRAMEWORKS)}")
+        raise _fail(origin, f"sources must be a non-empty list of {', '.join(registry.frameworks())}")
     for dtype in (recipe.activation_type, recipe.weight_type, recipe.io_type):
         if dtype not in DTYPES:
             raise _fail(origin, f"unknown type '{dtype}'", hint=f"use one of {', '.join(DTYPES)}")
@@ -205,7 +201,7 @@ def _check(recipe: Recipe, origin: str) -> None:
             "fp16 and int8-dynamic recipes take none",
         )
     for framework in recipe.sources if static else ():
-        allowed = CALIBRATION_METHODS.get((recipe.format, framework), ())
+        allowed = registry.calibration_methods(recipe.format, framework)
         if recipe.calibration_method not in allowed:
             raise _fail(
                 origin,
@@ -263,7 +259,7 @@ def _user_dirs() -> list[Path]:
 
 
 def _texts(user_dirs: tuple[Path, ...]) -> list[tuple[str, str, bool]]:
-    shipped = resources.files("edge_kit.recipes_data")
+    shipped = shipped_data("edge_kit.recipes_data", "quantize")
     out = [
         (entry.name, entry.read_text(encoding="utf-8"), False)
         for entry in sorted(shipped.iterdir(), key=lambda e: e.name)

@@ -13,14 +13,13 @@ import platform
 import tomllib
 from dataclasses import dataclass, field, fields
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from edge_kit.errors import UsageError
+from edge_kit.fsutil import shipped_data
 from edge_kit.typecheck import NUMBER, ListOf, Spec, read_text, wrong_type
 
-FORMATS = ("tflite", "onnx", "executorch", "ptl")
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 ISA_FEATURES = ("neon", "fp16", "dotprod", "i8mm", "sve")
 # [microarch]: what the latency estimate (edge_kit.estimate) needs; see docs/estimate.md.
@@ -184,9 +183,12 @@ def _parse(data: dict[str, Any], source: str) -> Target:
     problem = _type_problem(data)
     if problem:
         raise UsageError(f"target file {source}: {problem}")
-    bad_formats = [f for f in data["preferred_formats"] if f not in FORMATS]
+    from edge_kit.registry import formats
+
+    known = list(formats())
+    bad_formats = [f for f in data["preferred_formats"] if f not in known]
     if bad_formats or not data["preferred_formats"]:
-        raise UsageError(f"target file {source}: preferred_formats must be a non-empty list of {', '.join(FORMATS)}")
+        raise UsageError(f"target file {source}: preferred_formats must be a non-empty list of {', '.join(known)}")
     if data["default_precision"] not in PRECISIONS:
         raise UsageError(f"target file {source}: default_precision must be one of {', '.join(PRECISIONS)}")
     isa = {name: bool(data["isa"].get(name, False)) for name in ISA_FEATURES}
@@ -270,7 +272,7 @@ def _user_dirs() -> list[Path]:
 @lru_cache(maxsize=8)
 def _load_all(user_dirs: tuple[Path, ...]) -> dict[str, Target]:
     found: dict[str, Target] = {}
-    shipped = resources.files("edge_kit.targets_data")
+    shipped = shipped_data("edge_kit.targets_data", "targets")
     sources = [
         (entry.name, entry.read_text(encoding="utf-8"))
         for entry in sorted(shipped.iterdir(), key=lambda e: e.name)

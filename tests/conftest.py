@@ -100,3 +100,19 @@ def torch_reference(model: Path, eval_npz: Path) -> tuple[float, int]:
         with FlopCounterMode(display=False) as counter:
             module(x[:1])
     return float((predictions == y).mean() * 100), counter.get_total_flops() // 2
+
+
+def convert_with(source, fmt: str, dest: Path, options) -> dict:
+    """Convert a loaded source to `fmt` by its first route, as the export's convert stage does."""
+    from edge_kit.pipeline.stages import build
+    from edge_kit.registry import get_format, routes_for
+
+    return build(get_format(fmt), routes_for(source.framework, fmt)[0], source, dest, options)
+
+
+def layers_of(source, fmt: str, options) -> list:
+    """The layers the first route to `fmt` can keep in float at `options.precision`."""
+    from edge_kit.pipeline.stages import quantizable_layers
+    from edge_kit.registry import get_format, routes_for
+
+    return quantizable_layers(get_format(fmt), routes_for(source.framework, fmt)[0], source, options)

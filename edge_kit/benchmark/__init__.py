@@ -18,9 +18,9 @@ from edge_kit.benchmark.cells import FAILED, OK, CellSpec, run_cell
 from edge_kit.benchmark.leaderboard import leaderboard
 from edge_kit.benchmark.live import DONE_STAGES, LiveProgress
 from edge_kit.errors import UsageError
-from edge_kit.exporters import get_exporter
 from edge_kit.fsutil import check_writable
 from edge_kit.proc import stop_all
+from edge_kit.registry import get_format
 from edge_kit.targets import PRECISIONS, get_target
 
 
@@ -47,7 +47,7 @@ class BenchRequest:
 
 def _specs(req: BenchRequest) -> list[CellSpec]:
     target = get_target(req.target)
-    formats = [get_exporter(f).name for f in req.formats] if req.formats else list(target.preferred_formats)
+    formats = [get_format(f).name for f in req.formats] if req.formats else list(target.preferred_formats)
     unknown = [p for p in req.precisions if p not in PRECISIONS]
     if unknown:
         raise UsageError(f"unknown precision(s) {', '.join(unknown)}", hint=f"use {', '.join(PRECISIONS)}")

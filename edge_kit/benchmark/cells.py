@@ -25,8 +25,8 @@ from edge_kit import __version__
 from edge_kit.errors import EXIT_INTERRUPTED, EXIT_TERMINATED
 from edge_kit.fsutil import sha256_file, write_text_atomic
 from edge_kit.proc import run as run_child
+from edge_kit.registry import get_format
 
-SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte", "ptl": ".ptl"}
 OK, OUTSIDE, FAILED = "ok", "outside", "failed"
 ICONS = {OK: "✅", OUTSIDE: "❎", FAILED: "❌"}
 
@@ -115,7 +115,7 @@ def run_cell(
     for stale in folder.iterdir():  # a fresh run starts from an empty cell folder
         shutil.rmtree(stale) if stale.is_dir() else stale.unlink()
     start = time.perf_counter()
-    artifact = folder / f"model{SUFFIX.get(spec.format, '.bin')}"
+    artifact = folder / f"model{get_format(spec.format).suffix}"
     on_stage("exporting")
     code, _ = _edgekit(
         [

@@ -46,6 +46,37 @@ def recipes(as_json: bool) -> None:
         )
 
 
+@click.command()
+@json_option
+def routes(as_json: bool) -> None:
+    """List the conversion routes, by source framework and format, in the order they are tried."""
+    from edge_kit import registry
+
+    rows = [
+        {
+            "framework": fw,
+            "format": fmt,
+            "route": r.name,
+            "precisions": list(r.precisions),
+            "description": r.description,
+        }
+        for fw in registry.frameworks()
+        for fmt in registry.formats()
+        for r in registry.routes_for(fw, fmt)
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    echo(f"{'from':<12}{'to':<12}{'route':<34}{'precisions':<34}description")
+    for row in rows:
+        echo(
+            f"{row['framework']:<12}{row['format']:<12}{row['route']:<34}"
+            f"{','.join(row['precisions']):<34}{row['description']}"
+        )
+    echo("(fp16 and int8 of onnx are quantized from its fp32 model whatever route made it)")
+
+
 def register(group: click.Group) -> None:
     group.add_command(targets)
     group.add_command(recipes)
+    group.add_command(routes)

@@ -8,14 +8,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit.errors import ModelLoadError, UnsupportedError
-from edge_kit.exporters.base import Exporter, ExportOptions, package_version
-from edge_kit.models.base import SourceModel
+from edge_kit.exporters.base import PRECISIONS, PT2E_CALIBRATION, ExportOptions, Format, Route
 from edge_kit.signature import TensorSpec, guess_layout
+
+if TYPE_CHECKING:
+    from edge_kit.registry import Registry
 
 # c10::ScalarType codes used in ExecuTorch tensor metadata.
 SCALAR_TYPES = {
@@ -81,39 +83,72 @@ def lower(program: Any, portable: bool) -> bytes:
     return edge.to_executorch().buffer
 
 
-class ExecutorchExporter(Exporter):
-    name = "executorch"
-    suffix = ".pte"
-    runtime = "executorch"
-    description = "ExecuTorch program (.pte), XNNPACK delegate by default"
-    support = {"torch": ("fp32", "fp16", "int8-dynamic", "int8")}
-
-    def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
-        if options.portable and options.precision.startswith("int8"):
-            raise UnsupportedError(
-                "portable ExecuTorch programs have no kernels for quantized ops",
-                hint="drop --portable (int8 runs in the XNNPACK delegate) or use fp32/fp16",
-            )
-        if options.precision == "fp32":
-            program = source.exported_program  # type: ignore[attr-defined]
-        else:
-            from edge_kit.quant import executorch as quant
-
-            program = quant.program(source, options)
-        dest.write_bytes(lower(program, options.portable))
-        return {"delegate": None if options.portable else "xnnpack"}
-
-    def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:
+def _xnnpack(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    if options.portable and options.precision.startswith("int8"):
+        raise UnsupportedError(
+            "portable ExecuTorch programs have no kernels for quantized ops",
+            hint="drop --portable (int8 runs in the XNNPACK delegate) or use fp32/fp16",
+        )
+    if options.precision == "fp32":
+        program = source.exported_program
+    else:
         from edge_kit.quant import executorch as quant
 
-        return quant.layers(source, options)
+        program = quant.program(source, options)
+    dest.write_bytes(lower(program, options.portable))
+    return {"delegate": None if options.portable else "xnnpack"}
+
+
+def _layers(source: Any, options: ExportOptions) -> list[str]:
+    from edge_kit.quant import executorch as quant
+
+    return quant.layers(source, options)
+
+
+class ExecutorchFormat(Format):
+    name = "executorch"
+    suffix = ".pte"
+    aliases = ("pte", "et")
+    runtime = "executorch"
+    description = "ExecuTorch program (.pte), XNNPACK delegate by default"
+    harness_runtime = "executorch"
+    needs_et_shim = True
+    runtime_distributions = ("executorch",)
+    package_runtime = "ExecuTorch"
+    package_platforms = ("android", "ios", "linux")
+    package_versions = {"executorch": ("executorch", "1.5.1")}
+    package_dependencies = {
+        "android": ('implementation("org.pytorch:executorch-android:{executorch}")',),
+        "spm": (
+            '.package(url: "https://github.com/pytorch/executorch", branch: "swiftpm-{executorch}")',
+            '.product(name: "executorch", package: "executorch")',
+            '.product(name: "backend_xnnpack", package: "executorch")',
+            '.product(name: "kernels_optimized", package: "executorch")',
+            '.product(name: "kernels_quantized", package: "executorch")',
+        ),
+        "cocoapods": (),
+        "python": (),
+    }
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        return head[4:6] == b"ET" and head[6:8].isdigit()
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> ExecutorchRunner:
         return ExecutorchRunner(path, threads)
 
-    def versions(self, source: SourceModel | None = None) -> dict[str, str | None]:
-        return {
-            "executorch": package_version("executorch"),
-            "torch": package_version("torch"),
-            "torchao": package_version("torchao"),
-        }
+
+def register(registry: Registry) -> None:
+    registry.add_format(ExecutorchFormat())
+    registry.add_route(
+        Route(
+            "torch-export-xnnpack",
+            "torch",
+            "executorch",
+            _xnnpack,
+            PRECISIONS,
+            layers=_layers,
+            description="torch.export → to_edge_transform_and_lower (XNNPACK; PT2E for int8)",
+            calibration_methods=PT2E_CALIBRATION,
+            versions=("torch", "torchao"),
+        )
+    )

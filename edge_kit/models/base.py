@@ -1,25 +1,43 @@
-"""The source model interface every loader returns."""
+"""The source model interface every loader returns, whatever the framework.
+
+A source is a model file (or, through the Python API, a live object) plus the concrete
+input signature of this export. Routes take the framework-specific subclasses
+(`TorchSource`, `TensorFlowSource`, `OnnxSource`); the pipeline only uses what is here.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
-from edge_kit.models.sniff import Kind
 from edge_kit.signature import TensorSpec
+
+
+@dataclass
+class LoadOptions:
+    """How to read a source: shapes/dtypes for models that declare none, trust, factories."""
+
+    input_shapes: Sequence[tuple[int, ...]] = ()
+    input_dtypes: Sequence[str] = ()
+    model_class: str | None = None
+    trust: bool = False
+    example_inputs: Sequence[Any] | None = None  # live objects: the inputs that define the signature
+    extra: dict[str, Any] = field(default_factory=dict)  # source-specific arguments (e.g. JAX params)
 
 
 class SourceModel(ABC):
     """A loaded model: its kind, declared inputs and a reference `run`."""
 
-    framework: ClassVar[str]  # "torch" | "tensorflow" | "onnx"
+    framework: ClassVar[str]  # the routes this source can take are keyed by it
 
-    def __init__(self, path: Path, kind: Kind) -> None:
-        self.path = Path(path)
+    def __init__(self, path: Path | None, kind: str) -> None:
+        self.path = Path(path) if path is not None else None
         self.kind = kind
         self.inputs: list[TensorSpec] = []  # concrete specs, set by `load_model`
 
@@ -36,8 +54,37 @@ class SourceModel(ABC):
         outs = self.run([np.zeros([int(d) for d in s.shape], dtype=s.dtype) for s in self.inputs])
         return [TensorSpec(name=f"output_{i}", shape=tuple(o.shape), dtype=str(o.dtype)) for i, o in enumerate(outs)]
 
+    def prepared(self, options: Any) -> SourceModel:
+        """The source a route should convert for these export options (e.g. channels equalized
+        before int8); itself unless the framework prepares sources."""
+        return self
+
+    @property
+    def label(self) -> str:
+        """A name for messages and default file names."""
+        return self.path.name if self.path is not None else f"<{type(self).__name__}>"
+
+    def weights_digest(self) -> str | None:
+        """sha256 of a live object's weights (files are hashed as files); None when unknown."""
+        return None
+
+    def sha256(self) -> str | None:
+        if self.path is None:
+            return self.weights_digest()
+        from edge_kit.fsutil import sha256_file
+
+        return sha256_file(self.path)  # a folder (SavedModel): every file, in order
+
     def describe(self) -> dict[str, Any]:
-        return {"path": str(self.path), "kind": self.kind.value, "framework": self.framework}
+        path = str(self.path) if self.path is not None else f"<live {self.kind}>"
+        return {"path": path, "kind": str(getattr(self.kind, "value", self.kind)), "framework": self.framework}
+
+
+def digest_arrays(arrays: Sequence[np.ndarray]) -> str:
+    digest = hashlib.sha256()
+    for array in arrays:
+        digest.update(str(array.dtype).encode() + str(array.shape).encode() + np.ascontiguousarray(array).tobytes())
+    return digest.hexdigest()
 
 
 def flatten_outputs(value: Any) -> list[np.ndarray]:

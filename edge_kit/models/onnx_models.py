@@ -4,14 +4,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit.errors import ModelLoadError
-from edge_kit.models.base import SourceModel
+from edge_kit.models.base import LoadOptions, SourceModel
 from edge_kit.models.sniff import Kind
 from edge_kit.signature import TensorSpec, guess_layout
+
+if TYPE_CHECKING:
+    from edge_kit.registry import Registry
 
 ORT_DTYPES = {
     "tensor(float)": "float32",
@@ -25,8 +28,8 @@ ORT_DTYPES = {
 }
 
 
-def ort_session(path: Path, threads: int = 0) -> Any:
-    """An onnxruntime CPU session, with a one-line error for a model it cannot load."""
+def ort_session(path: Path | bytes, threads: int = 0) -> Any:
+    """An onnxruntime CPU session (of a file or serialized bytes), one line for a model it cannot load."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -34,7 +37,8 @@ def ort_session(path: Path, threads: int = 0) -> Any:
     if threads:
         options.intra_op_num_threads = threads
     try:
-        return ort.InferenceSession(model_ref(path), options, providers=["CPUExecutionProvider"])
+        model = path if isinstance(path, bytes) else model_ref(path)
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
@@ -67,11 +71,22 @@ def ort_specs(args: Sequence[Any]) -> list[TensorSpec]:
 
 
 class OnnxSource(SourceModel):
+    """An ONNX model file (or, from the Python API, an `onnx.ModelProto`'s bytes), run by onnxruntime."""
+
     framework = "onnx"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None, data: bytes | None = None) -> None:
         super().__init__(path, Kind.ONNX)
-        self.session = ort_session(path)
+        self.data = data
+        self.session = ort_session(data if data is not None else Path(str(path)))
+
+    def model_bytes(self) -> bytes:
+        return self.data if self.data is not None else Path(str(self.path)).read_bytes()
+
+    def weights_digest(self) -> str | None:
+        import hashlib
+
+        return hashlib.sha256(self.model_bytes()).hexdigest()
 
     def declared_inputs(self) -> list[TensorSpec]:
         return ort_specs(self.session.get_inputs())
@@ -92,3 +107,36 @@ def load_onnx(path: Path) -> OnnxSource:
             hint="re-export it, or check missing initializers / unknown operators",
         ) from None
     return OnnxSource(path)
+
+
+def _is_onnx_proto(obj: Any) -> bool:
+    import sys
+
+    onnx = sys.modules.get("onnx")
+    return onnx is not None and isinstance(obj, onnx.ModelProto)
+
+
+def _wrap_proto(obj: Any, options: LoadOptions) -> OnnxSource:
+    """A live `onnx.ModelProto` (checked like a file)."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(obj)
+    except Exception as exc:  # noqa: BLE001 - onnx.checker raises ValidationError and others
+        raise ModelLoadError(f"the ONNX model is not valid: {str(exc).splitlines()[0][:200]}") from None
+    return OnnxSource(None, obj.SerializeToString())
+
+
+def register(registry: Registry) -> None:
+    from edge_kit.registry import SourceType
+
+    registry.add_source(
+        SourceType(
+            Kind.ONNX.value,
+            "onnx",
+            "ONNX",
+            load=lambda path, options: load_onnx(path),
+            accepts=_is_onnx_proto,
+            wrap=_wrap_proto,
+        )
+    )

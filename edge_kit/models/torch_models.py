@@ -16,14 +16,17 @@ import sys
 from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit.errors import ModelLoadError, TrustError, UsageError
-from edge_kit.models.base import SourceModel, flatten_outputs
+from edge_kit.models.base import LoadOptions, SourceModel, digest_arrays, flatten_outputs
 from edge_kit.models.sniff import Kind
 from edge_kit.signature import TensorSpec, guess_layout
+
+if TYPE_CHECKING:
+    from edge_kit.registry import Registry
 
 # A TorchScript archive may declare its inputs in this extra file
 # (torch.jit.save(m, path, _extra_files={"edgekit_inputs.json": '[{"name": "x", "shape": [1, 3, 224, 224]}]'})).
@@ -36,12 +39,22 @@ class TorchSource(SourceModel):
 
     framework = "torch"
 
-    def __init__(self, path: Path, kind: Kind, obj: Any, embedded_signature: list[TensorSpec] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path | None,
+        kind: Kind,
+        obj: Any,
+        embedded_signature: list[TensorSpec] | None = None,
+        examples: tuple[Any, ...] | None = None,
+    ) -> None:
         super().__init__(path, kind)
         self.obj = obj
         self.embedded_signature = embedded_signature
+        self.examples = examples  # live objects: the user's example inputs (they define the signature)
 
     def declared_inputs(self) -> list[TensorSpec] | None:
+        if self.examples is not None:
+            return _example_specs(self.obj, self.examples)
         if self.kind is Kind.TORCHSCRIPT:
             return self.embedded_signature
         if self.kind is not Kind.EXPORTED_PROGRAM:
@@ -62,11 +75,14 @@ class TorchSource(SourceModel):
         return specs
 
     def example_inputs(self) -> tuple[Any, ...]:
-        """Deterministic example tensors matching `self.inputs` (for tracing/export)."""
+        """Example tensors matching `self.inputs` (for tracing/export): the user's own when
+        they fit, else deterministic random ones."""
         import torch
 
         from edge_kit.signature import random_inputs
 
+        if self.examples is not None and [tuple(e.shape) for e in self.examples] == [s.shape for s in self.inputs]:
+            return tuple(self.examples)
         return tuple(torch.from_numpy(a) for a in random_inputs(self.inputs, 1, seed=1234)[0])
 
     @cached_property
@@ -86,9 +102,18 @@ class TorchSource(SourceModel):
 
     def with_program(self, program: Any) -> TorchSource:
         """The same model (path, inputs) backed by another ExportedProgram, e.g. an equalized copy."""
-        clone = TorchSource(self.path, Kind.EXPORTED_PROGRAM, program, self.embedded_signature)
+        clone = TorchSource(self.path, Kind.EXPORTED_PROGRAM, program, self.embedded_signature, self.examples)
         clone.inputs = self.inputs
         return clone
+
+    def prepared(self, options: Any) -> TorchSource:
+        from edge_kit.quant.prepare import prepare
+
+        return prepare(self, options)
+
+    def weights_digest(self) -> str | None:
+        state = self.obj.state_dict() if hasattr(self.obj, "state_dict") else {}
+        return digest_arrays([v.detach().cpu().numpy() for v in state.values() if hasattr(v, "detach")])
 
     def module(self) -> Any:
         """An eager `nn.Module` view (what litert-torch and tracing need)."""
@@ -288,3 +313,85 @@ def _parse_signature(text: str | bytes, path: Path) -> list[TensorSpec] | None:
             f"{path.name}: invalid {SIGNATURE_FILE} ({exc})", hint="fix it or pass --input-shape"
         ) from None
     return [TensorSpec(s.name, s.shape, s.dtype, guess_layout(s.shape, "torch")) for s in specs]
+
+
+def _example_specs(obj: Any, examples: Sequence[Any]) -> list[TensorSpec]:
+    """Input specs of a live module from its example inputs (names from `forward`'s parameters)."""
+    import inspect
+
+    forward = getattr(obj, "forward", None)
+    try:
+        names = [p for p in inspect.signature(forward).parameters if p != "self"] if forward else []
+    except (TypeError, ValueError):
+        names = []
+    specs = []
+    for i, example in enumerate(examples):
+        if not hasattr(example, "shape") or not hasattr(example, "dtype"):
+            raise UsageError(
+                f"example input {i} is a {type(example).__name__}, not a tensor",
+                hint="pass example_inputs as a tuple of torch tensors",
+            )
+        shape = tuple(int(d) for d in example.shape)
+        name = names[i] if i < len(names) else f"input_{i}"
+        specs.append(TensorSpec(name, shape, str(example.dtype).removeprefix("torch."), guess_layout(shape, "torch")))
+    return specs
+
+
+def _live_kind(obj: Any) -> Kind | None:
+    import sys
+
+    torch = sys.modules.get("torch")
+    if torch is None:
+        return None
+    if isinstance(obj, torch.export.ExportedProgram):
+        return Kind.EXPORTED_PROGRAM
+    if isinstance(obj, torch.jit.ScriptModule):
+        return Kind.TORCHSCRIPT
+    if isinstance(obj, torch.nn.Module):
+        return Kind.TORCH_MODULE
+    return None
+
+
+def wrap_torch(obj: Any, options: LoadOptions) -> TorchSource:
+    """A live nn.Module / ScriptModule / ExportedProgram; modules need their example inputs."""
+    kind = _live_kind(obj)
+    assert kind is not None
+    examples = tuple(options.example_inputs) if options.example_inputs is not None else None
+    if kind is Kind.EXPORTED_PROGRAM:
+        return TorchSource(None, kind, obj)
+    if examples is None and not options.input_shapes:
+        raise UsageError(
+            f"a live {type(obj).__name__} needs example inputs to define its signature",
+            hint="pass example_inputs=(torch.rand(1, 3, 224, 224),)",
+        )
+    obj.eval()
+    return TorchSource(None, kind, obj, examples=examples)
+
+
+def register(registry: Registry) -> None:
+    from edge_kit.registry import SourceType
+
+    for kind, what in (
+        (Kind.TORCHSCRIPT, "TorchScript (torch.jit.save)"),
+        (Kind.EXPORTED_PROGRAM, "ExportedProgram (torch.export.save, .pt2)"),
+        (Kind.TORCH_PICKLE, "torch.save state_dict (+ --model-class)"),
+    ):
+        registry.add_source(
+            SourceType(
+                kind.value,
+                "torch",
+                what,
+                load=lambda path, options, kind=kind: load_torch(path, kind, options.model_class, options.trust),
+                accepts=(lambda obj, kind=kind: _live_kind(obj) is kind) if kind is not Kind.TORCH_PICKLE else None,
+                wrap=wrap_torch if kind is not Kind.TORCH_PICKLE else None,
+            )
+        )
+    registry.add_source(
+        SourceType(
+            Kind.TORCH_MODULE.value,
+            "torch",
+            "a live torch.nn.Module (Python API)",
+            accepts=lambda obj: _live_kind(obj) is Kind.TORCH_MODULE,
+            wrap=wrap_torch,
+        )
+    )

@@ -115,7 +115,6 @@ def entries(bundle: Bundle) -> list[Entry]:
 PLATFORM = Platform(
     name="android",
     suffix=".aar",
-    formats=("tflite", "onnx", "executorch"),
     entries=entries,
     dependency_kinds=("android",),
     description="an .aar (assets: model + metadata) with a Kotlin wrapper for the runtime",

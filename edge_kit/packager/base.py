@@ -7,10 +7,8 @@ registered in `edge_kit.packager.core.PLATFORMS`; adding one is adding a module.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -19,7 +17,6 @@ from edge_kit.errors import EdgeKitError
 from edge_kit.packager.archive import Entry
 
 PLACEHOLDER = re.compile(r"@@([A-Z0-9_]+)@@")
-SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte"}
 
 
 @dataclass(frozen=True)
@@ -59,13 +56,19 @@ class Platform:
 
     name: str
     suffix: str  # the archive file's suffix, e.g. ".aar"
-    formats: tuple[str, ...]
     entries: Callable[[Bundle], list[Entry]]
     archive: str = "zip"  # "zip" or "tar.gz"
-    dependency_kinds: tuple[str, ...] = ()  # keys of templates/dependencies.toml it documents
+    dependency_kinds: tuple[str, ...] = ()  # keys of Format.package_dependencies it documents
     # (entries, bundle, check) -> report: runs the bundle on an emulated board before it is written
     verify: Callable[[list[Entry], Bundle, VerifyCheck], dict[str, Any]] | None = None
     description: str = ""
+
+    @property
+    def formats(self) -> tuple[str, ...]:
+        """The formats whose runtime ships to this platform (each format says where it goes)."""
+        from edge_kit.registry import formats
+
+        return tuple(name for name, fmt in formats().items() if self.name in fmt.package_platforms)
 
 
 @dataclass(frozen=True)
@@ -92,27 +95,22 @@ def render(path: str, values: dict[str, str]) -> str:
     return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
 
 
-@cache
-def _dependency_table() -> dict[str, Any]:
-    return tomllib.loads(template("dependencies.toml"))
-
-
 def runtime_name(fmt: str) -> str:
-    return str(_dependency_table()[fmt]["runtime"])
+    from edge_kit.registry import get_format
+
+    return str(get_format(fmt).package_runtime)
 
 
 def dependency_lines(fmt: str, kind: str, versions: dict[str, str]) -> list[str]:
-    """`kind` (android, spm, cocoapods, python) lines for `fmt`, versions from the manifest."""
-    table = _dependency_table()
-    values = dict(table["defaults"])
-    for key, manifest_key in (
-        ("litert", "ai-edge-litert"),
-        ("onnxruntime", "onnxruntime"),
-        ("executorch", "executorch"),
-    ):
-        if versions.get(manifest_key):
-            values[key] = str(versions[manifest_key]).split("+")[0]
-    return [line.format(**values) for line in table[fmt][kind]]
+    """`kind` (android, spm, cocoapods, python) lines for `fmt`; {placeholders} take the versions of
+    the runtime the artifact was validated with (the manifest's), else the format's defaults."""
+    from edge_kit.registry import get_format
+
+    found = get_format(fmt)
+    values = {
+        key: str(versions.get(dist) or default).split("+")[0] for key, (dist, default) in found.package_versions.items()
+    }
+    return [line.format(**values) for line in found.package_dependencies.get(kind, ())]
 
 
 def kotlin_floats(values: list[float]) -> str:

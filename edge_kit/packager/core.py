@@ -20,8 +20,9 @@ from edge_kit.fsutil import check_writable, write_bytes_atomic
 from edge_kit.manifest import read_manifest
 from edge_kit.packager import android, ios, linux
 from edge_kit.packager.archive import Entry, sha256_hex, tar_gz_bytes, zip_bytes
-from edge_kit.packager.base import SUFFIXES, Bundle, Platform, VerifyCheck
+from edge_kit.packager.base import Bundle, Platform, VerifyCheck
 from edge_kit.packager.metadata import Normalization, build_metadata, read_labels, to_json
+from edge_kit.registry import format_of_file, get_format
 from edge_kit.targets import get_target
 
 PLATFORMS: dict[str, Platform] = {p.name: p for p in (android.PLATFORM, ios.PLATFORM, linux.PLATFORM)}
@@ -140,12 +141,25 @@ def _model_bytes(artifact: Path, fmt: str, metadata: dict[str, Any]) -> tuple[by
     return embedded, metadata, document
 
 
+def content_format(artifact: Path, manifest: dict[str, Any]) -> str:
+    """The artifact's format from its bytes; a manifest that names another one is refused."""
+    found = format_of_file(artifact)
+    claimed = str(manifest["artifact"]["format"])
+    if found is None or found.name != claimed:
+        raise ManifestError(
+            f"{artifact.name}'s manifest says {claimed}, but the file is "
+            f"{'not a format edgekit packages' if found is None else found.name}",
+            hint="the manifest was edited or belongs to another file; export the artifact again",
+        )
+    return found.name
+
+
 def package(req: PackageRequest) -> PackageResult:
     """Build the platform bundle of an exported artifact and write it atomically."""
     platform = get_platform(req.platform)
     artifact = Path(req.artifact)
     manifest = read_manifest(artifact, verify=True)
-    fmt = str(manifest["artifact"]["format"])
+    fmt = content_format(artifact, manifest)
     name, dest = _check_request(req, platform, fmt)
     labels = read_labels(req.labels) if req.labels is not None else None
     if manifest.get("status") != "ok":
@@ -157,7 +171,7 @@ def package(req: PackageRequest) -> PackageResult:
         manifest,
         name=name,
         version=req.version,
-        model_file=f"{name}{SUFFIXES[fmt]}",
+        model_file=f"{name}{get_format(fmt).suffix}",
         labels=labels,
         labels_origin=Path(req.labels).name if req.labels else "",
         normalization=req.normalization,

@@ -95,7 +95,6 @@ def entries(bundle: Bundle) -> list[Entry]:
 PLATFORM = Platform(
     name="ios",
     suffix=".zip",
-    formats=("tflite", "onnx", "executorch"),
     entries=entries,
     dependency_kinds=("spm", "cocoapods"),
     description="a drop-in Xcode folder: Swift wrapper + resource bundle (model + metadata)",

@@ -19,6 +19,7 @@ from edge_kit.packager import readme
 from edge_kit.packager.archive import Entry, sums_entry
 from edge_kit.packager.base import Bundle, Platform, VerifyCheck, render, runtime_name, template
 from edge_kit.packager.wheel import PURE_TAG, WheelSpec, build_wheel
+from edge_kit.registry import get_format
 
 DOCKER_PLATFORM = "linux/arm64"
 ET_ARCH = "aarch64"
@@ -32,7 +33,7 @@ def package_name(bundle: Bundle) -> str:
 
 def wheel_spec(bundle: Bundle) -> WheelSpec:
     meta = bundle.metadata["model"]
-    pte = bundle.format == "executorch"
+    pte = get_format(bundle.format).needs_et_shim
     return WheelSpec(
         distribution=package_name(bundle).replace("_", "-"),
         version=bundle.version,
@@ -84,7 +85,7 @@ def wheel_files(bundle: Bundle) -> list[Entry]:
         Entry(f"{pkg}/{bundle.model_file}", bundle.model),
         Entry(f"{pkg}/{bundle.metadata_file}", bundle.metadata_json),
     ]
-    if bundle.format == "executorch":
+    if get_format(bundle.format).needs_et_shim:
         files += _executorch_files(f"{pkg}/")
     return files
 
@@ -128,7 +129,6 @@ def verify(files: list[Entry], bundle: Bundle, check: VerifyCheck) -> dict[str, 
 PLATFORM = Platform(
     name="linux",
     suffix=".tar.gz",
-    formats=("tflite", "onnx", "executorch"),
     entries=entries,
     archive="tar.gz",
     dependency_kinds=("python",),

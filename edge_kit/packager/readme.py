@@ -6,6 +6,7 @@ from typing import Any
 
 from edge_kit import __version__
 from edge_kit.packager.base import Bundle, render, runtime_name
+from edge_kit.registry import get_format
 
 
 def _norm(spec: dict[str, Any]) -> str:
@@ -136,6 +137,6 @@ def linux(bundle: Bundle, folder: str, wheel: str, package: str, platform: str) 
 
 def _python_needs(bundle: Bundle) -> list[str]:
     needs = ["numpy>=1.23", *bundle.dependencies("python")]
-    if bundle.format == "executorch":
+    if get_format(bundle.format).needs_et_shim:
         needs.append("# the ExecuTorch runtime (aarch64, glibc >= 2.28) is inside the wheel, in _et/")
     return needs

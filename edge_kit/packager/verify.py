@@ -82,14 +82,14 @@ def load_samples(path: Path | None, spec: dict[str, Any]) -> tuple[np.ndarray, n
 
 def _host_reference(site: Path, package: str, artifact: Path, manifest: dict[str, Any], x: np.ndarray) -> np.ndarray:
     """Scores of output 0 from the artifact in its host runtime, on wheel-normalized inputs."""
-    from edge_kit.exporters import get_exporter
+    from edge_kit.registry import get_format
     from edge_kit.signature import TensorSpec
 
     spec = importlib.util.spec_from_file_location("edgekit_verify_runtime", site / package / "_runtime.py")
     runtime = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(runtime)  # type: ignore[union-attr]
     meta = json.loads(next((site / package).glob("*.metadata.json")).read_text())
-    runner = get_exporter(manifest["artifact"]["format"]).load(
+    runner = get_format(manifest["artifact"]["format"]).load(
         artifact, [TensorSpec.from_dict(s) for s in manifest.get("source_inputs", manifest["inputs"])], 1
     )
     return np.stack(

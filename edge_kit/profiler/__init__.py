@@ -10,24 +10,22 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit import __version__, progress
 from edge_kit.errors import ManifestError, UnsupportedError, UsageError
 from edge_kit.fsutil import sha256_file
-from edge_kit.models.sniff import Kind, check_artifact, sniff
+from edge_kit.models.sniff import sniff
 from edge_kit.profiler.backends import HarnessRun, get_backend
 from edge_kit.targets import Target, get_target
 
+if TYPE_CHECKING:
+    from edge_kit.exporters.base import Format
+
 SCHEMA = "edgekit.profile"
 SCHEMA_VERSION = 1
-PROFILABLE = {
-    Kind.TFLITE: ("tflite", "litert"),
-    Kind.ONNX: ("onnx", "onnxruntime"),
-    Kind.EXECUTORCH: ("executorch", "executorch"),
-}
 
 
 @dataclass
@@ -54,23 +52,31 @@ class ProfileRequest:
     devices_file: Path | None = None  # default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml
 
 
+def artifact_format(path: Path) -> Format:
+    """The format of an artifact to profile, from its bytes (never its name)."""
+    from edge_kit.registry import format_of_file, formats
+
+    kind = sniff(path)  # a missing, empty or unrecognisable file is one clear error
+    fmt = format_of_file(path)
+    if fmt is None or fmt.harness_runtime is None:
+        profilable = ", ".join(f.suffix for f in formats().values() if f.harness_runtime)
+        raise UnsupportedError(
+            f"cannot profile a {kind.value} file ({path.name})", hint=f"profile an exported {profilable} artifact"
+        )
+    fmt.check_artifact(path)
+    return fmt
+
+
 def _artifact(path: Path) -> dict[str, Any]:
-    """What the artifact is (sniffed) and what its manifest says, if it has one."""
+    """What the artifact is (by content) and what its manifest says, if it has one."""
     from edge_kit.manifest import read_manifest
 
-    kind = sniff(path)
-    if kind not in PROFILABLE:
-        raise UnsupportedError(
-            f"cannot profile a {kind.value} file ({path.name})",
-            hint="profile an exported .tflite, .onnx or .pte artifact",
-        )
-    check_artifact(path, kind)
-    fmt, runtime = PROFILABLE[kind]
+    fmt = artifact_format(path)
     info: dict[str, Any] = {
         "path": str(path),
         "file": path.name,
-        "format": fmt,
-        "runtime": runtime,
+        "format": fmt.name,
+        "runtime": fmt.harness_runtime,
         "size_bytes": path.stat().st_size,
         "sha256": sha256_file(path),
     }
@@ -142,7 +148,7 @@ def profile(req: ProfileRequest) -> dict[str, Any]:
         progress.step(f"profiling {artifact['file']} on {where}"),
         tempfile.TemporaryDirectory(prefix="edgekit-inputs-") as tmp,
     ):
-        args = harness_args(req, threads, _manifest_inputs(artifact, Path(tmp)))
+        args = [*harness_args(req, threads, _manifest_inputs(artifact, Path(tmp))), "--runtime", artifact["runtime"]]
         run = backend.run(
             target,
             Path(req.artifact),

@@ -87,7 +87,7 @@ class QemuBackend(Backend):
         from edge_kit.emulation.etruntime import SHIM_NAME, ensure_et_runtime
 
         env = guest_environment(target)
-        et_lib = ensure_et_runtime("aarch64") / SHIM_NAME if model.suffix == ".pte" else None
+        et_lib = ensure_et_runtime("aarch64") / SHIM_NAME if needs_et_shim(model) else None
         with tempfile.TemporaryDirectory(prefix="edgekit-profile-") as tmp:
             out = Path(tmp) / "report.json"
             full = [
@@ -149,6 +149,14 @@ class QemuBackend(Backend):
         }
 
 
+def needs_et_shim(model: Path) -> bool:
+    """Whether the artifact's format runs through edgekit's ExecuTorch shim (known from its bytes)."""
+    from edge_kit.registry import format_of_file
+
+    fmt = format_of_file(model)
+    return fmt is not None and fmt.needs_et_shim
+
+
 def _replace_flags(args: list[str], values: dict[str, str]) -> list[str]:
     out = list(args)
     for flag, value in values.items():
@@ -170,7 +178,7 @@ class HostBackend(Backend):
         from edge_kit.emulation.environment import harness_path
         from edge_kit.emulation.etruntime import SHIM_NAME, ensure_et_runtime, host_arch
 
-        et = ["--et-lib", str(ensure_et_runtime(host_arch()) / SHIM_NAME)] if model.suffix == ".pte" else []
+        et = ["--et-lib", str(ensure_et_runtime(host_arch()) / SHIM_NAME)] if needs_et_shim(model) else []
         with tempfile.TemporaryDirectory(prefix="edgekit-profile-") as tmp:
             out = Path(tmp) / "report.json"
             cmd = [sys.executable, str(harness_path()), "--model", str(model.resolve()), "--out", str(out), *args, *et]

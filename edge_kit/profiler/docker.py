@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit.errors import EnvironmentSetupError, RuntimeFailure
-from edge_kit.profiler.backends import Backend, HarnessRun, read_harness_report
+from edge_kit.profiler.backends import Backend, HarnessRun, needs_et_shim, read_harness_report
 from edge_kit.targets import Target
 
 BASE_IMAGE = "python:3.11-slim-bookworm"
@@ -87,7 +87,7 @@ def build_context(
     from edge_kit.emulation.cpuinfo import render_cpuinfo
     from edge_kit.emulation.environment import harness_path
 
-    with_et = model.suffix == ".pte"
+    with_et = needs_et_shim(model)
     (context / "harness").mkdir(parents=True)
     for source in harness_path().parent.glob("*.py"):
         shutil.copy2(source, context / "harness" / source.name)

@@ -25,14 +25,6 @@ from edge_kit.errors import EnvironmentSetupError
 PROVISION_VERSION = 1  # bump when the layout on the device changes
 DEVICE_CACHE = ".cache/edgekit-device"  # under the device user's home
 DOWNLOAD_TIMEOUT_S = 900
-# The pip distribution each harness runtime imports (`.pte` needs only numpy: the runtime is shipped).
-RUNTIME_DISTS = {
-    ".onnx": "onnxruntime",
-    ".ort": "onnxruntime",
-    ".tflite": "ai-edge-litert",
-    ".lite": "ai-edge-litert",
-    ".pte": None,
-}
 
 
 def pins() -> dict[str, str]:
@@ -50,7 +42,10 @@ def pins_key() -> str:
 
 def needed(model: Path) -> dict[str, str]:
     """Distributions the harness needs on the device for this artifact, with their pinned versions."""
-    names = ["numpy"] + [d for d in [RUNTIME_DISTS.get(model.suffix.lower())] if d]
+    from edge_kit.registry import format_of_file
+
+    fmt = format_of_file(model)  # by content; the harness adapters' distributions (ExecuTorch's shim ships)
+    names = ["numpy", *(fmt.board_distributions if fmt is not None else ())]
     return {name: pins()[name] for name in names}
 
 

@@ -25,7 +25,7 @@ from edge_kit import progress
 from edge_kit.devices import Device
 from edge_kit.errors import DeviceError, RuntimeFailure
 from edge_kit.profiler import provision
-from edge_kit.profiler.backends import Backend, HarnessRun, harness_error
+from edge_kit.profiler.backends import Backend, HarnessRun, harness_error, needs_et_shim
 from edge_kit.remote import SSH_FAILED, RemoteResult, SshClient
 from edge_kit.targets import Target
 
@@ -358,7 +358,7 @@ def _stage(folder: Path, model: Path, args: list[str], probe: Probe) -> tuple[li
         (folder / "input").mkdir()
         shutil.copy2(source, folder / "input" / source.name)
         argv[index] = f"{remote}/input/{source.name}"
-    if model.suffix.lower() == ".pte":
+    if needs_et_shim(model):
         from edge_kit.emulation.etruntime import SHIM_NAME, ensure_et_runtime
 
         shutil.copytree(ensure_et_runtime(probe.info["machine"]), folder / "et")

@@ -19,7 +19,7 @@ def _quantizer(options: ExportOptions) -> Any:
         get_symmetric_quantization_config,
     )
 
-    recipe = options.recipe
+    recipe = options.need_recipe()
     config = get_symmetric_quantization_config(
         is_per_channel=recipe.per_channel, is_dynamic=options.precision == "int8-dynamic"
     )

@@ -67,7 +67,7 @@ class _Reader:
 def _excluded(model_path: Path, options: ExportOptions) -> list[str]:
     import onnx
 
-    ops = set(options.recipe.keep_float_ops)
+    ops = set(options.need_recipe().keep_float_ops)
     model = onnx.load(str(model_path), load_external_data=False)
     by_op = [n.name for n in model.graph.node if n.op_type in ops]
     return sorted(set(by_op) | set(options.keep_float))
@@ -88,7 +88,7 @@ def _fp16(fp32: Path, dest: Path, options: ExportOptions) -> None:
     model = convert_float_to_float16(
         onnx.load(str(fp32)),
         keep_io_types=True,
-        op_block_list=list(DEFAULT_OP_BLOCK_LIST) + list(options.recipe.keep_float_ops),
+        op_block_list=list(DEFAULT_OP_BLOCK_LIST) + list(options.need_recipe().keep_float_ops),
         node_block_list=list(options.keep_float) or None,
     )
     onnx.save(model, str(dest))
@@ -106,7 +106,7 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
     cache = scratch(options) / "ranges.json"
     if cache.exists():
         return cache
-    recipe = options.recipe
+    recipe = options.need_recipe()
     method = getattr(CalibrationMethod, CALIBRATION[recipe.calibration_method])
     settings = {
         "minmax": {},
@@ -128,7 +128,7 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
 
 def _uncorrected_excluded(prep: Path, options: ExportOptions) -> Path:
     """`prep` with the bias correction taken back on the nodes kept in float (see bias_correction)."""
-    corrections = options.extra.get("bias_corrections")
+    corrections = options.state.prepared.corrections if options.state.prepared is not None else None
     excluded = set(_excluded(prep, options)) if corrections else set()
     if not excluded:
         return prep
@@ -138,8 +138,8 @@ def _uncorrected_excluded(prep: Path, options: ExportOptions) -> Path:
 
     model = onnx.load(str(prep))
     restored = restore_excluded(model, excluded, corrections)
-    if "bias_corrected" in options.extra:  # the manifest counts the layers that stay corrected
-        options.extra["bias_corrected"] = {"layers": options.extra["bias_corrected"]["layers"] - restored}
+    if "bias_corrected" in options.state.notes:  # the manifest counts the layers that stay corrected
+        options.state.notes["bias_corrected"] = {"layers": options.state.notes["bias_corrected"]["layers"] - restored}
     out = scratch(options) / "prepared-kept.onnx"
     onnx.save(model, str(out))
     return out
@@ -148,7 +148,7 @@ def _uncorrected_excluded(prep: Path, options: ExportOptions) -> Path:
 def _static(prep: Path, dest: Path, options: ExportOptions) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
-    recipe = options.recipe
+    recipe = options.need_recipe()
     ranges = _ranges(prep, options)
     quantize_static(
         str(_uncorrected_excluded(prep, options)),
@@ -168,7 +168,7 @@ def _static(prep: Path, dest: Path, options: ExportOptions) -> None:
 def _dynamic(prep: Path, dest: Path, options: ExportOptions) -> None:
     from onnxruntime.quantization import QuantType, quantize_dynamic
 
-    recipe = options.recipe
+    recipe = options.need_recipe()
     quantize_dynamic(
         str(prep),
         str(dest),
@@ -188,4 +188,4 @@ def quantize(fp32: Path, dest: Path, options: ExportOptions) -> dict[str, Any]:
         _dynamic(prep, dest, options)
         return {"quantizer": "onnxruntime quantize_dynamic"}
     _static(prep, dest, options)
-    return {"quantizer": f"onnxruntime quantize_static ({options.recipe.quant_format})"}
+    return {"quantizer": f"onnxruntime quantize_static ({options.need_recipe().quant_format})"}

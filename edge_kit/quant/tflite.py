@@ -10,6 +10,7 @@ quantizer, applied to one calibrated model so re-quantizing costs no recalibrati
 from __future__ import annotations
 
 import contextlib
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -19,37 +20,39 @@ from edge_kit.quant import pt2e
 LAYER_OPS = ("CONV_2D", "DEPTHWISE_CONV_2D", "FULLY_CONNECTED", "TRANSPOSE_CONV", "BATCH_MATMUL", "CONV_3D")
 
 
-def _converter(source: Any) -> Any:
-    from edge_kit.models.tf_models import KerasSource, import_tf
+def import_litert_torch() -> Any:
+    """Import litert-torch without its progress lines (LITERT_TORCH_SHOW_PROGRESS=y shows them)."""
+    os.environ.setdefault("LITERT_TORCH_SHOW_PROGRESS", "n")
+    import litert_torch
 
-    tf = import_tf()
-    if isinstance(source, KerasSource):
-        return tf.lite.TFLiteConverter.from_keras_model(source.model)
-    return tf.lite.TFLiteConverter.from_saved_model(str(source.path))
+    return litert_torch
 
 
 def _calibrated(source: Any, options: ExportOptions) -> bytes:
     """The float model with calibration statistics (computed once per export)."""
-    if "tflite_calibrated" not in options.extra:
+    if options.state.calibrated_tflite is None:
         from edge_kit.models.tf_models import import_tf
 
         tf = import_tf()
-        converter = _converter(source)
+        converter = source.tflite_converter()
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         batches = options.calibration or []
         converter.representative_dataset = lambda: iter([list(b) for b in batches])
         converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
         converter._experimental_calibrate_only = True
-        options.extra["tflite_calibrated"] = converter.convert()
-    return options.extra["tflite_calibrated"]
+        options.state.calibrated_tflite = converter.convert()
+    return options.state.calibrated_tflite
 
 
 def keras(source: Any, options: ExportOptions) -> bytes:
-    """A Keras/SavedModel source at `options.precision`, as TFLite bytes."""
+    """A TensorFlow source (Keras, SavedModel: anything with `tflite_converter()`) at
+    `options.precision`, as TFLite bytes."""
     from edge_kit.models.tf_models import import_tf
 
     tf = import_tf()
-    recipe = options.recipe
+    if options.precision == "fp32":
+        return bytes(source.tflite_converter().convert())
+    recipe = options.need_recipe()
     if options.precision == "int8":
         from tensorflow.lite.python import convert
 
@@ -62,7 +65,7 @@ def keras(source: Any, options: ExportOptions) -> bytes:
             denylisted_ops=list(recipe.keep_float_ops) or None,
             denylisted_nodes=list(options.keep_float) or None,
         )
-    converter = _converter(source)
+    converter = source.tflite_converter()
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if options.precision == "fp16":
         converter.target_spec.supported_types = [tf.float16]
@@ -89,7 +92,7 @@ def keras_layers(source: Any, options: ExportOptions) -> list[str]:
 def _litert_quantizer(options: ExportOptions) -> Any:
     from litert_torch.quantize import pt2e_quantizer as pq
 
-    recipe = options.recipe
+    recipe = options.need_recipe()
     keep = pt2e.keep_filter(options.keep_float, recipe.keep_float_ops)
 
     def both(filter_fn: Callable[[Any], bool] | None) -> Callable[[Any], bool]:
@@ -154,11 +157,11 @@ def _strict_qdq() -> Iterator[None]:
 
 def torch(source: Any, options: ExportOptions) -> bytes:
     """A PyTorch source at `options.precision` through litert-torch, as TFLite bytes."""
-    from edge_kit.exporters.tflite import import_litert_torch
-
     litert_torch = import_litert_torch()
     from litert_torch.quantize.quant_config import QuantConfig
 
+    if options.precision == "fp32":
+        return bytes(litert_torch.convert(source.module(), source.example_inputs()).model_content())
     if options.precision == "fp16":
         return _fp16_weights(litert_torch.convert(source.module(), source.example_inputs()).model_content())
     quantizer = _litert_quantizer(options)
