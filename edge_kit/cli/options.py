@@ -8,8 +8,6 @@ from typing import Any
 
 import click
 
-from edge_kit.signature import parse_shape
-
 PRECISION_CHOICES = ("fp32", "fp16", "int8-dynamic", "int8")
 F = Callable[..., Any]
 
@@ -18,6 +16,8 @@ def _shapes(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...
     from edge_kit.errors import UsageError
 
     try:
+        from edge_kit.signature import parse_shape  # numpy: imported only when the option is used
+
         return [parse_shape(v) for v in values]
     except UsageError as exc:
         raise click.BadParameter(exc.one_line()) from None

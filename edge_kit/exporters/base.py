@@ -153,6 +153,9 @@ class Format(ABC):
     # the calibration methods of that quantizer.
     artifact_precisions: ClassVar[tuple[str, ...]] = ()
     artifact_calibration_methods: ClassVar[tuple[str, ...]] = ()
+    # Whose recipes that quantizer takes when the source's framework has none for this format
+    # (an fp32 ONNX model is quantized the same whatever made it).
+    artifact_recipe_framework: ClassVar[str | None] = None
 
     @property
     def suffixes(self) -> tuple[str, ...]:

@@ -147,6 +147,7 @@ class OnnxFormat(Format):
     runtime_distributions = ("onnx", "onnxruntime")
     artifact_precisions = ("fp16", "int8-dynamic", "int8")
     artifact_calibration_methods = ("minmax", "percentile", "entropy")
+    artifact_recipe_framework = "onnx"
     package_runtime = "ONNX Runtime"
     package_platforms = ("android", "ios", "linux")
     package_versions = {"onnxruntime": ("onnxruntime", "1.31.1")}

@@ -112,7 +112,8 @@ class TorchSource(SourceModel):
         return prepare(self, options)
 
     def weights_digest(self) -> str | None:
-        state = self.obj.state_dict() if hasattr(self.obj, "state_dict") else {}
+        state = getattr(self.obj, "state_dict", {})  # a method of modules, a dict of ExportedPrograms
+        state = state() if callable(state) else state
         return digest_arrays([v.detach().cpu().numpy() for v in state.values() if hasattr(v, "detach")])
 
     def module(self) -> Any:

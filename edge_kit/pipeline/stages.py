@@ -30,7 +30,7 @@ from edge_kit.fsutil import atomic_files, check_writable
 from edge_kit.manifest import manifest_path, manifest_text
 from edge_kit.models.base import SourceModel
 from edge_kit.pipeline.context import ExportContext
-from edge_kit.recipes import get_recipe, resolve
+from edge_kit.recipes import Recipe, get_recipe, names_for, resolve
 from edge_kit.signature import random_inputs
 from edge_kit.validate import TOLERANCES, compare
 
@@ -94,8 +94,7 @@ def plan(ctx: ExportContext) -> None:
     ctx.format = registry.get_format(fmt)
     registry.check_pair(source.framework, ctx.format.name, ctx.precision)
     ctx.routes = candidate_routes(source.framework, ctx.format.name, ctx.precision, req.route)
-    recipe_framework = ctx.routes[0].recipe_framework if ctx.routes else source.framework
-    ctx.recipe = resolve(ctx.format.name, ctx.precision, recipe_framework, req.recipe)
+    ctx.recipe = _recipe(ctx)
     if ctx.format.deprecation:
         progress.warn(ctx.format.deprecation)
     _load_data(ctx)
@@ -111,6 +110,18 @@ def plan(ctx: ExportContext) -> None:
     ctx.dest = Path(req.output) if req.output else default_output(ctx)
     check_writable(ctx.dest)
     check_writable(manifest_path(ctx.dest))
+
+
+def _recipe(ctx: ExportContext) -> Recipe | None:
+    """The route's framework's recipe; for a precision the format derives from its fp32 artifact,
+    else the recipes of the format's own quantizer."""
+    fmt, name, route = ctx.need_format(), ctx.request.recipe, ctx.routes[0]
+    derived = ctx.precision not in route.precisions and fmt.artifact_recipe_framework
+    if derived and name is None and not names_for(fmt.name, route.recipe_framework):
+        return resolve(fmt.name, ctx.precision, str(fmt.artifact_recipe_framework), None)
+    if derived and name is not None and route.recipe_framework not in get_recipe(name).sources:
+        return resolve(fmt.name, ctx.precision, str(fmt.artifact_recipe_framework), name)
+    return resolve(fmt.name, ctx.precision, route.recipe_framework, name)
 
 
 def _load_data(ctx: ExportContext) -> None:

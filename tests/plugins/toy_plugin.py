@@ -84,7 +84,7 @@ def _to_onnx(source: ToySource, dest: Path, options: ExportOptions) -> dict[str,
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, out])],
         [numpy_helper.from_array(source.weight, "W"), numpy_helper.from_array(source.bias, "b")],
     )
-    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(dest))
+    onnx.save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)], ir_version=9), str(dest))
     return {"converter": "toy-gemm"}
 
 
