@@ -28,6 +28,9 @@ class Kind(str, Enum):
     TFLITE = "tflite"
     EXECUTORCH = "executorch"
     TORCHSCRIPT_LITE = "torchscript_lite"
+    JAX_EXPORT = "jax_export"  # a serialized jax.export artifact (detected by edge_kit.models.jax_files)
+    FLAX_CHECKPOINT = "flax_checkpoint"  # flax.serialization msgpack bytes (+ a module:factory)
+    JAX_FUNCTION = "jax_function"  # an in-memory JAX function or Flax module (Python API)
 
 
 SOURCE_KINDS = (
