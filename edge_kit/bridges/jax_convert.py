@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edge_kit.errors import EdgeKitError, EnvironmentSetupError, ExportError
+from edge_kit.errors import EdgeKitError, EnvironmentSetupError, ExportError, UsageError
 from edge_kit.exporters.base import ExportOptions, package_version
 from edge_kit.models.jax_models import JaxSource, first_line
 
@@ -207,7 +207,7 @@ def onnx_fp32(source: JaxSource, dest: Path, opset: int | None = None, route: st
     import onnx
 
     if route not in ROUTES:
-        raise ExportError(f"unknown JAX → ONNX route '{route}'", hint=f"use one of {', '.join(ROUTES)}")
+        raise UsageError(f"unknown JAX → ONNX route '{route}'", hint=f"use one of {', '.join(ROUTES)}")
     proto, facts = _convert_onnx(source, opset or DEFAULT_OPSET, route)
     if not proto.graph.node:
         raise ExportError("the JAX → ONNX converter produced an empty graph")
