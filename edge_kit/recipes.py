@@ -191,8 +191,9 @@ def _check(recipe: Recipe, origin: str) -> None:
     for dtype in (recipe.activation_type, recipe.weight_type, recipe.io_type):
         if dtype not in DTYPES:
             raise _fail(origin, f"unknown type '{dtype}'", hint=f"use one of {', '.join(DTYPES)}")
-    if recipe.io_type != "float32" and (recipe.format, recipe.sources) != ("tflite", ("tensorflow",)):
-        raise _fail(origin, "io_type other than float32 exists only for tflite from tensorflow sources")
+    for framework in recipe.sources if recipe.io_type != "float32" else ():
+        if recipe.io_type not in registry.io_types(recipe.format, framework):
+            raise _fail(origin, f"io_type {recipe.io_type} is not available for {framework} → {recipe.format}")
     static = recipe.precision == "int8"
     if static != recipe.needs_calibration or (static and recipe.calibration_method is None):
         raise _fail(

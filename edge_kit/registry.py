@@ -29,6 +29,8 @@ BUILTIN = (
     "edge_kit.models.torch_models",
     "edge_kit.models.tf_models",
     "edge_kit.models.onnx_models",
+    "edge_kit.models.jax_files",
+    "edge_kit.bridges.jax_convert",
 )
 ENTRY_POINT_GROUPS = ("edgekit.formats", "edgekit.sources")
 
@@ -255,6 +257,12 @@ def calibration_methods(fmt: str, framework: str) -> tuple[str, ...]:
         elif "fp32" in route.precisions and "int8" in get_format(fmt).artifact_precisions:
             methods.update(dict.fromkeys(get_format(fmt).artifact_calibration_methods))
     return tuple(methods)
+
+
+def io_types(fmt: str, framework: str) -> tuple[str, ...]:
+    """The int8 input/output types every quantizing route from `framework` to `fmt` supports."""
+    quantizing = [r for r in routes_for(framework, fmt) if "int8" in r.precisions]
+    return tuple(t for t in ("float32", "int8", "uint8") if quantizing and all(t in r.io_types for r in quantizing))
 
 
 def check_pair(framework: str, fmt: str, precision: str) -> None:

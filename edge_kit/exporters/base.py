@@ -103,6 +103,7 @@ class Route:
     description: str = ""
     versions: tuple[str, ...] = ()  # distributions whose versions the manifest records
     calibration_methods: tuple[str, ...] = ()  # what its static int8 quantizer can calibrate with
+    io_types: tuple[str, ...] = ("float32",)  # the input/output types its int8 models can take
     via: str | None = None  # the framework a bridged route converts through (its recipes apply)
 
     @property

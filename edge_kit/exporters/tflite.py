@@ -157,6 +157,9 @@ class TfliteFormat(Format):
             ) from None
 
 
+CONVERTER_IO_TYPES = ("float32", "int8", "uint8")  # the TFLiteConverter's full-integer I/O
+
+
 def register(registry: Registry) -> None:
     registry.add_format(TfliteFormat())
     registry.add_route(
@@ -182,6 +185,7 @@ def register(registry: Registry) -> None:
             layers=_keras_layers,
             description="tf.lite.TFLiteConverter (float16, dynamic range, full integer)",
             calibration_methods=("minmax",),
+            io_types=CONVERTER_IO_TYPES,
             versions=("tensorflow-cpu",),
         )
     )

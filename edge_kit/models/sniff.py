@@ -29,6 +29,9 @@ class Kind(str, Enum):
     EXECUTORCH = "executorch"
     TORCHSCRIPT_LITE = "torchscript_lite"
     TORCH_MODULE = "torch_module"  # a live nn.Module handed to the Python API (no file)
+    JAX_EXPORT = "jax_export"  # a serialized jax.export artifact (detected by edge_kit.models.jax_files)
+    FLAX_CHECKPOINT = "flax_checkpoint"  # flax.serialization msgpack bytes (+ a module:factory)
+    JAX_FUNCTION = "jax_function"  # an in-memory JAX function or Flax module (Python API)
 
 
 SOURCE_KINDS = (

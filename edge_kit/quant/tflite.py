@@ -1,6 +1,7 @@
-"""TFLite precisions. Keras/SavedModel: TFLiteConverter flags (float16, dynamic range, full
-integer with float/int8/uint8 I/O). PyTorch: PT2E through litert-torch (static or dynamic
-int8), float16 weights through ai-edge-quantizer.
+"""TFLite precisions. Keras/SavedModel, and JAX through jax2tf (`convert` takes any
+TFLiteConverter): converter flags (float16, dynamic range, full integer with float/int8/uint8
+I/O). PyTorch: PT2E through litert-torch (static or dynamic int8), float16 weights through
+ai-edge-quantizer.
 
 Layers kept in float: torch module paths (litert-torch's quantizer skips them) or, for
 Keras full integer, the output tensor names of TFLite ops (`denylisted_nodes` of the MLIR
@@ -28,13 +29,13 @@ def import_litert_torch() -> Any:
     return litert_torch
 
 
-def _calibrated(source: Any, options: ExportOptions) -> bytes:
+def _calibrated(make_converter: Callable[[], Any], options: ExportOptions) -> bytes:
     """The float model with calibration statistics (computed once per export)."""
     if options.state.calibrated_tflite is None:
         from edge_kit.models.tf_models import import_tf
 
         tf = import_tf()
-        converter = source.tflite_converter()
+        converter = make_converter()
         converter.optimizations = [tf.lite.Optimize.DEFAULT]
         batches = options.calibration or []
         converter.representative_dataset = lambda: iter([list(b) for b in batches])
@@ -47,25 +48,31 @@ def _calibrated(source: Any, options: ExportOptions) -> bytes:
 def keras(source: Any, options: ExportOptions) -> bytes:
     """A TensorFlow source (Keras, SavedModel: anything with `tflite_converter()`) at
     `options.precision`, as TFLite bytes."""
+    return convert(source.tflite_converter, options)
+
+
+def convert(make_converter: Callable[[], Any], options: ExportOptions) -> bytes:
+    """TFLite bytes at `options.precision` from a TFLiteConverter of the float model
+    (`make_converter` returns a fresh one per call: Keras, SavedModel or a concrete function)."""
     from edge_kit.models.tf_models import import_tf
 
     tf = import_tf()
     if options.precision == "fp32":
-        return bytes(source.tflite_converter().convert())
+        return bytes(make_converter().convert())
     recipe = options.need_recipe()
     if options.precision == "int8":
-        from tensorflow.lite.python import convert
+        from tensorflow.lite.python import convert as tfl_convert
 
         io = {"float32": tf.float32, "int8": tf.int8, "uint8": tf.uint8}[recipe.io_type]
-        return convert.mlir_quantize(
-            _calibrated(source, options),
+        return tfl_convert.mlir_quantize(
+            _calibrated(make_converter, options),
             disable_per_channel=not recipe.per_channel,
             input_data_type=io,
             output_data_type=io,
             denylisted_ops=list(recipe.keep_float_ops) or None,
             denylisted_nodes=list(options.keep_float) or None,
         )
-    converter = source.tflite_converter()
+    converter = make_converter()
     converter.optimizations = [tf.lite.Optimize.DEFAULT]
     if options.precision == "fp16":
         converter.target_spec.supported_types = [tf.float16]
@@ -76,11 +83,16 @@ def keras(source: Any, options: ExportOptions) -> bytes:
 
 def keras_layers(source: Any, options: ExportOptions) -> list[str]:
     """Output tensor names of the conv/dense ops the MLIR quantizer can leave in float."""
+    return converter_layers(source.tflite_converter, options)
+
+
+def converter_layers(make_converter: Callable[[], Any], options: ExportOptions) -> list[str]:
+    """`keras_layers` for any TFLiteConverter source (see `convert`)."""
     if options.precision != "int8":
         return []
     from ai_edge_litert.interpreter import Interpreter
 
-    interpreter = Interpreter(model_content=_calibrated(source, options))
+    interpreter = Interpreter(model_content=_calibrated(make_converter, options))
     names = {d["index"]: d["name"] for d in interpreter.get_tensor_details()}
     return [
         names[op["outputs"][0]]

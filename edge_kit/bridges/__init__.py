@@ -1,0 +1,1 @@
+"""Bridges from one framework's model to another format's converter (e.g. JAX → TFLite / ONNX)."""
