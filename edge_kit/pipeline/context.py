@@ -27,6 +27,7 @@ class ExportRequest:
     model_class: str | None = None
     trust_model: bool = False
     example_inputs: Any = None  # live models: the inputs that define the signature
+    params: Any = None  # live JAX functions: their parameters (Flax modules: their variables)
     route: str | None = None  # force one named route (see `edgekit routes`); default: try them in order
     opset: int | None = None
     portable: bool = False

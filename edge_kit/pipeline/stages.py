@@ -43,6 +43,8 @@ def load(ctx: ExportContext) -> None:
 
     req = ctx.request
     options = LoadOptions(req.input_shapes, req.input_dtypes, req.model_class, req.trust_model, req.example_inputs)
+    if req.params is not None:
+        options.extra["params"] = req.params
     if isinstance(req.model, (str, Path)):
         with progress.step(f"loading {Path(req.model).name}"):
             ctx.source = load_model(
