@@ -86,6 +86,8 @@ def bench(
     output: Path,
     input_shapes: list[tuple[int, ...]],
     input_dtypes: tuple[str, ...],
+    input_specs: tuple[str, ...],
+    dims: tuple[str, ...],
     model_class: str | None,
     trust_model: bool,
     as_json: bool,
@@ -97,6 +99,7 @@ def bench(
 
     extra = [a for s in input_shapes for a in ("--input-shape", ",".join(map(str, s)))]
     extra += [a for d in input_dtypes for a in ("--input-dtype", d)]
+    extra += [a for s in input_specs for a in ("--input-spec", s)] + [a for d in dims for a in ("--dim", d)]
     extra += (["--model-class", model_class] if model_class else []) + (["--trust-model"] if trust_model else [])
     board = run_bench(
         BenchRequest(

@@ -58,6 +58,21 @@ model_input_options = stack(
         help="Input shape when the model declares none (repeat per input).",
     ),
     click.option(
+        "--input-spec",
+        "input_specs",
+        multiple=True,
+        metavar="KEY=SHAPE[:DTYPE][:VALUES]",
+        help="One input by name or position: shape (empty for a scalar; names for dynamic dims), dtype, values "
+        "(tokens, tokens<N, mask, LOW..HIGH, or a constant), e.g. sr=:int64:16000 (repeat per input).",
+    ),
+    click.option(
+        "--dim",
+        "dims",
+        multiple=True,
+        metavar="NAME=N|NAME=MIN..MAX",
+        help="Fix a dynamic dimension (seq=64) or keep it dynamic within bounds (seq=8..128).",
+    ),
+    click.option(
         "--input-dtype",
         "input_dtypes",
         multiple=True,

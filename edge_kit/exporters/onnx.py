@@ -128,8 +128,39 @@ def _tf2onnx(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
 
 
 def _copy(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
-    dest.write_bytes(source.model_bytes())
-    return _facts(dest, "copy")
+    """The model itself, its inputs fixed to the sizes this export fixed (the ones it keeps
+    dynamic stay dynamic) — or, when the runtime rejects the fixed graph (shape inference through
+    control flow can), unchanged, which the manifest then says."""
+    import onnx
+
+    from edge_kit.errors import ModelLoadError
+    from edge_kit.models.onnx_models import ort_session
+
+    original = source.model_bytes()
+    model = onnx.load_model_from_string(original)
+    fixed = _fix_inputs(model, source)
+    dest.write_bytes(model.SerializeToString() if fixed else original)
+    if not fixed:
+        return _facts(dest, "copy")
+    try:
+        ort_session(dest)
+    except ModelLoadError as exc:
+        dest.write_bytes(original)
+        return {**_facts(dest, "copy"), "inputs_left_dynamic": exc.message[:200]}
+    return {**_facts(dest, "copy"), "fixed_inputs": fixed}
+
+
+def _fix_inputs(model: Any, source: Any) -> list[str]:
+    """Make the graph inputs this export fixed static; the names of those changed."""
+    from onnxruntime.tools.onnx_model_utils import make_input_shape_fixed
+
+    declared = {s.name: s for s in source.declared_inputs()}
+    fixed = []
+    for spec in source.inputs:
+        if spec.name in declared and not declared[spec.name].static and not spec.dims and spec.shape:
+            make_input_shape_fixed(model.graph, spec.name, [int(d) for d in spec.shape])
+            fixed.append(spec.name)
+    return fixed
 
 
 def _is_keras(source: Any) -> bool:

@@ -55,7 +55,19 @@ class TfliteRunner:
         self.inputs = [_spec(d) for d in self._in]
         self.outputs = [_spec(d) for d in self._out]
 
+    def _resize(self, arrays: Sequence[np.ndarray]) -> None:
+        """Give inputs of another shape their size (a resizable signature), then reallocate."""
+        shapes = [tuple(np.shape(a)) for a in arrays]
+        if shapes == [tuple(d["shape"]) for d in self._in]:
+            return
+        for detail, shape in zip(self._in, shapes):
+            self.interpreter.resize_tensor_input(detail["index"], list(shape))
+        self.interpreter.allocate_tensors()
+        self._in = self.interpreter.get_input_details()
+        self._out = self.interpreter.get_output_details()
+
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
+        self._resize(arrays)
         for spec, detail, array in zip(self.inputs, self._in, arrays):
             if spec.scale is not None and not np.issubdtype(array.dtype, np.integer):
                 info = np.iinfo(spec.dtype)

@@ -146,15 +146,23 @@ def _inputs_from_npz(specs: list[dict[str, Any]], npz: str) -> list[Any]:
     arrays = []
     for i, spec in enumerate(specs):
         array = data[spec["name"]] if spec["name"] in keys else data[keys[i]]
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in spec["shape"]]
-        if list(array.shape) != shape and list(array.shape[1:]) == shape[1:] and len(array) >= shape[0]:
-            array = array[: shape[0]]
-        if list(array.shape) != shape:
+        declared = [d if isinstance(d, int) and d > 0 else None for d in spec["shape"]]  # None: any size
+        if not _fits(array.shape, declared) and len(array.shape) == len(declared) + 1 and len(array):
+            array = array[0]  # an [N, ...] data set: its first sample
+        if not _fits(array.shape, declared) and declared[:1] and declared[0] and len(array) >= declared[0]:
+            array = array[: declared[0]]
+        if not _fits(array.shape, declared):
+            shown = [d if d is not None else "?" for d in declared]
             raise HarnessError(
-                f"{npz}: array for {spec['name']} has shape {list(array.shape)}, the model takes {shape}", EXIT_USAGE
+                f"{npz}: array for {spec['name']} has shape {list(array.shape)}, the model takes {shown}", EXIT_USAGE
             )
         arrays.append(np.ascontiguousarray(array.astype(spec["dtype"], copy=False)))
     return arrays
+
+
+def _fits(shape: Any, declared: list[Any]) -> bool:
+    """Whether an array shape fits a declared one whose None dims take any size."""
+    return len(shape) == len(declared) and all(d is None or d == s for s, d in zip(shape, declared))
 
 
 def machine_info() -> dict[str, Any]:

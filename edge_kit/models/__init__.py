@@ -9,7 +9,6 @@ from typing import Any
 from edge_kit.errors import ModelLoadError, UnsupportedError, UsageError
 from edge_kit.models.base import LoadOptions, SourceModel
 from edge_kit.models.sniff import SOURCE_KINDS, Kind, sniff
-from edge_kit.signature import resolve_inputs
 
 __all__ = ["Kind", "LoadOptions", "SourceModel", "from_object", "load_model", "sniff", "sniff_source"]
 
@@ -46,11 +45,15 @@ def load_model(
     input_dtypes: Sequence[str] = (),
     model_class: str | None = None,
     trust: bool = False,
+    input_specs: Sequence[Any] = (),
+    dims: dict[str, Any] | None = None,
 ) -> SourceModel:
     """Sniff, load and resolve the concrete input signature of a source model file."""
     from edge_kit.registry import source_type
 
-    options = LoadOptions(input_shapes, input_dtypes, model_class, trust)
+    options = LoadOptions(
+        input_shapes, input_dtypes, model_class, trust, input_specs=input_specs, dims=dict(dims or {})
+    )
     found = sniff_source(Path(path))
     kind = source_type(found.value if isinstance(found, Kind) else found)
     if kind.load is None:
@@ -70,7 +73,19 @@ def from_object(obj: Any, options: LoadOptions) -> SourceModel:
 
 
 def _resolved(source: SourceModel, options: LoadOptions) -> SourceModel:
-    source.inputs = resolve_inputs(
-        source.declared_inputs(), options.input_shapes, options.input_dtypes, source.framework
+    """The source with its concrete signature: the model's, narrowed by what the user said."""
+    from edge_kit.inputspec import InputRequest, resolve
+
+    request = InputRequest(
+        list(options.input_shapes), list(options.input_dtypes), list(options.input_specs), dict(options.dims)
     )
+    signature = resolve(
+        source.declared_inputs(),
+        request,
+        source.framework,
+        source.declared_ranges(),
+        source.suggested_sizes(),
+        source.arguments(),
+    )
+    source.inputs, source.ranges = signature.inputs, signature.ranges
     return source

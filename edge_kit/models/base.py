@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from edge_kit.signature import TensorSpec
+from edge_kit.signature import DimRange, TensorSpec
 
 
 @dataclass
@@ -28,6 +28,8 @@ class LoadOptions:
     model_class: str | None = None
     trust: bool = False
     example_inputs: Sequence[Any] | None = None  # live objects: the inputs that define the signature
+    input_specs: Sequence[Any] = ()  # edge_kit.inputspec.InputSpec: per-input shape, dtype, values
+    dims: dict[str, Any] = field(default_factory=dict)  # dimension name -> size or DimRange
     extra: dict[str, Any] = field(default_factory=dict)  # source-specific arguments (e.g. JAX params)
 
 
@@ -40,10 +42,24 @@ class SourceModel(ABC):
         self.path = Path(path) if path is not None else None
         self.kind = kind
         self.inputs: list[TensorSpec] = []  # concrete specs, set by `load_model`
+        self.ranges: dict[str, DimRange] = {}  # bounds of the dimensions that stay dynamic
 
     @abstractmethod
     def declared_inputs(self) -> list[TensorSpec] | None:
         """The input specs the model declares (dims may be None), or None if it declares none."""
+
+    def declared_ranges(self) -> dict[str, DimRange]:
+        """Bounds the model itself gives its dynamic dimensions (e.g. torch.export's)."""
+        return {}
+
+    def arguments(self) -> list[tuple[str, str | None]] | None:
+        """When the model declares no shapes: its arguments' names, each with the dtype of a
+        non-tensor (scalar) argument or None for a tensor; None when unknown."""
+        return None
+
+    def suggested_sizes(self) -> dict[str, int]:
+        """Sizes the model records for its dynamic dimensions (e.g. an exporter's image size)."""
+        return {}
 
     @abstractmethod
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:

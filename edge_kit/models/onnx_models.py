@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -59,15 +61,44 @@ def model_ref(path: Path) -> str | bytes:
 
 
 def ort_specs(args: Sequence[Any]) -> list[TensorSpec]:
+    """Specs of an onnxruntime session's inputs or outputs; named dynamic dims keep their names."""
     specs = []
     for arg in args:
-        shape = tuple(d if isinstance(d, int) else None for d in arg.shape)
+        shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)
+        dims = tuple(d if isinstance(d, str) and d else None for d in arg.shape)
         specs.append(
             TensorSpec(
-                name=arg.name, shape=shape, dtype=ORT_DTYPES.get(arg.type, arg.type), layout=guess_layout(shape, "onnx")
+                name=arg.name,
+                shape=shape,
+                dtype=ORT_DTYPES.get(arg.type, arg.type),
+                layout=guess_layout(shape, "onnx"),
+                dims=dims if any(dims) else (),
             )
         )
     return specs
+
+
+def token_vocabularies(model: Any) -> dict[str, int]:
+    """Graph inputs used as indices into an embedding table (Gather on an initializer): their vocabulary."""
+    tables = {i.name: (list(i.dims) or [0])[0] for i in model.graph.initializer}
+    inputs = {i.name for i in model.graph.input}
+    return {
+        node.input[1]: int(tables[node.input[0]])
+        for node in model.graph.node
+        if node.op_type == "Gather" and len(node.input) > 1 and node.input[0] in tables and node.input[1] in inputs
+    }
+
+
+def image_size(model: Any) -> tuple[int, int] | None:
+    """The image size an exporter recorded in the model's metadata (Ultralytics' `imgsz`)."""
+    import json
+
+    meta = {p.key: p.value for p in model.metadata_props}
+    try:
+        size = json.loads(meta.get("imgsz", "null"))
+    except ValueError:
+        return None
+    return (int(size[0]), int(size[1])) if isinstance(size, list) and len(size) == 2 else None
 
 
 class OnnxSource(SourceModel):
@@ -88,8 +119,32 @@ class OnnxSource(SourceModel):
 
         return hashlib.sha256(self.model_bytes()).hexdigest()
 
+    @cached_property
+    def graph(self) -> Any:
+        """The ONNX model, without its external weights (for what the session does not say)."""
+        import onnx
+
+        return (
+            onnx.load_model_from_string(self.model_bytes())
+            if self.data is not None
+            else onnx.load(str(self.path), load_external_data=False)
+        )
+
     def declared_inputs(self) -> list[TensorSpec]:
-        return ort_specs(self.session.get_inputs())
+        vocab = token_vocabularies(self.graph)
+        return [
+            replace(s, kind="tokens", high=float(vocab[s.name])) if s.name in vocab else s
+            for s in ort_specs(self.session.get_inputs())
+        ]
+
+    def suggested_sizes(self) -> dict[str, int]:
+        size = image_size(self.graph)
+        out: dict[str, int] = {}
+        for spec in self.declared_inputs():
+            if size and len(spec.shape) == 4 and spec.dims:
+                axes = (1, 2) if spec.layout == "NHWC" else (2, 3)
+                out.update({spec.dims[a]: v for a, v in zip(axes, size) if spec.dims[a]})  # type: ignore[misc]
+        return out
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         names = [i.name for i in self.session.get_inputs()]

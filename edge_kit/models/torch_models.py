@@ -14,16 +14,17 @@ import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
+from dataclasses import replace
 from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from edge_kit.errors import ModelLoadError, TrustError, UsageError
+from edge_kit.errors import ExportError, ModelLoadError, TrustError, UsageError
 from edge_kit.models.base import LoadOptions, SourceModel, digest_arrays, flatten_outputs
 from edge_kit.models.sniff import Kind
-from edge_kit.signature import TensorSpec, guess_layout
+from edge_kit.signature import DimRange, TensorSpec, guess_layout
 
 if TYPE_CHECKING:
     from edge_kit.registry import Registry
@@ -59,46 +60,86 @@ class TorchSource(SourceModel):
             return self.embedded_signature
         if self.kind is not Kind.EXPORTED_PROGRAM:
             return None
-        specs = []
-        for node in self.obj.graph.nodes:
-            if node.op == "placeholder" and node.name in self.obj.graph_signature.user_inputs:
-                val = node.meta.get("val")
-                shape = tuple(d if isinstance(d, int) else None for d in val.shape)
-                specs.append(
-                    TensorSpec(
-                        name=node.name,
-                        shape=shape,
-                        dtype=str(val.dtype).removeprefix("torch."),
-                        layout=guess_layout(shape, "torch"),
-                    )
-                )
-        return specs
+        return _program_specs(self.obj)
 
-    def example_inputs(self) -> tuple[Any, ...]:
-        """Example tensors matching `self.inputs` (for tracing/export): the user's own when
-        they fit, else deterministic random ones."""
+    def declared_ranges(self) -> dict[str, DimRange]:
+        return _program_ranges(self.obj) if self.kind is Kind.EXPORTED_PROGRAM and self.examples is None else {}
+
+    def arguments(self) -> list[tuple[str, str | None]] | None:
+        """TorchScript's `forward` schema: tensors, and the int/float/bool scalars bound as constants."""
+        schema = getattr(getattr(self.obj, "forward", None), "schema", None)
+        if schema is None or self.kind is not Kind.TORCHSCRIPT:
+            return None
+        types = {"int": "int64", "float": "float32", "bool": "bool"}
+        return [(a.name, types.get(str(a.type))) for a in schema.arguments if a.name != "self"]
+
+    def scalar_positions(self) -> set[int]:
+        """Inputs `forward` takes as Python scalars (a TorchScript `int sr`), not tensors."""
+        arguments = self.arguments() or []
+        return {i for i, (_, scalar) in enumerate(arguments) if scalar is not None}
+
+    def call_args(self, arrays: Sequence[Any]) -> tuple[Any, ...]:
+        """Arrays as `forward` takes them: tensors, and Python scalars where it wants those."""
         import torch
 
+        scalars = self.scalar_positions()
+        return tuple(
+            np.asarray(a).item()
+            if i in scalars
+            else (a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a)))
+            for i, a in enumerate(arrays)
+        )
+
+    def example_inputs(self) -> tuple[Any, ...]:
+        """Example inputs matching `self.inputs` (for tracing/export): the user's own when
+        they fit, else deterministic samples (scalars as Python values)."""
         from edge_kit.signature import random_inputs
 
         if self.examples is not None and [tuple(e.shape) for e in self.examples] == [s.shape for s in self.inputs]:
             return tuple(self.examples)
-        return tuple(torch.from_numpy(a) for a in random_inputs(self.inputs, 1, seed=1234)[0])
+        return self.call_args(random_inputs(self.inputs, 1, seed=1234)[0])
+
+    def dynamic_shapes(self) -> tuple[Any, ...] | None:
+        """torch.export's `dynamic_shapes` for the dimensions that stay dynamic (with their bounds)."""
+        if not self.ranges:
+            return None
+        import torch
+
+        dims = {name: torch.export.Dim(_identifier(name), min=r.min, max=r.max) for name, r in self.ranges.items()}
+        return tuple({axis: dims[name] for axis, name in spec.dynamic_axes().items()} or None for spec in self.inputs)
 
     @cached_property
     def exported_program(self) -> Any:
-        """The model as a `torch.export.ExportedProgram` (converted from TorchScript if needed)."""
+        """The model as a `torch.export.ExportedProgram` with exactly this export's signature:
+        the dynamic dimensions it keeps (bounded), every other one at its size."""
         import torch
 
-        if self.kind is Kind.EXPORTED_PROGRAM:
+        if self.kind is Kind.EXPORTED_PROGRAM and self._program_fits():
             return self.obj
+        module = self.obj.module() if self.kind is Kind.EXPORTED_PROGRAM else self.obj
         if isinstance(self.obj, torch.jit.ScriptModule):
             from torch._export.converter import TS2EPConverter
 
-            converted = TS2EPConverter(self.obj, self.example_inputs()).convert()
-            # The converter leaves symbolic dims; edge artifacts want the concrete signature.
-            return torch.export.export(converted.module(), self.example_inputs())
-        return torch.export.export(self.obj, self.example_inputs())
+            try:
+                module = TS2EPConverter(self.obj, self.example_inputs()).convert().module()
+            except Exception as exc:  # noqa: BLE001 - the converter raises anything on what it lacks
+                first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+                raise ExportError(
+                    f"TorchScript → ExportedProgram conversion failed: {first}",
+                    hint="export the Python module with torch.export (or its ONNX), or use --format ptl",
+                ) from None
+        return torch.export.export(module, self.example_inputs(), dynamic_shapes=self.dynamic_shapes())
+
+    def _program_fits(self) -> bool:
+        declared = _program_specs(self.obj)
+        return (
+            [tuple(s.dims) for s in self.inputs] == [tuple(d.dims) for d in declared]
+            and all(
+                all(d is None or d == s for d, s in zip(decl.shape, spec.shape))
+                for decl, spec in zip(declared, self.inputs)
+            )
+            and self.ranges == self.declared_ranges()
+        )
 
     def with_program(self, program: Any) -> TorchSource:
         """The same model (path, inputs) backed by another ExportedProgram, e.g. an equalized copy."""
@@ -141,7 +182,7 @@ class TorchSource(SourceModel):
         import torch
 
         with torch.no_grad():
-            return flatten_outputs(self._callable(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]))
+            return flatten_outputs(self._callable(*self.call_args(arrays)))
 
 
 def _import_factory(spec: str) -> Any:
@@ -314,6 +355,58 @@ def _parse_signature(text: str | bytes, path: Path) -> list[TensorSpec] | None:
             f"{path.name}: invalid {SIGNATURE_FILE} ({exc})", hint="fix it or pass --input-shape"
         ) from None
     return [TensorSpec(s.name, s.shape, s.dtype, guess_layout(s.shape, "torch")) for s in specs]
+
+
+def _identifier(name: str) -> str:
+    """A dimension name torch.export takes (a Python identifier)."""
+    text = "".join(c if c.isalnum() or c == "_" else "_" for c in name)
+    return text if text and not text[0].isdigit() else f"d_{text}"
+
+
+def _program_specs(program: Any) -> list[TensorSpec]:
+    """An ExportedProgram's user inputs: symbolic dims keep their symbol, token inputs their vocabulary."""
+    specs = []
+    vocab = _embedding_vocabularies(program)
+    for node in program.graph.nodes:
+        if node.op == "placeholder" and node.name in program.graph_signature.user_inputs:
+            val = node.meta.get("val")
+            shape = tuple(d if isinstance(d, int) else None for d in val.shape)
+            dims = tuple(None if isinstance(d, int) else str(d) for d in val.shape)
+            spec = TensorSpec(
+                name=node.name,
+                shape=shape,
+                dtype=str(val.dtype).removeprefix("torch."),
+                layout=guess_layout(shape, "torch"),
+                dims=dims if any(dims) else (),
+            )
+            specs.append(replace(spec, kind="tokens", high=float(vocab[node.name])) if node.name in vocab else spec)
+    return specs
+
+
+def _program_ranges(program: Any) -> dict[str, DimRange]:
+    """The bounds torch.export recorded for its symbolic dims (unbounded ones are left out)."""
+    out = {}
+    for symbol, bounds in program.range_constraints.items():
+        try:
+            low, high = int(bounds.lower), int(bounds.upper)
+        except (TypeError, ValueError, OverflowError):
+            continue  # an unbounded dimension: its size comes from the user
+        if 0 < high < 1 << 31:
+            out[str(symbol)] = DimRange(max(low, 1), high)
+    return out
+
+
+def _embedding_vocabularies(program: Any) -> dict[str, int]:
+    """User inputs used as embedding indices: the table's row count."""
+    import torch
+
+    out = {}
+    for node in program.graph.nodes:
+        if node.op == "call_function" and node.target is torch.ops.aten.embedding.default:
+            weight, indices = node.args[0], node.args[1]
+            if getattr(indices, "op", None) == "placeholder" and "val" in getattr(weight, "meta", {}):
+                out[indices.name] = int(weight.meta["val"].shape[0])
+    return out
 
 
 def _example_specs(obj: Any, examples: Sequence[Any]) -> list[TensorSpec]:

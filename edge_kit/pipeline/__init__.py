@@ -124,7 +124,12 @@ def manifest(ctx: ExportContext) -> dict[str, Any]:
         inputs=[s.to_dict() for s in runner.inputs],
         source_inputs=[s.to_dict() for s in source.inputs],
         outputs=[s.to_dict() for s in outputs],
-        validation={**comparison.to_dict(), "inputs": ctx.batches_desc},
+        validation={
+            **comparison.to_dict(),
+            "inputs": ctx.batches_desc,
+            **({"sizes": ctx.size_checks} if ctx.size_checks else {}),
+        },
+        **({"dynamic_dims": {k: r.to_dict() for k, r in source.ranges.items()}} if source.ranges else {}),
         **extra,
         versions=_versions(ctx),
         timings_s={k: round(v, 3) for k, v in ctx.timings.items()},

@@ -24,6 +24,8 @@ class ExportRequest:
     output: Path | None = None
     input_shapes: list[tuple[int, ...]] = field(default_factory=list)
     input_dtypes: list[str] = field(default_factory=list)
+    input_specs: Any = ()  # per input: "KEY=SHAPE[:DTYPE][:VALUES]" strings, InputSpecs, or {name: dict}
+    dims: Any = None  # {name: size | "MIN..MAX" | DimRange}: fix or bound dynamic dimensions
     model_class: str | None = None
     trust_model: bool = False
     example_inputs: Any = None  # live models: the inputs that define the signature
@@ -111,6 +113,7 @@ class ExportContext:
     runner: Runner | None = None
     # validate / measure
     comparison: Comparison | None = None
+    size_checks: list[dict[str, Any]] = field(default_factory=list)  # validation at other dynamic sizes
     accuracy: dict[str, Any] | None = None
     manifest: dict[str, Any] | None = None
 

@@ -39,10 +39,19 @@ NOT_ROUTE_FAILURES = (UsageError, DataError, TrustError, OutputError)
 
 
 def load(ctx: ExportContext) -> None:
+    from edge_kit.inputspec import input_specs, sizes
     from edge_kit.models import LoadOptions, from_object, load_model
 
     req = ctx.request
-    options = LoadOptions(req.input_shapes, req.input_dtypes, req.model_class, req.trust_model, req.example_inputs)
+    options = LoadOptions(
+        req.input_shapes,
+        req.input_dtypes,
+        req.model_class,
+        req.trust_model,
+        req.example_inputs,
+        input_specs(req.input_specs),
+        sizes(req.dims),
+    )
     if req.params is not None:
         options.extra["params"] = req.params
     if isinstance(req.model, (str, Path)):
@@ -53,6 +62,8 @@ def load(ctx: ExportContext) -> None:
                 input_dtypes=req.input_dtypes,
                 model_class=req.model_class,
                 trust=req.trust_model,
+                input_specs=options.input_specs,
+                dims=options.dims,
             )
     else:
         with progress.step(f"reading the {type(req.model).__name__}"):
@@ -294,6 +305,45 @@ def validate(ctx: ExportContext) -> None:
         if ctx.runner is None:
             ctx.runner = fmt.load(ctx.staged, source.inputs)
         ctx.comparison = compare(source, ctx.runner, ctx.batches, tolerance)
+        ctx.size_checks = _at_sizes(ctx, tolerance)
+    failed = [c for c in ctx.size_checks if c["status"] != "ok"]
+    if failed:
+        reasons = [f"at {_sizes_text(c['dims'])}: {'; '.join(c['reasons'])}" for c in failed]
+        ctx.comparison = replace(ctx.comparison, status="mismatch", reasons=(*ctx.comparison.reasons, *reasons))
+
+
+def _sizes_text(sizes: dict[str, int]) -> str:
+    return ", ".join(f"{k}={v}" for k, v in sizes.items())
+
+
+def _at_sizes(ctx: ExportContext, tolerance: Any) -> list[dict[str, Any]]:
+    """The artifact against the source at the min, middle and max of every dynamic dimension."""
+    from edge_kit.signature import Signature
+
+    source, runner = ctx.need_source(), ctx.runner
+    assert runner is not None
+    checks = []
+    for sizes in Signature(source.inputs, source.ranges).size_sets():
+        specs = [s.at(sizes) for s in source.inputs]
+        batches = random_inputs(
+            specs,
+            min(3, ctx.request.num_samples),
+            seed=1,
+            low=ctx.request.input_range[0],
+            high=ctx.request.input_range[1],
+        )
+        result = compare(source, runner, batches, tolerance)
+        checks.append(
+            {
+                "dims": sizes,
+                "status": result.status,
+                "max_abs_diff": result.max_abs_diff,
+                "cosine_similarity": result.cosine_similarity,
+                "reasons": list(result.reasons),
+            }
+        )
+        progress.log(f"  at {_sizes_text(sizes)}: {result.status}, max abs diff {result.max_abs_diff:.2e}")
+    return checks
 
 
 def publish(ctx: ExportContext) -> Path:

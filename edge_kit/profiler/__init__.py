@@ -97,13 +97,20 @@ def _artifact(path: Path) -> dict[str, Any]:
 
 
 def _manifest_inputs(artifact: dict[str, Any], folder: Path) -> Path | None:
-    """Random inputs of the manifest's concrete shapes when the artifact declares dynamic dims."""
-    specs, concrete = artifact.get("inputs") or [], artifact.get("source_inputs") or []
-    if not any(None in s["shape"] for s in specs) or len(concrete) != len(specs):
-        return None
+    """Inputs as the export knew them (its concrete sizes, token ids in the vocabulary, masks,
+    constants such as a sample rate) when the artifact alone cannot say: it declares dynamic
+    dims, or an input takes values random numbers would break."""
+    from dataclasses import replace
+
     from edge_kit.signature import TensorSpec, random_inputs
 
-    shaped = [TensorSpec(s["name"], tuple(c["shape"]), s["dtype"]) for s, c in zip(specs, concrete)]
+    specs, concrete = artifact.get("inputs") or [], artifact.get("source_inputs") or []
+    if len(concrete) != len(specs):
+        return None
+    sources = [TensorSpec.from_dict(c) for c in concrete]
+    if not any(None in s["shape"] for s in specs) and all(s.kind == "data" for s in sources):
+        return None
+    shaped = [replace(c, name=s["name"], dtype=s["dtype"]) for s, c in zip(specs, sources)]
     path = folder / "inputs.npz"
     np.savez(path, **{s.name: a for s, a in zip(shaped, random_inputs(shaped, 1, seed=0)[0])})
     return path

@@ -167,21 +167,42 @@ def _strict_qdq() -> Iterator[None]:
         api.ConvertToTFLConfig = original
 
 
+@contextlib.contextmanager
+def _static_hint(source: Any) -> Iterator[None]:
+    """litert-torch failing on a model with dynamic dimensions: one line naming the size to fix."""
+    try:
+        yield
+    except Exception as exc:
+        if not source.ranges:
+            raise
+        from edge_kit.errors import ExportError
+
+        dims = ", ".join(f"{n} ({r.min}..{r.max})" for n, r in source.ranges.items())
+        fix = " ".join(f"--dim {n}={r.max}" for n, r in source.ranges.items())
+        raise ExportError(
+            f"litert-torch cannot keep the dynamic dimension(s) {dims} in a tflite model "
+            f"({type(exc).__name__}: {(str(exc).splitlines() or [''])[0][:120]})",
+            hint=f"pass {fix} to make the tflite at one size (onnx and executorch keep it dynamic)",
+        ) from exc
+
+
 def torch(source: Any, options: ExportOptions) -> bytes:
     """A PyTorch source at `options.precision` through litert-torch, as TFLite bytes."""
     litert_torch = import_litert_torch()
     from litert_torch.quantize.quant_config import QuantConfig
 
-    if options.precision == "fp32":
-        return bytes(litert_torch.convert(source.module(), source.example_inputs()).model_content())
-    if options.precision == "fp16":
-        return _fp16_weights(litert_torch.convert(source.module(), source.example_inputs()).model_content())
+    dynamic = source.dynamic_shapes()
+    if options.precision in ("fp32", "fp16"):
+        with _static_hint(source):
+            model = litert_torch.convert(source.module(), source.example_inputs(), dynamic_shapes=dynamic)
+        content = bytes(model.model_content())
+        return content if options.precision == "fp32" else _fp16_weights(content)
     quantizer = _litert_quantizer(options)
     calibration = options.calibration if options.precision == "int8" else None
     module = pt2e.quantize(source, quantizer, calibration, fold_quantize=False, keep_all=bool(options.keep_float))
-    with _strict_qdq():
+    with _strict_qdq(), _static_hint(source):
         model = litert_torch.convert(
-            module, source.example_inputs(), quant_config=QuantConfig(pt2e_quantizer=quantizer)
+            module, source.example_inputs(), quant_config=QuantConfig(pt2e_quantizer=quantizer), dynamic_shapes=dynamic
         )
     return model.model_content()
 
