@@ -6,19 +6,17 @@ registered in `edge_kit.package.core.PLATFORMS`; adding one is adding a module.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edge_kit.errors import EdgeKitError
 from edge_kit.package.archive import Entry
+from edge_kit.package.wrappers import FILTERS
+from edge_kit.report.templates import Templates
 
-PLACEHOLDER = re.compile(r"@@([A-Z0-9_]+)@@")
 SUFFIXES = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte"}
 
 
@@ -78,23 +76,13 @@ class VerifyCheck:
     manifest: dict[str, Any]
 
 
-def template(path: str) -> str:
-    """The text of a package-data template under edge_kit/package/templates/."""
-    return resources.files("edge_kit.package").joinpath("templates", *path.split("/")).read_text("utf-8")
-
-
-def render(path: str, values: dict[str, str]) -> str:
-    """A template with every `@@KEY@@` replaced; a placeholder without a value is a bug."""
-    text = template(path)
-    missing = sorted({key for key in PLACEHOLDER.findall(text) if key not in values})
-    if missing:
-        raise EdgeKitError(f"internal: template {path} needs values for {', '.join(missing)}")
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+# jinja2 templates under edge_kit/package/templates/ (Kotlin, Swift, Python, READMEs, Dockerfile, XML).
+TEMPLATES = Templates("edge_kit.package", filters=FILTERS)
 
 
 @cache
 def _dependency_table() -> dict[str, Any]:
-    return tomllib.loads(template("dependencies.toml"))
+    return tomllib.loads(TEMPLATES.text("dependencies.toml"))
 
 
 def runtime_name(fmt: str) -> str:
@@ -113,20 +101,3 @@ def dependency_lines(fmt: str, kind: str, versions: dict[str, str]) -> list[str]
         if versions.get(manifest_key):
             values[key] = str(versions[manifest_key]).split("+")[0]
     return [line.format(**values) for line in table[fmt][kind]]
-
-
-def kotlin_floats(values: list[float]) -> str:
-    return ", ".join(f"{float(v)!r}f" for v in values)
-
-
-def shape_text(shape: list[int]) -> str:
-    return ", ".join(str(int(d)) for d in shape)
-
-
-SECTION = re.compile(r"^// == (\w+) ==$", re.M)
-
-
-def template_sections(text: str) -> dict[str, str]:
-    """A runner template's `// == name ==` sections (imports, runner, helpers) by name."""
-    parts = SECTION.split(text)
-    return {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}
