@@ -1,6 +1,10 @@
-"""Point labels that overlap neither each other nor the markers: a small greedy placer.
+"""Chart labels: long names shortened so they stay apart, and point labels placed without overlaps.
 
-Each label tries offsets around its point, nearest first (right, above-right, below-right,
+Axis labels longer than MAX_LABEL lose their middle (`shorten`); when that makes two of them
+read the same (ONNX node paths differ in the middle: /features/features.16/conv/...), each keeps
+its first word and the part around where it differs from the others instead (`shorten_all`).
+
+Point labels (`place_labels`): each tries offsets around its point, nearest first (right, above-right, below-right,
 above, below, left, ...), and takes the first box that stays inside the axes and clears every
 marker and every label placed before it; far offsets get a thin leader line. When nothing is
 free it takes the box with the least overlap. Deterministic: same points, same placement.
@@ -10,12 +14,15 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from itertools import takewhile
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
+MAX_LABEL = 34  # characters of an axis label
+SEPARATORS = "/._ :"
 Box = tuple[float, float, float, float]  # x0, y0, x1, y1 in display pixels
 
 DIRECTIONS = ((1, 0), (1, 1), (1, -1), (0, 1), (0, -1), (-1, 0), (-1, 1), (-1, -1))
@@ -23,6 +30,41 @@ RADII = (7, 13, 22, 34, 48)  # points from the marker's centre
 LEADER = 22  # from this offset on, a thin line joins the label to its point
 FONT_SIZE = 8
 GAP = 2.0  # pixels kept clear around each label
+
+
+def shorten(text: str, limit: int = MAX_LABEL) -> str:
+    """`text`, or its start and end around an ellipsis when longer than `limit`."""
+    if len(text) <= limit:
+        return text
+    head = (limit - 1) // 2
+    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
+
+
+def shorten_all(texts: Sequence[str], limit: int = MAX_LABEL) -> list[str]:
+    """`shorten` each text; texts that would then read the same keep the part that tells them apart."""
+    short = [shorten(t, limit) for t in texts]
+    return [
+        s
+        if short.count(s) == 1
+        else _around_difference(t, [o for o, so in zip(texts, short) if so == s and o != t], limit)
+        for t, s in zip(texts, short)
+    ]
+
+
+def _around_difference(text: str, siblings: list[str], limit: int) -> str:
+    """The first word of `text`, then a window starting a little before where it differs from `siblings`."""
+    if not siblings:  # the very same text twice: nothing tells them apart
+        return shorten(text, limit)
+    first = max(sum(1 for _ in takewhile(lambda ab: ab[0] == ab[1], zip(text, other))) for other in siblings)
+    head = text.split(" ", 1)[0] + " " if " " in text[:first] else ""
+    head = head if len(head) <= limit // 3 else ""
+    room = limit - len(head) - 2  # two ellipses at most
+    start = max(len(head), first - room // 3)
+    cut = max((text.rfind(sep, len(head), start) for sep in SEPARATORS), default=-1)
+    if cut >= len(head) and start - cut <= 8:
+        start = cut + 1  # begin after a separator: "features.16/…" rather than "tures.16/…"
+    body = text[start : start + room]
+    return head + ("…" if start > len(head) else "") + body + ("…" if start + room < len(text) else "")
 
 
 def _overlap(a: Box, b: Box) -> float:

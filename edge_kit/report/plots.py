@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from edge_kit.report.labels import place_labels
+from edge_kit.report.labels import place_labels, shorten_all
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -22,7 +22,6 @@ if TYPE_CHECKING:
 
 PALETTE = ("#2563eb", "#16a34a", "#dc2626", "#9333ea", "#ea580c", "#0891b2", "#ca8a04", "#4b5563")
 WIDTH_IN = 7.2  # inches at 72 pt each: 518 pt, about 690 CSS px
-MAX_LABEL = 34  # characters of an axis label before its middle is elided
 STYLE: dict[str, Any] = {
     "svg.fonttype": "none",  # text stays <text>: small files, selectable, the page's font
     "font.family": "sans-serif",
@@ -53,14 +52,6 @@ def pareto_front(points: Sequence[Point]) -> list[Point]:
     """Points not dominated by another (lower x is better, higher y is better)."""
     front = [p for p in points if not any(q.x <= p.x and q.y >= p.y and (q.x < p.x or q.y > p.y) for q in points)]
     return sorted(front, key=lambda p: p.x)
-
-
-def shorten(text: str, limit: int = MAX_LABEL) -> str:
-    """`text`, or its start and end around an ellipsis when longer than `limit` (ends tell ops apart)."""
-    if len(text) <= limit:
-        return text
-    head = (limit - 1) // 2
-    return text[:head] + "…" + text[len(text) - (limit - 1 - head) :]
 
 
 def _salt(title: str) -> str:
@@ -116,7 +107,7 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, unit: 
         rows = range(len(labels))
         colours = [PALETTE[i % len(PALETTE)] for i in rows]
         bars = ax.barh(rows, values, height=0.7, color=colours)
-        ax.set_yticks(rows, [shorten(str(label)) for label in labels])
+        ax.set_yticks(rows, shorten_all([str(label) for label in labels]))
         ax.invert_yaxis()  # the first label on top
         ax.tick_params(axis="y", length=0)
         ax.grid(axis="x")
@@ -130,6 +121,13 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], title: str, unit: 
     return _chart(title, 0.75 + 0.24 * len(labels), draw)
 
 
+def _ticks(integer: bool = False) -> Any:
+    """At most 7 ticks at 1, 2, 2.5 or 5 times a power of ten: labels that never touch."""
+    from matplotlib.ticker import MaxNLocator
+
+    return MaxNLocator(nbins=6, steps=[1, 2, 2.5, 5, 10], integer=integer)
+
+
 def _short(value: float, _position: object = None) -> str:
     """Tick text for large numbers: 350k, 1.5M."""
     for size, suffix in ((1e9, "G"), (1e6, "M"), (1e3, "k")):
@@ -139,10 +137,10 @@ def _short(value: float, _position: object = None) -> str:
 
 
 def _value_axis(ax: Axes, values: list[float]) -> None:
-    """At most 7 ticks (their labels never touch), whole numbers for counts, 350k for large values."""
-    from matplotlib.ticker import FuncFormatter, MaxNLocator
+    """Few ticks, whole numbers for counts, 350k for large values."""
+    from matplotlib.ticker import FuncFormatter
 
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6, integer=all(v.is_integer() for v in values)))
+    ax.xaxis.set_major_locator(_ticks(integer=all(v.is_integer() for v in values)))
     if max(values) >= 1e4:
         ax.xaxis.set_major_formatter(FuncFormatter(_short))
 
@@ -170,15 +168,13 @@ def histogram(samples: Sequence[float], title: str, unit: str = "ms", bins: int 
     ordered = sorted(samples)
 
     def draw(fig: Figure) -> None:
-        from matplotlib.ticker import MaxNLocator
-
         ax = fig.add_subplot()
         ax.hist(ordered, bins=min(bins, max(len(set(ordered)), 1)), color=PALETTE[0], edgecolor="white")
         for name, q, colour in (("p50", 0.5, PALETTE[1]), ("p90", 0.9, PALETTE[2])):
             value = ordered[min(len(ordered) - 1, int(q * (len(ordered) - 1) + 0.5))]
             ax.axvline(value, color=colour, linestyle="--", linewidth=1.5, label=f"{name} {value:.4g} {unit}")
-        ax.yaxis.set_major_locator(MaxNLocator(integer=True))
-        ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+        ax.yaxis.set_major_locator(_ticks(integer=True))
+        ax.xaxis.set_major_locator(_ticks())
         ax.ticklabel_format(axis="x", useOffset=False)
         ax.grid(axis="y")
         ax.set(title=title, xlabel=unit, ylabel="runs")
@@ -219,14 +215,12 @@ def scatter(points: Sequence[Point], title: str, x_label: str, y_label: str) -> 
 
 
 def _scatter_axes(ax: Axes, points: Sequence[Point], title: str, x_label: str, y_label: str) -> None:
-    from matplotlib.ticker import MaxNLocator
-
     x_hi = max(p.x for p in points)
     y_lo, y_hi = min(p.y for p in points), max(p.y for p in points)
     margin = 1.0 if y_hi == y_lo else 0.12 * (y_hi - y_lo)
     ax.set_xlim(0, x_hi * 1.25 if x_hi > 0 else 1.0)
     ax.set_ylim(y_lo - margin, y_hi + margin)
-    ax.xaxis.set_major_locator(MaxNLocator(nbins=6))
+    ax.xaxis.set_major_locator(_ticks())
     ax.ticklabel_format(useOffset=False)
     ax.grid(True)
     ax.set(title=title, xlabel=x_label, ylabel=y_label)

@@ -13,7 +13,7 @@ from itertools import combinations
 import pytest
 
 from edge_kit.report import plots
-from edge_kit.report.labels import place_labels
+from edge_kit.report.labels import MAX_LABEL, place_labels, shorten, shorten_all
 from tests.conftest import ROOT
 
 SVG = "{http://www.w3.org/2000/svg}"
@@ -85,12 +85,22 @@ def test_every_bar_is_named_on_the_y_axis_and_long_names_keep_both_ends():
     for op in OPS[:4]:
         assert op in texts
     long = OPS[4]
-    short = plots.shorten(long)
+    short = shorten(long)
     assert short in texts and long not in texts
-    assert len(short) == plots.MAX_LABEL and short.startswith(long[:10]) and short.endswith(long[-10:]) and "…" in short
+    assert len(short) == MAX_LABEL and short.startswith(long[:10]) and short.endswith(long[-10:]) and "…" in short
     assert {"13.1 ms", "2.56 ms", "0.29 ms"} <= set(texts)  # each value at its bar's end
     assert "time per run by operator" in texts and "ms" in texts  # title and axis label
     assert html.escape(OPS[3], quote=False) in CHARTS["bar"]()  # escaped, not injected
+
+
+def test_long_names_that_differ_in_the_middle_stay_distinct_and_keep_their_op_type():
+    paths = [f"FusedConv /features/features.{i}/conv/conv.0/conv.0.0/Conv" for i in (1, 2, 10, 16)]
+    names = shorten_all([*paths, "MaxPool node_max_pool2d"])
+    assert len(set(names)) == len(names) and names[-1] == "MaxPool node_max_pool2d"
+    assert all(len(n) <= MAX_LABEL and n.startswith("FusedConv …features.") for n in names[:-1])
+    assert [n.split("features.")[1].split("/")[0] for n in names[:-1]] == ["1", "2", "10", "16"]
+    texts = _texts(plots.bar_chart(paths, [4.0, 3.0, 2.0, 1.0], "estimated device time by operator", "ms"))
+    assert set(names[:-1]) <= set(texts)
 
 
 def test_the_histogram_names_p50_and_p90_in_a_legend_not_over_the_bars():

@@ -12,7 +12,7 @@ import pytest
 
 from edge_kit.bench import report as bench_report
 from edge_kit.profile import report as profile_report
-from edge_kit.report.plots import shorten
+from edge_kit.report.labels import shorten_all
 
 DATA = Path(__file__).parent / "data"
 SVG = "{http://www.w3.org/2000/svg}"
@@ -47,9 +47,9 @@ def test_profile_report_folder_keeps_the_json_and_draws_every_section(tmp_path: 
     assert_self_contained(page)
     latency, ops, estimated, memory, instructions = _svgs(page)
     assert {"p50 14.19 ms", "p90 14.19 ms"} <= _texts(latency)
-    assert {shorten(r["op"]) for r in report["ops"]["by_op_type"]} <= _texts(ops)
+    assert set(shorten_all([r["op"] for r in report["ops"]["by_op_type"]])) <= _texts(ops)
     rows, _ = profile_report.estimated_op_rows(report)
-    assert {shorten(op) for op, _ in rows} <= _texts(estimated)
+    assert set(shorten_all([op for op, _ in rows])) <= _texts(estimated)
     assert {"peak RSS", "bare runtime", "increase over runtime", "model file"} <= _texts(memory)
     assert {k for k, v in report["instructions"]["per_inference"].items() if v} <= _texts(instructions)
     text = (tmp_path / "out" / "profile.md").read_text()
