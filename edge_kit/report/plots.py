@@ -66,7 +66,8 @@ def _figure(title: str, height_in: float) -> Iterator[Figure]:
     from matplotlib.figure import Figure
 
     salt = _salt(title)
-    with matplotlib.rc_context({**STYLE, "svg.hashsalt": salt, "svg.id": salt}):
+    rc: Any = {**STYLE, "svg.hashsalt": salt, "svg.id": salt}  # ids: fixed, and distinct per chart
+    with matplotlib.rc_context(rc):
         fig = Figure(figsize=(WIDTH_IN, height_in), layout="constrained")
         FigureCanvasAgg(fig)  # text is measured with Agg; savefig(format="svg") writes the SVG
         yield fig
