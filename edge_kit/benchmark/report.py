@@ -7,7 +7,9 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit.fsutil import write_text_atomic
-from edge_kit.report import svg
+from edge_kit.report.templates import Templates, markup
+
+TEMPLATES = Templates("edge_kit.report")
 
 COLUMNS = ("", "cell", "size", "accuracy", "drop", "est. device p50", "emulated p50", "peak mem", "speedup", "note")
 
@@ -106,110 +108,90 @@ def text(board: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
+def _context(board: dict[str, Any], icons: bool) -> dict[str, Any]:
+    tables = (
+        [{"headers": h, "rows": rows} for h, rows in device_tables(board)] if board.get("devices") else [None, None]
+    )
+    return {
+        "title": f"edgekit bench: {Path(board['model']).name} on {board['target']['name']}",
+        "board": board,
+        "columns": columns(board),
+        "rows": table_rows(board, icons=icons),
+        "devices": tables[0],
+        "errors": tables[1],
+    }
+
+
 def markdown(board: dict[str, Any]) -> str:
-    rows = table_rows(board)
-    out = [
-        f"# edgekit bench: {Path(board['model']).name} on {board['target']['name']}",
-        "",
-        f"**Recommended: {board['recommended'] or 'none'}** — {board['recommendation']}.",
-        "",
-        "Estimated device latency comes from instruction counts under the target's CPU model (see each "
-        "cell's profile); emulated latency is QEMU wall time, not device time.",
-        "",
-        *_md_table(columns(board), rows),
-    ]
-    if board.get("devices"):
-        (dh, drows), (eh, erows) = device_tables(board)
-        out += [
-            "",
-            "## Devices",
-            "",
-            "Each cell's artifact profiled on each device over SSH "
-            "(`edgekit profile --device`), one job per device at a time unless its `concurrency` says more.",
-            "",
-            *_md_table(dh, drows),
-            "",
-            "## Estimate vs measured",
-            "",
-            "The estimate from emulated instruction counts against the p50 measured on devices of the same "
-            "target; error = (estimated - measured) / measured.",
-            "",
-            *_md_table(eh, erows),
-        ]
-    return "\n".join(out) + "\n"
+    return TEMPLATES.render("bench.md.j2", **_context(board, icons=True))
 
 
-def _md_table(headers: tuple[str, ...], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)] + [
-        "| " + " | ".join(str(c).replace("|", "/") for c in r) + " |" for r in rows
-    ]
+def _points(board: dict[str, Any]) -> list[Any]:
+    from edge_kit.report.plots import Point
 
-
-def _points(board: dict[str, Any]) -> list[svg.Point]:
     points = []
     for r in board["rows"]:
         acc = (r.get("accuracy") or {}).get("value")
         x = r.get("estimated_ms") or r.get("emulated_p50_ms")
         if acc is not None and x:
-            points.append(svg.Point(r["cell"], float(x), float(acc), r["cell"] == board["recommended"]))
+            points.append(Point(r["cell"], float(x), float(acc), r["cell"] == board["recommended"]))
     return points
 
 
-def html(board: dict[str, Any]) -> str:
+def charts(board: dict[str, Any], winner: dict[str, Any] | None) -> dict[str, Any]:
+    """The leaderboard's inline SVG charts by name (None where there is nothing to plot)."""
+    from edge_kit.report import plots
+
     rows, done = board["rows"], [r for r in board["rows"] if r.get("size_bytes")]
     basis = "estimated device p50 (ms)" if any(r.get("estimated_ms") for r in rows) else "emulated p50 (ms)"
-    sections = [
-        (
-            "",
-            f"<p><b>Recommended: {svg._esc(board['recommended'] or 'none')}</b> — "
-            f"{svg._esc(board['recommendation'])}</p>" + svg.table(columns(board), table_rows(board, icons=False)),
+    mem = [r for r in done if r.get("peak_memory_kb")]
+    svgs = {
+        "scatter": plots.scatter(
+            _points(board), "latency vs accuracy (Pareto front in green)", basis, "accuracy / agreement (%)"
         ),
-        (
-            "Latency vs accuracy",
-            svg.scatter(
-                _points(board), "latency vs accuracy (Pareto front in green)", basis, "accuracy / agreement (%)"
-            ),
+        "size": plots.bar_chart(
+            [r["cell"] for r in done], [r["size_bytes"] / 1e3 for r in done], "artifact size", "kB"
         ),
-        (
-            "Size",
-            svg.bar_chart([r["cell"] for r in done], [r["size_bytes"] / 1e3 for r in done], "artifact size", "kB"),
+        "memory": plots.bar_chart(
+            [r["cell"] for r in mem],
+            [r["peak_memory_kb"] / 1024 for r in mem],
+            "peak memory over the bare runtime",
+            "MB",
         ),
-        (
-            "Memory",
-            svg.bar_chart(
-                [r["cell"] for r in done if r.get("peak_memory_kb")],
-                [r["peak_memory_kb"] / 1024 for r in done if r.get("peak_memory_kb")],
-                "peak memory over the bare runtime",
-                "MB",
-            ),
-        ),
-    ]
-    if board.get("devices"):
-        (dh, drows), (eh, erows) = device_tables(board)
-        sections += [("Devices", svg.table(dh, drows)), ("Estimate vs measured", svg.table(eh, erows))]
-    winner = next((r for r in rows if r["cell"] == board["recommended"]), None)
-    if winner:
-        sections.append((f"Per-op breakdown of the winner ({winner['cell']})", _winner_ops(winner)))
-    return svg.page(f"edgekit bench: {Path(board['model']).name} on {board['target']['name']}", sections)
+        "winner": _winner_chart(winner) if winner else None,
+    }
+    return {name: markup(svg) if svg else None for name, svg in svgs.items()}
 
 
-def _winner_ops(winner: dict[str, Any]) -> str:
+def _winner_chart(winner: dict[str, Any]) -> str | None:
     """Per-op time when the runtime measured it; else the plan's op types (counts, honestly labelled)."""
+    from edge_kit.report import plots
+
     ops = winner.get("ops") or {}
-    timed = ops.get("by_op_type") or []
+    timed = (ops.get("by_op_type") or [])[:12]
     if timed:
-        return svg.bar_chart(
-            [o["op"] for o in timed[:12]],
-            [o["mean_us"] / 1000 for o in timed[:12]],
-            "time per run by operator (emulated)",
-            "ms",
-        )
+        labels, values = [o["op"] for o in timed], [o["mean_us"] / 1000 for o in timed]
+        return plots.bar_chart(labels, values, "time per run by operator (emulated)", "ms")
     types = sorted((ops.get("op_types") or {}).items(), key=lambda kv: -kv[1])
-    note = f'<p class="note">{svg._esc(ops.get("note", "per-op timings not available"))}</p>'
     if not types:
-        return note
-    return note + svg.bar_chart(
-        [k for k, _ in types], [float(v) for _, v in types], "operators in the execution plan (count, no timings)", ""
+        return None
+    title = "operators in the execution plan (count, no timings)"
+    return plots.bar_chart([k for k, _ in types], [float(v) for _, v in types], title)
+
+
+def _winner_note(winner: dict[str, Any] | None) -> str | None:
+    ops = (winner or {}).get("ops") or {}
+    return None if not winner or ops.get("by_op_type") else ops.get("note", "per-op timings not available")
+
+
+def html(board: dict[str, Any]) -> str:
+    winner = next((r for r in board["rows"] if r["cell"] == board["recommended"]), None)
+    return TEMPLATES.render(
+        "bench.html.j2",
+        **_context(board, icons=False),
+        charts=charts(board, winner),
+        winner=winner and winner["cell"],
+        winner_note=_winner_note(winner),
     )
 
 

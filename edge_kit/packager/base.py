@@ -6,17 +6,14 @@ registered in `edge_kit.packager.core.PLATFORMS`; adding one is adding a module.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from edge_kit.errors import EdgeKitError
 from edge_kit.packager.archive import Entry
-
-PLACEHOLDER = re.compile(r"@@([A-Z0-9_]+)@@")
+from edge_kit.packager.wrappers import FILTERS
+from edge_kit.report.templates import Templates
 
 
 @dataclass(frozen=True)
@@ -81,18 +78,8 @@ class VerifyCheck:
     manifest: dict[str, Any]
 
 
-def template(path: str) -> str:
-    """The text of a package-data template under edge_kit/packager/templates/."""
-    return resources.files("edge_kit.packager").joinpath("templates", *path.split("/")).read_text("utf-8")
-
-
-def render(path: str, values: dict[str, str]) -> str:
-    """A template with every `@@KEY@@` replaced; a placeholder without a value is a bug."""
-    text = template(path)
-    missing = sorted({key for key in PLACEHOLDER.findall(text) if key not in values})
-    if missing:
-        raise EdgeKitError(f"internal: template {path} needs values for {', '.join(missing)}")
-    return PLACEHOLDER.sub(lambda m: values[m.group(1)], text)
+# jinja2 templates under edge_kit/packager/templates/ (Kotlin, Swift, Python, READMEs, Dockerfile, XML).
+TEMPLATES = Templates("edge_kit.packager", filters=FILTERS)
 
 
 def runtime_name(fmt: str) -> str:
@@ -111,20 +98,3 @@ def dependency_lines(fmt: str, kind: str, versions: dict[str, str]) -> list[str]
         key: str(versions.get(dist) or default).split("+")[0] for key, (dist, default) in found.package_versions.items()
     }
     return [line.format(**values) for line in found.package_dependencies.get(kind, ())]
-
-
-def kotlin_floats(values: list[float]) -> str:
-    return ", ".join(f"{float(v)!r}f" for v in values)
-
-
-def shape_text(shape: list[int]) -> str:
-    return ", ".join(str(int(d)) for d in shape)
-
-
-SECTION = re.compile(r"^// == (\w+) ==$", re.M)
-
-
-def template_sections(text: str) -> dict[str, str]:
-    """A runner template's `// == name ==` sections (imports, runner, helpers) by name."""
-    parts = SECTION.split(text)
-    return {parts[i]: parts[i + 1].strip("\n") for i in range(1, len(parts) - 1, 2)}

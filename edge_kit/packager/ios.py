@@ -12,64 +12,29 @@ from __future__ import annotations
 from edge_kit import __version__
 from edge_kit.packager import readme, wrappers
 from edge_kit.packager.archive import Entry, sha256_hex, sums_entry
-from edge_kit.packager.base import Bundle, Platform, render, runtime_name, template, template_sections
-
-
-def _sections(fmt: str, values: dict[str, str]) -> dict[str, str]:
-    return template_sections(template(f"ios/runner_{fmt}.swift").replace("@@CLASS@@", values["CLASS"]))
-
-
-def _list(values: list[str]) -> str:
-    return ", ".join(values)
-
-
-def _str(text: str) -> str:
-    return wrappers.string_literal(text, "swift")
-
-
-def _floats(values: list[float]) -> str:
-    return "[" + ", ".join(repr(float(v)) for v in values) + "]"
-
-
-def _ints(values: list[int]) -> str:
-    return "[" + ", ".join(str(int(v)) for v in values) + "]"
+from edge_kit.packager.base import TEMPLATES, Bundle, Platform, runtime_name
 
 
 def swift_source(bundle: Bundle) -> str:
-    """The wrapper class for this bundle's runtime, constants filled from the metadata."""
-    c = wrappers.constants(bundle.metadata)
+    """The wrapper class for this bundle's runtime (ios/runner_<format>.swift.j2 extends Model.swift.j2)."""
     first = bundle.metadata["inputs"][0]
     stem, ext = bundle.model_file.rsplit(".", 1)
-    values = {
-        "EDGEKIT_VERSION": __version__,
-        "MODEL_FILE": bundle.model_file,
-        "FORMAT": bundle.format,
-        "PRECISION": str(bundle.metadata["model"]["precision"]),
-        "RUNTIME": runtime_name(bundle.format),
-        "CLASS": bundle.class_name,
-        "MODEL_STEM": stem,
-        "MODEL_EXT": ext,
-        "METADATA_STEM": bundle.metadata_file.removesuffix(".json"),
-        "MODEL_SHA256": sha256_hex(bundle.model),
-        "INPUT0_SHAPE": str(first["shape"]),
-        "INPUT0_LAYOUT": str(first["layout"] or "none"),
-        "INPUT_NAMES": _list([_str(n) for n in c["input_names"]]),
-        "INPUT_SHAPES": _list([_ints(s) for s in c["input_shapes"]]),
-        "INPUT_DTYPES": _list([_str(d) for d in c["input_dtypes"]]),
-        "INPUT_QUANT_SCALES": _floats(c["input_quant_scales"])[1:-1],
-        "INPUT_QUANT_ZERO_POINTS": _ints(c["input_quant_zero_points"])[1:-1],
-        "NORM_SCALES": _floats(c["norm_scales"])[1:-1],
-        "NORM_MEANS": _list([_floats(m) for m in c["norm_means"]]),
-        "NORM_STDS": _list([_floats(s) for s in c["norm_stds"]]),
-        "NORM_CHANNEL_STRIDES": _ints(c["norm_channel_strides"])[1:-1],
-        "OUTPUT_NAMES": _list([_str(n) for n in c["output_names"]]),
-        "OUTPUT_SHAPES": _list([_ints(s) for s in c["output_shapes"]]),
-        "OUTPUT_DTYPES": _list([_str(d) for d in c["output_dtypes"]]),
-        "OUTPUT_QUANT_SCALES": _floats(c["output_quant_scales"])[1:-1],
-        "OUTPUT_QUANT_ZERO_POINTS": _ints(c["output_quant_zero_points"])[1:-1],
-    }
-    runtime = _sections(bundle.format, values)
-    return render("ios/Model.swift", {**values, "RUNTIME_IMPORTS": runtime["imports"], "RUNNER": runtime["runner"]})
+    return TEMPLATES.render(
+        f"ios/runner_{bundle.format}.swift.j2",
+        edgekit_version=__version__,
+        model_file=bundle.model_file,
+        format=bundle.format,
+        precision=bundle.metadata["model"]["precision"],
+        runtime=runtime_name(bundle.format),
+        class_name=bundle.class_name,
+        model_stem=stem,
+        model_ext=ext,
+        metadata_stem=bundle.metadata_file.removesuffix(".json"),
+        model_sha256=sha256_hex(bundle.model),
+        input0_shape=first["shape"],
+        input0_layout=first["layout"] or "none",
+        **wrappers.constants(bundle.metadata),
+    )
 
 
 def entries(bundle: Bundle) -> list[Entry]:
@@ -80,9 +45,11 @@ def entries(bundle: Bundle) -> list[Entry]:
         Entry(f"{folder}{bundle.class_name}.swift", swift_source(bundle).encode()),
         Entry(
             f"{resources}Info.plist",
-            render(
-                "ios/Info.plist",
-                {"BUNDLE_ID": f"edgekit.models.{bundle.name}", "CLASS": bundle.class_name, "VERSION": bundle.version},
+            TEMPLATES.render(
+                "ios/Info.plist.j2",
+                bundle_id=f"edgekit.models.{bundle.name}",
+                class_name=bundle.class_name,
+                version=bundle.version,
             ).encode(),
         ),
         Entry(f"{resources}{bundle.model_file}", bundle.model),

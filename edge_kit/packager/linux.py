@@ -17,7 +17,7 @@ from typing import Any
 from edge_kit import __version__
 from edge_kit.packager import readme
 from edge_kit.packager.archive import Entry, sums_entry
-from edge_kit.packager.base import Bundle, Platform, VerifyCheck, render, runtime_name, template
+from edge_kit.packager.base import TEMPLATES, Bundle, Platform, VerifyCheck, runtime_name
 from edge_kit.packager.wheel import PURE_TAG, WheelSpec, build_wheel
 from edge_kit.registry import get_format
 
@@ -68,20 +68,20 @@ def wheel_files(bundle: Bundle) -> list[Entry]:
     """What the wheel installs into site-packages: the package folder."""
     pkg = package_name(bundle)
     values = {
-        "NAME": bundle.name,
-        "VERSION": bundle.version,
-        "EDGEKIT_VERSION": __version__,
-        "MODEL_FILE": bundle.model_file,
-        "METADATA_FILE": bundle.metadata_file,
-        "FORMAT": bundle.format,
-        "PRECISION": str(bundle.metadata["model"]["precision"]),
-        "RUNTIME": runtime_name(bundle.format),
-        "PACKAGE": pkg,
+        "name": bundle.name,
+        "version": bundle.version,
+        "edgekit_version": __version__,
+        "model_file": bundle.model_file,
+        "metadata_file": bundle.metadata_file,
+        "format": bundle.format,
+        "precision": bundle.metadata["model"]["precision"],
+        "runtime": runtime_name(bundle.format),
+        "package": pkg,
     }
     files = [
-        Entry(f"{pkg}/__init__.py", render("linux/__init__.py.in", values).encode()),
-        Entry(f"{pkg}/__main__.py", render("linux/__main__.py.in", values).encode()),
-        Entry(f"{pkg}/_runtime.py", template("linux/_runtime.py.in").encode()),
+        Entry(f"{pkg}/__init__.py", TEMPLATES.render("linux/__init__.py.j2", **values).encode()),
+        Entry(f"{pkg}/__main__.py", TEMPLATES.render("linux/__main__.py.j2", **values).encode()),
+        Entry(f"{pkg}/_runtime.py", TEMPLATES.text("linux/_runtime.py.in").encode()),
         Entry(f"{pkg}/{bundle.model_file}", bundle.model),
         Entry(f"{pkg}/{bundle.metadata_file}", bundle.metadata_json),
     ]
@@ -95,18 +95,16 @@ def entries(bundle: Bundle) -> list[Entry]:
     spec = wheel_spec(bundle)
     text = readme.linux(bundle, folder.rstrip("/"), spec.filename, package_name(bundle), DOCKER_PLATFORM)
     wheel = build_wheel(spec, wheel_files(bundle), description=text)
-    dockerfile = render(
-        "linux/Dockerfile",
-        {
-            "NAME": bundle.name,
-            "VERSION": bundle.version,
-            "FORMAT": bundle.format,
-            "RUNTIME": runtime_name(bundle.format),
-            "EDGEKIT_VERSION": __version__,
-            "DOCKER_PLATFORM": DOCKER_PLATFORM,
-            "WHEEL": spec.filename,
-            "PACKAGE": package_name(bundle),
-        },
+    dockerfile = TEMPLATES.render(
+        "linux/Dockerfile.j2",
+        name=bundle.name,
+        version=bundle.version,
+        format=bundle.format,
+        runtime=runtime_name(bundle.format),
+        edgekit_version=__version__,
+        docker_platform=DOCKER_PLATFORM,
+        wheel=spec.filename,
+        package=package_name(bundle),
     )
     files = [
         Entry(folder + spec.filename, wheel),

@@ -7,6 +7,7 @@ quantize int8/uint8 inputs and dequantize outputs; these are the numbers they ne
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from edge_kit.errors import UnsupportedError
@@ -76,3 +77,36 @@ def string_literal(text: str, language: str) -> str:
     if language == "kotlin":
         escaped = escaped.replace("$", "\\$")
     return f'"{escaped}"'
+
+
+def kotlin(value: str | float) -> str:
+    """A Kotlin literal: "text" (escaped), 3, 0.5f."""
+    if isinstance(value, str):
+        return string_literal(value, "kotlin")
+    return f"{value!r}f" if isinstance(value, float) else str(int(value))
+
+
+def kotlin_longs(values: list[int]) -> str:
+    return "longArrayOf(" + ", ".join(str(int(v)) for v in values) + ")"
+
+
+def kotlin_floats(values: list[float]) -> str:
+    return "floatArrayOf(" + ", ".join(kotlin(float(v)) for v in values) + ")"
+
+
+def swift(value: Any) -> str:
+    """A Swift literal: "text" (escaped), 3, 0.5, or an array of them ([[1, 10]])."""
+    if isinstance(value, str):
+        return string_literal(value, "swift")
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(swift(v) for v in value) + "]"
+    return repr(value) if isinstance(value, float) else str(int(value))
+
+
+# Filters of the package templates: {{ names | map("kotlin") | join(", ") }}, {{ shapes | swift }}.
+FILTERS: dict[str, Callable[..., str]] = {
+    "kotlin": kotlin,
+    "kotlin_longs": kotlin_longs,
+    "kotlin_floats": kotlin_floats,
+    "swift": swift,
+}

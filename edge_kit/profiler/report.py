@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit.fsutil import atomic_path
-from edge_kit.report import svg
+from edge_kit.report.templates import Templates, markup, number
 
 
 def _kb(value: float | None) -> str:
@@ -92,100 +92,62 @@ def summary_text(report: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def markdown(report: dict[str, Any]) -> str:
-    art, tgt = report["artifact"], report["target"]
-    lat, mem = report["latency"], report["memory"]
-    out = [
-        f"# Profile: {art['file']} on {tgt['name']}",
-        "",
-        f"- {estimate_line(report)}",
-        f"- {latency_line(report)}",
-        f"- backend: {report['backend']['name']}"
-        + (f", QEMU CPU {report['backend'].get('qemu_cpu')}" if report["backend"].get("emulated") else ""),
-        f"- runtime: {report['runtime']['name']} {report['runtime'].get('version')}, "
-        f"{report['settings']['num_threads']} threads",
-        f"- model: {art['format']}, {art.get('precision')}, {_size(art['size_bytes'])}",
-        f"- memory: peak RSS {_kb(mem.get('peak_rss_kb'))}, +{_kb(mem.get('peak_over_runtime_kb'))} over the "
-        "bare runtime",
-        "",
-        f"_{lat['note']}_",
-        "",
-        "| statistic | ms |",
-        "|---|---:|",
-    ]
-    out += [
-        f"| {k.removesuffix('_ms')} | {lat[k]:.3f} |"
-        for k in ("mean_ms", "p50_ms", "p90_ms", "p99_ms", "min_ms", "max_ms", "std_ms")
-        if k in lat
-    ]
-    ins = report.get("instructions")
-    if ins and ins.get("per_inference"):
-        out += ["", "## Instructions per inference (emulated CPU)", "", "| class | count |", "|---|---:|"]
-        out += [f"| {k} | {v:,.0f} |" for k, v in sorted(ins["per_inference"].items(), key=lambda kv: -kv[1]) if v]
-    rows = op_rows(report)
-    out += ["", "## Per operator (runtime profiler, emulated time)", ""]
-    if rows:
-        out += ["| op | ms per run | share |", "|---|---:|---:|"] + [
-            f"| {o} | {m:.3f} | {s:.1f}% |" for o, m, s in rows
-        ]
-    else:
-        out.append((report.get("ops") or {}).get("note", "not available"))
+TEMPLATES = Templates("edge_kit.report", filters={"kb": _kb, "size": _size, "num": number})
+
+
+def instruction_rows(report: dict[str, Any]) -> list[tuple[str, float]]:
+    """(instruction class, count per inference), most frequent first, zeros left out."""
+    per = (report.get("instructions") or {}).get("per_inference") or {}
+    return [(k, v) for k, v in sorted(per.items(), key=lambda kv: -kv[1]) if v]
+
+
+def _context(report: dict[str, Any]) -> dict[str, Any]:
     est_rows, method = estimated_op_rows(report)
-    if est_rows:
-        out += ["", "## Per operator (estimated device time)", "", f"_{method}_", "", "| op | est. ms |", "|---|---:|"]
-        out += [f"| {o} | {m:.3f} |" for o, m in est_rows]
-    return "\n".join(out) + "\n"
+    return {
+        "r": report,
+        "estimate": estimate_line(report),
+        "latency": latency_line(report),
+        "instructions": instruction_rows(report),
+        "ops": op_rows(report),
+        "ops_note": (report.get("ops") or {}).get("note", "not available"),
+        "estimated_ops": est_rows,
+        "method": method,
+    }
+
+
+def markdown(report: dict[str, Any]) -> str:
+    return TEMPLATES.render("profile.md.j2", **_context(report))
+
+
+def charts(report: dict[str, Any]) -> dict[str, Any]:
+    """The report's inline SVG charts by name (None where there is nothing to plot)."""
+    from edge_kit.report import plots
+
+    lat, mem, art = report["latency"], report["memory"], report["artifact"]
+    ops, (est_rows, _), ins = op_rows(report), estimated_op_rows(report), instruction_rows(report)
+    memory = {
+        "peak RSS": (mem.get("peak_rss_kb") or 0) / 1024,
+        "bare runtime": (mem.get("rss_runtime_kb") or 0) / 1024,
+        "increase over runtime": (mem.get("peak_over_runtime_kb") or 0) / 1024,
+        "model file": art["size_bytes"] / 2**20,
+    }
+    svgs = {
+        "latency": plots.histogram(lat["samples_ms"], f"{lat['kind']} latency per run"),
+        "ops": ops
+        and plots.bar_chart([o for o, _, _ in ops], [m for _, m, _ in ops], "time per run by operator", "ms"),
+        "estimated_ops": est_rows
+        and plots.bar_chart(
+            [o for o, _ in est_rows], [m for _, m in est_rows], "estimated device time by operator", "ms"
+        ),
+        "memory": plots.bar_chart(list(memory), list(memory.values()), "memory", "MB"),
+        "instructions": ins and plots.bar_chart([k for k, _ in ins], [v for _, v in ins], "instructions by class"),
+    }
+    return {name: markup(svg) if svg else None for name, svg in svgs.items()}
 
 
 def html(report: dict[str, Any]) -> str:
-    art, tgt, lat, mem = report["artifact"], report["target"], report["latency"], report["memory"]
-    sections = [
-        (
-            "",
-            f'<p><b>{svg._esc(estimate_line(report))}</b></p><p class="note">{svg._esc(latency_line(report))}'
-            f"<br>{svg._esc(lat['note'])}</p>",
-        ),
-        ("Latency distribution", svg.histogram(lat["samples_ms"], f"{lat['kind']} latency per run")),
-    ]
-    rows = op_rows(report)
-    if rows:
-        sections.append(
-            (
-                "Per operator",
-                svg.bar_chart([r[0] for r in rows], [r[1] for r in rows], "time per run by operator", "ms"),
-            )
-        )
-    else:
-        sections.append(("Per operator", f"<p>{svg._esc((report.get('ops') or {}).get('note', 'not available'))}</p>"))
-    est_rows, method = estimated_op_rows(report)
-    if est_rows:
-        sections.append(
-            (
-                "Per operator, estimated on the device",
-                f'<p class="note">{svg._esc(method)}</p>'
-                + svg.bar_chart(
-                    [o for o, _ in est_rows], [m for _, m in est_rows], "estimated device time by operator", "ms"
-                ),
-            )
-        )
-    labels = ["peak RSS", "bare runtime", "increase over runtime", "model file"]
-    values = [
-        (mem.get("peak_rss_kb") or 0) / 1024,
-        (mem.get("rss_runtime_kb") or 0) / 1024,
-        (mem.get("peak_over_runtime_kb") or 0) / 1024,
-        art["size_bytes"] / 2**20,
-    ]
-    sections.append(("Memory", svg.bar_chart(labels, values, "memory", "MB")))
-    ins = report.get("instructions")
-    if ins and ins.get("per_inference"):
-        items = [(k, v) for k, v in sorted(ins["per_inference"].items(), key=lambda kv: -kv[1]) if v]
-        sections.append(
-            (
-                "Instructions per inference",
-                svg.bar_chart([k for k, _ in items], [v for _, v in items], "instructions by class", ""),
-            )
-        )
-    return svg.page(f"edgekit profile: {art['file']} on {tgt['name']}", sections)
+    title = f"edgekit profile: {report['artifact']['file']} on {report['target']['name']}"
+    return TEMPLATES.render("profile.html.j2", **_context(report), title=title, charts=charts(report))
 
 
 def write_report_dir(report: dict[str, Any], folder: Path) -> Path:
