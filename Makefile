@@ -1,17 +1,19 @@
 # edgekit developer entry points. Every target is idempotent: a second run reuses
 # what exists (apt packages, the venv, the cached arm64 environment).
 #   make demo  - set everything up, then export + quantize + profile a sample model on raspi
-#   make test  - set everything up, then run the test suite
+#   make test  - set everything up, then run the test suite (inside tools/with-dockerd: a Docker
+#                engine for the docker backend's tests, started here and stopped at the end if
+#                none answers)
 
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.edgekit-installed
 APT_PACKAGES := qemu-user qemu-user-static mmdebstrap libglib2.0-dev pkg-config dpkg-dev \
-                g++-aarch64-linux-gnu chromium openssh-server openssh-client
+                g++-aarch64-linux-gnu chromium openssh-server openssh-client docker.io
 DEMO   := build/demo
 
-.PHONY: setup apt venv env demo test bench clean
+.PHONY: setup apt venv env docker-env demo test test-with-engine bench clean
 
 setup: apt venv env
 
@@ -41,7 +43,16 @@ demo: setup
 	  -o $(DEMO)/digits_int8.tflite
 	$(BIN)/edgekit profile $(DEMO)/digits_int8.tflite --target raspi --report $(DEMO)/profile
 
+# The docker backend: buildx (Debian trixie's docker-buildx, into ~/.docker/cli-plugins), arm64
+# binfmt (as root) and the profiling image; needs an engine (tools/with-dockerd gives one).
+# Outside CI a machine without an engine still runs the suite (the docker tests skip).
+docker-env: env
+	$(BIN)/edgekit setup --backend docker || [ "$$CI" != true ]
+
 test: setup
+	tools/with-dockerd $(MAKE) --no-print-directory test-with-engine
+
+test-with-engine: docker-env
 	$(BIN)/python -m pytest -q
 
 bench: setup

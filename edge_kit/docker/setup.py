@@ -22,7 +22,7 @@ from pathlib import Path
 from edge_kit import progress
 from edge_kit.docker import engine
 from edge_kit.emulation.environment import Check
-from edge_kit.errors import DeviceError, EnvironmentSetupError
+from edge_kit.errors import EnvironmentSetupError
 from edge_kit.proc import run as run_child
 
 BINFMT_DIR = Path("/proc/sys/fs/binfmt_misc")
@@ -174,13 +174,7 @@ def require_docker(builder: str | None = None) -> None:
     if not ok:
         raise EnvironmentSetupError(f"the docker backend needs the buildx plugin: {why}", hint=SETUP_HINT)
     if builder:
-        proc = engine.docker(["buildx", "inspect", builder], timeout=60)
-        if proc.returncode != 0:
-            raise DeviceError(
-                f"the buildx builder {builder} does not answer: {engine.last_line(proc.stderr)}",
-                hint="docker buildx ls lists the builders; or drop --builder to use the local engine",
-            )
-        return
+        return  # the builder is checked where it is used (edge_kit.profile.docker_builder)
     if engine.engine_version() is None:
         raise EnvironmentSetupError("the docker backend needs a Docker engine: none answers", hint=engine.START_ENGINE)
     ok, why = binfmt_status()

@@ -25,7 +25,7 @@ from typing import Any
 
 from edge_kit.docker import engine
 from edge_kit.docker.image import GUEST, GUEST_PYTHON, PLATFORM, dockerfile, payload, write_context
-from edge_kit.errors import RuntimeFailure
+from edge_kit.errors import DeviceError, RuntimeFailure
 from edge_kit.profile.backends import HarnessRun
 from edge_kit.targets import Target
 
@@ -54,12 +54,31 @@ def builder_dockerfile(job: Any, base: str | None, python: str) -> str:
     return runtime + "\n".join(lines) + "\n"
 
 
-def build_command(builder: str, context: Path, out: Path) -> list[str]:
-    """The `docker buildx --builder NAME build ...` that profiles and exports the report into `out`."""
+def builder_driver(builder: str) -> tuple[str, str]:
+    """(driver, first node's endpoint) of a buildx builder; DeviceError (12) when it does not answer."""
+    proc = engine.docker(["buildx", "inspect", builder], timeout=60)
+    if proc.returncode != 0:
+        raise DeviceError(
+            f"the buildx builder {builder} does not answer: {engine.last_line(proc.stderr)}",
+            hint="docker buildx ls lists the builders; or drop --builder to use the local engine",
+        )
+    fields = dict(ln.split(":", 1) for ln in proc.stdout.splitlines() if ":" in ln)
+    return fields.get("Driver", "").strip(), fields.get("Endpoint", "").strip()
+
+
+def build_command(builder: str, context: Path, out: Path, driver: tuple[str, str] = ("", "")) -> list[str]:
+    """The `docker buildx --builder NAME build ...` that profiles and exports the report into `out`.
+
+    A builder of the `docker` driver is the engine of a docker context: buildx builds on it only
+    from that context, so the command becomes `docker --context NAME buildx build ...`."""
+    kind, endpoint = driver
+    where = (
+        ["--context", endpoint, "buildx"]
+        if kind == "docker" and builder != "default"
+        else ["buildx", "--builder", builder]
+    )
     return [
-        "buildx",
-        "--builder",
-        builder,
+        *where,
         "build",
         "--platform",
         PLATFORM,
@@ -102,7 +121,7 @@ def run_on_builder(
     with tempfile.TemporaryDirectory(prefix="edgekit-builder-") as tmp:
         context, out = Path(tmp) / "context", Path(tmp) / "out"
         write_builder_context(job, context, backend.base_image)
-        cmd = build_command(backend.builder, context, out)
+        cmd = build_command(backend.builder, context, out, builder_driver(backend.builder))
         budget = timeout_s * (len(job.plan()["steps"]) + 1) + 600
         try:
             proc = engine.docker(cmd, timeout=budget)
