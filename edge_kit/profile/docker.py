@@ -219,7 +219,7 @@ class DockerBackend(Backend):
                 f"the profiling container was killed (docker exit {proc.returncode}: stopped from outside{mem})"
             )
         if proc.returncode != 0:
-            raise engine.failure("the profiling container", proc)
+            raise engine.failure("the profiling run", proc)
 
     def describe(self, target: Target) -> dict[str, Any]:
         out: dict[str, Any] = {
