@@ -226,6 +226,11 @@ def get_backend(
     if name == "host":
         return HostBackend()
     if name == "docker":
+        if not target.emulated:
+            raise UsageError(
+                f"target {target.name} is not an arm64 board: the docker backend runs linux/arm64 containers",
+                hint="pick an ARM target (e.g. --target raspi), or use --backend host",
+            )
         return DockerBackend(builder=builder, base_image=base_image)
     if name == "ssh":
         if device is None:

@@ -31,8 +31,8 @@ def _finish(proc: subprocess.Popen[str]):
 
 
 def test_a_run_past_its_timeout_is_stopped(digits_artifacts: dict, profiling_image):
-    result = run_cli("profile", digits_artifacts["onnx"], "--backend", "docker", "--timeout", "2")
-    assert_clean_error(result, 9, "timed out after 2 s while", "raise --timeout")
+    result = run_cli("profile", digits_artifacts["onnx"], "--target", "raspi", "--backend", "docker", "--timeout", "2")
+    assert_clean_error(result, 9, "in the container (digits.onnx) timed out after 2 s", "raise --timeout")
     assert leftovers() == ([], [])
 
 
@@ -87,7 +87,7 @@ def test_an_image_build_that_fails(engine, digits_artifacts: dict, tmp_path: Pat
     small = PrivateEngine(root, "vfs")
     try:
         small.start()
-        result = run_cli("profile", digits_artifacts["onnx"], "--backend", "docker", env=small.env)
+        result = run_cli("profile", digits_artifacts["onnx"], "--target", "raspi", "--backend", "docker", env=small.env)
         assert_clean_error(result, 9, "building the profiling image failed")
         assert "no space left on device" in result.stderr.lower()
         assert leftovers(small.host) == ([], [])
@@ -98,5 +98,7 @@ def test_an_image_build_that_fails(engine, digits_artifacts: dict, tmp_path: Pat
 
 
 def test_an_unknown_builder_is_unreachable(digits_artifacts: dict, engine):
-    result = run_cli("profile", digits_artifacts["onnx"], "--backend", "docker", "--builder", "no-such-node")
+    result = run_cli(
+        "profile", digits_artifacts["onnx"], "--target", "raspi", "--backend", "docker", "--builder", "no-such-node"
+    )
     assert_clean_error(result, 12, "buildx builder no-such-node does not answer", "docker buildx ls")

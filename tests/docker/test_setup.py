@@ -24,7 +24,7 @@ def test_the_binfmt_rule_is_debians_with_the_static_qemu_and_flag_f():
 
 def test_doctor_passes_with_the_engine_and_names_every_check(engine):
     assert binfmt_status()[0]
-    result = run_cli("doctor", "--backend", "docker", "--json", timeout=300)
+    result = run_cli("doctor", "--target", "raspi", "--backend", "docker", "--json", timeout=300)
     assert result.code == 0, result.stderr[-2000:]
     checks = {c["name"]: c for c in json.loads(result.stdout)}
     for name in ("docker client", "docker engine", "docker buildx", "arm64 binfmt"):
@@ -36,11 +36,11 @@ def test_doctor_passes_with_the_engine_and_names_every_check(engine):
 def test_without_an_engine_one_line_says_how_to_start_one(command: str, digits_artifacts: dict, tmp_path: Path):
     env = {"DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
     if command == "doctor":
-        result = run_cli("doctor", "--backend", "docker", env=env, timeout=300)
+        result = run_cli("doctor", "--target", "raspi", "--backend", "docker", env=env, timeout=300)
         assert_clean_error(result, 8, "docker engine")
         assert "fix: start the Docker engine" in result.stdout
     else:
-        result = run_cli("profile", digits_artifacts["onnx"], "--backend", "docker", env=env)
+        result = run_cli("profile", digits_artifacts["onnx"], "--target", "raspi", "--backend", "docker", env=env)
         assert_clean_error(result, 8, "docker backend needs a docker engine", "systemctl start docker")
 
 
