@@ -132,7 +132,7 @@ def overlay_works() -> bool:
         shutil.rmtree(probe, ignore_errors=True)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def private_engine(engine: None, tmp_path_factory: pytest.TempPathFactory) -> Iterator[PrivateEngine]:
     if os.geteuid() != 0 or shutil.which("dockerd") is None:
         skip_or_fail("a second, private dockerd needs root and dockerd (apt-get install docker.io)")
