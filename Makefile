@@ -46,8 +46,11 @@ demo: setup
 # The docker backend: buildx (Debian trixie's docker-buildx, into ~/.docker/cli-plugins), arm64
 # binfmt (as root) and the profiling image; needs an engine (tools/with-dockerd gives one).
 # Outside CI a machine without an engine still runs the suite (the docker tests skip).
-docker-env: env
+# Then the base of edgekit's own image (Debian python3.11 + the venv's pinned dependencies), made
+# locally so the top-level Dockerfile builds with --network none.
+docker-env: venv
 	$(BIN)/edgekit setup --backend docker || [ "$$CI" != true ]
+	$(BIN)/python tools/make_base_image.py || [ "$$CI" != true ]
 
 test: setup
 	tools/with-dockerd $(MAKE) --no-print-directory test-with-engine
