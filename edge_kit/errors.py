@@ -79,7 +79,8 @@ class EnvironmentSetupError(EdgeKitError):
 
 
 class RuntimeFailure(EdgeKitError):
-    """The model crashed, hung or failed inside its runtime (host, emulated or remote)."""
+    """The model crashed, hung or failed inside its runtime (host, emulated, container or remote), or a profiling
+    image build failed."""
 
     exit_code = 9
 
@@ -97,7 +98,8 @@ class TrustError(EdgeKitError):
 
 
 class DeviceError(EdgeKitError):
-    """A remote device is unreachable, refuses the key or lacks what the run needs."""
+    """A remote device, Docker engine or buildx builder is unreachable or stops answering, refuses the key or lacks
+    what the run needs."""
 
     exit_code = 12
 

@@ -221,10 +221,11 @@ def ensure_image(base: str | None = None) -> ProfileImage:
 def build_image(tag: str, base: str | None, rootfs: Path | None, files: dict[str, Path]) -> float:
     """Build `tag` with buildx (offline); returns the seconds it took."""
     probe = probe_base(base) if base else {"python": GUEST_PYTHON, "runtimes": list(RUNTIME_MODULES)}
+    python, runtimes = str(probe["python"]), [str(r) for r in probe["runtimes"]]
     labels = {
         LABEL: tag.split(":")[1],
-        "org.edgekit.python": probe["python"],
-        "org.edgekit.runtimes": ",".join(probe["runtimes"]),
+        "org.edgekit.python": python,
+        "org.edgekit.runtimes": ",".join(runtimes),
         "org.edgekit.base": base or "edgekit-rootfs",
     }
     start = time.perf_counter()
@@ -233,7 +234,7 @@ def build_image(tag: str, base: str | None, rootfs: Path | None, files: dict[str
         tempfile.TemporaryDirectory(prefix="edgekit-image-") as tmp,
     ):
         context = Path(tmp)
-        write_context(context, rootfs, files, dockerfile(base, probe["python"], labels))
+        write_context(context, rootfs, files, dockerfile(base, python, labels))
         cmd = ["buildx", "build", "--network", "none", "--platform", PLATFORM, "--progress", "plain"]
         try:
             proc = engine.docker([*cmd, "--load", "-t", tag, str(context)], timeout=BUILD_TIMEOUT_S)

@@ -63,7 +63,7 @@ def binfmt_status() -> tuple[bool, str]:
     entry = BINFMT_DIR / BINFMT_NAME
     if not entry.exists():
         return False, f"no {BINFMT_NAME} entry registered"
-    fields = dict(ln.split(" ", 1) if " " in ln else (ln, "") for ln in entry.read_text().splitlines())
+    fields = {ln.partition(" ")[0]: ln.partition(" ")[2] for ln in entry.read_text().splitlines()}
     interpreter, flags = fields.get("interpreter", ""), fields.get("flags:", "")
     if "enabled" not in fields:
         return False, f"{BINFMT_NAME} is registered but disabled"

@@ -130,7 +130,7 @@ def run_on_builder(
         if proc.returncode != 0:
             raise engine.failure(f"the profile build on builder {backend.builder}", proc)
         steps = json.loads((out / "steps.json").read_text()) if (out / "steps.json").exists() else {}
-        host = next((s for s in steps.get("steps", []) if s["name"] == "host"), {})
+        host: dict[str, Any] = next((s for s in steps.get("steps", []) if s["name"] == "host"), {})
         backend.emulated = host.get("returncode") == 0  # the node runs x86_64 programs: arm64 is emulated there
         if not backend.emulated:
             job.count_runs = 0
