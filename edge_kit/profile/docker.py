@@ -213,7 +213,7 @@ class DockerBackend(Backend):
             ) from None
         finally:
             engine.remove_container(name)  # after --rm this finds nothing; after a timeout or Ctrl-C it kills it
-        if proc.returncode != 0 and engine.engine_version(timeout=10) is None:
+        if proc.returncode != 0 and engine.engine_gone():
             raise engine.failure("the profiling run", proc)  # the engine went away (it also kills its containers)
         if proc.returncode in (137, 143):
             mem = f" or it ran out of its {job.target.memory_mb} MB" if job.target.memory_mb else ""
