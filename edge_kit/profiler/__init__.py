@@ -46,7 +46,8 @@ class ProfileRequest:
     count_threads: int = 1  # instructions are counted on one thread: the exact, repeatable work
     timeout_s: float = 600.0
     clock_ghz: float | None = None
-    builder: str | None = None
+    builder: str | None = None  # docker: a buildx builder that runs the profile in its build
+    base_image: str | None = None  # docker: the user's own linux/arm64 image (python3.11 + runtimes) as the base
     device: str | None = None  # ssh: an inventory name or user@host[:port]
     provision: bool = False  # ssh: install the pinned runtimes into a private folder on the device
     devices_file: Path | None = None  # default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml
@@ -144,7 +145,9 @@ def profile(req: ProfileRequest) -> dict[str, Any]:
         req.target or (device.target if device and device.target else None) or ("aarch64" if device else "raspi4")
     )
     artifact = _artifact(Path(req.artifact))
-    backend = get_backend(req.backend, target, req.builder, device=device, provision=req.provision)
+    backend = get_backend(
+        req.backend, target, req.builder, device=device, provision=req.provision, base_image=req.base_image
+    )
     threads = req.num_threads or target.resolved_cores()
     count_runs = req.count_runs if (req.count_instructions and backend.counts_instructions) else 0
     where = f"{target.name} via {backend.name}" + (

@@ -118,17 +118,7 @@ class QemuBackend(Backend):
 
         count_runs, threads = runs_threads
         counts_path = out.with_name("counts.json")
-        args = _replace_flags(
-            full,
-            {
-                "--warmup_runs": "1",
-                "--num_runs": str(count_runs),
-                "--count-runs": str(count_runs),
-                "--max_secs": "1e9",
-                "--num_threads": str(threads),
-            },
-        )
-        args = [a for a in args if a != "--profile-ops"]
+        args = count_args(full, count_runs, threads)
         result = env.run_harness(
             args,
             timeout_s=timeout_s,
@@ -155,6 +145,21 @@ def needs_et_shim(model: Path) -> bool:
 
     fmt = format_of_file(model)
     return fmt is not None and fmt.needs_et_shim
+
+
+def count_args(harness_args: list[str], count_runs: int, threads: int) -> list[str]:
+    """The harness arguments of the counted run: `count_runs` marked inferences on `threads`, no op profile."""
+    args = _replace_flags(
+        harness_args,
+        {
+            "--warmup_runs": "1",
+            "--num_runs": str(count_runs),
+            "--count-runs": str(count_runs),
+            "--max_secs": "1e9",
+            "--num_threads": str(threads),
+        },
+    )
+    return [a for a in args if a != "--profile-ops"]
 
 
 def _replace_flags(args: list[str], values: dict[str, str]) -> list[str]:
@@ -201,7 +206,13 @@ BACKENDS = ("qemu", "docker", "host", "ssh")
 
 
 def get_backend(
-    name: str | None, target: Target, builder: str | None = None, *, device: Any = None, provision: bool = False
+    name: str | None,
+    target: Target,
+    builder: str | None = None,
+    *,
+    device: Any = None,
+    provision: bool = False,
+    base_image: str | None = None,
 ) -> Backend:
     """The requested backend, or the default (ssh when a device is given, qemu for ARM targets, host otherwise).
 
@@ -210,6 +221,8 @@ def get_backend(
 
     if name is None:
         name = "ssh" if device is not None else "qemu" if target.emulated else "host"
+    if name != "docker" and (builder or base_image):
+        raise UsageError(f"--builder and --base-image need the docker backend, not {name}", hint="add --backend docker")
     if name != "ssh" and (device is not None or provision):
         raise UsageError(
             f"--device and --provision need the ssh backend, not {name}", hint="drop --backend, or use --backend ssh"
@@ -221,7 +234,12 @@ def get_backend(
     if name == "host":
         return HostBackend()
     if name == "docker":
-        return DockerBackend(builder=builder)
+        if not target.emulated:
+            raise UsageError(
+                f"target {target.name} is not an arm64 board: the docker backend runs linux/arm64 containers",
+                hint="pick an ARM target (e.g. --target raspi), or use --backend host",
+            )
+        return DockerBackend(builder=builder, base_image=base_image)
     if name == "ssh":
         if device is None:
             raise UsageError("the ssh backend needs a device", hint="pass --device NAME or --device user@host[:port]")
