@@ -8,7 +8,6 @@ from pathlib import Path
 
 from edge_kit.profiler.docker import Job
 from edge_kit.profiler.docker_builder import build_command, builder_dockerfile
-
 from edge_kit.targets import get_target
 from tests.conftest import run_cli
 from tests.docker.conftest import PrivateEngine, docker
