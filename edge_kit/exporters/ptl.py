@@ -38,8 +38,14 @@ class PtlRunner:
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
 
+        args = [
+            np.asarray(a).item()
+            if spec.kind == "const" and not spec.shape
+            else torch.from_numpy(np.ascontiguousarray(a))
+            for spec, a in zip(self.inputs, arrays)
+        ]  # a constant scalar argument (TorchScript `int sr`) goes in as a Python number, as forward takes it
         with torch.no_grad():
-            return flatten_outputs(self.module(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]))
+            return flatten_outputs(self.module(*args))
 
 
 def _lite(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:

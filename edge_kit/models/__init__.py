@@ -88,4 +88,10 @@ def _resolved(source: SourceModel, options: LoadOptions) -> SourceModel:
         source.arguments(),
     )
     source.inputs, source.ranges = signature.inputs, signature.ranges
+    floats = [s for s in source.inputs if s.name in source.index_inputs() and s.dtype.startswith("float")]
+    if floats:
+        raise UsageError(
+            f"input '{floats[0].name}' is used as indices (an embedding lookup) but would be {floats[0].dtype}",
+            hint=f"pass --input-dtype int64 (or --input-spec {floats[0].name}=SHAPE:int64:tokens)",
+        )
     return source

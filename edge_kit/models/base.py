@@ -57,6 +57,10 @@ class SourceModel(ABC):
         non-tensor (scalar) argument or None for a tensor; None when unknown."""
         return None
 
+    def index_inputs(self) -> set[str]:
+        """Inputs the model uses as indices (embedding lookups): they must be integers."""
+        return set()
+
     def suggested_sizes(self) -> dict[str, int]:
         """Sizes the model records for its dynamic dimensions (e.g. an exporter's image size)."""
         return {}
@@ -66,8 +70,10 @@ class SourceModel(ABC):
         """Reference outputs from the source framework, as a flat list of arrays."""
 
     def output_specs(self) -> list[TensorSpec]:
-        """Output specs, found by running the model once on zeros."""
-        outs = self.run([np.zeros([int(d) for d in s.shape], dtype=s.dtype) for s in self.inputs])
+        """Output specs, found by running the model once on sample inputs (constants as given)."""
+        from edge_kit.signature import random_inputs
+
+        outs = self.run(random_inputs(self.inputs, 1, seed=0)[0])
         return [TensorSpec(name=f"output_{i}", shape=tuple(o.shape), dtype=str(o.dtype)) for i, o in enumerate(outs)]
 
     def prepared(self, options: Any) -> SourceModel:

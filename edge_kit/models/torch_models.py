@@ -73,6 +73,21 @@ class TorchSource(SourceModel):
         types = {"int": "int64", "float": "float32", "bool": "bool"}
         return [(a.name, types.get(str(a.type))) for a in schema.arguments if a.name != "self"]
 
+    def index_inputs(self) -> set[str]:
+        """TorchScript inputs that feed an embedding lookup directly."""
+        graph = getattr(self.obj, "inlined_graph", None)
+        if graph is None or self.kind is not Kind.TORCHSCRIPT:
+            return set()
+        schema = [a.name for a in self.obj.forward.schema.arguments]
+        names = {i.debugName(): name for i, name in zip(graph.inputs(), schema)}  # values are renamed on load
+        return {
+            names[i.debugName()]
+            for n in graph.nodes()
+            if n.kind() == "aten::embedding"
+            for i in list(n.inputs())[1:2]
+            if i.debugName() in names
+        }
+
     def scalar_positions(self) -> set[int]:
         """Inputs `forward` takes as Python scalars (a TorchScript `int sr`), not tensors."""
         arguments = self.arguments() or []

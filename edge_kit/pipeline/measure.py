@@ -49,4 +49,3 @@ def measure(ctx: ExportContext) -> None:
     search = budget.fit(rebuild, layers, initial, limit)
     ctx.accuracy = {**search.final.to_dict(), "budget": search.to_dict()}
     ctx.options.keep_float = search.keep_float
-    ctx.runner = None  # the artifact may have been rebuilt: validation loads it again

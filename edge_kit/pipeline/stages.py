@@ -197,7 +197,7 @@ def convert(ctx: ExportContext) -> None:
         try:
             with progress.step(label):
                 ctx.facts = build(fmt, route, ctx.need_source(), ctx.staged, ctx.options)
-            ctx.runner = _smoke_test(ctx, route)
+            _smoke_test(ctx, route)  # validation loads it afresh: a stateful model starts clean
         except NOT_ROUTE_FAILURES:
             raise
         except EdgeKitError as exc:
@@ -302,8 +302,7 @@ def validate(ctx: ExportContext) -> None:
     fmt, source = ctx.need_format(), ctx.need_source()
     tolerance = ctx.request.tolerance or TOLERANCES[ctx.precision]
     with progress.step(f"validating in {fmt.runtime} on {len(ctx.batches)} inputs"):
-        if ctx.runner is None:
-            ctx.runner = fmt.load(ctx.staged, source.inputs)
+        ctx.runner = fmt.load(ctx.staged, source.inputs)
         ctx.comparison = compare(source, ctx.runner, ctx.batches, tolerance)
         ctx.size_checks = _at_sizes(ctx, tolerance)
     failed = [c for c in ctx.size_checks if c["status"] != "ok"]
