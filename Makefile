@@ -11,7 +11,7 @@ APT_PACKAGES := qemu-user qemu-user-static mmdebstrap libglib2.0-dev pkg-config 
                 g++-aarch64-linux-gnu chromium openssh-server openssh-client
 DEMO   := build/demo
 
-.PHONY: setup apt venv env demo test bench clean
+.PHONY: setup apt venv env demo test bench clean zoo-deps test-zoo bench-zoo
 
 setup: apt venv env
 
@@ -46,6 +46,23 @@ test: setup
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# The outside-model zoo (benchmarks/zoo/INSTALL.md): exact versions, no dependencies, and the
+# CUDA torchvision wheel kept out of site-packages (benchmarks/zoo/torchvision_shim.py).
+ZOO_STAMP := $(VENV)/.zoo-installed
+
+zoo-deps: $(ZOO_STAMP)
+
+$(ZOO_STAMP): benchmarks/zoo/requirements.txt | venv
+	$(BIN)/pip install -q --no-deps -r benchmarks/zoo/requirements.txt
+	$(BIN)/pip install -q --no-deps --upgrade --target $(VENV)/zoo-torchvision torchvision==0.28.0
+	touch $@
+
+test-zoo: setup zoo-deps
+	$(BIN)/python -m pytest -q -m zoo tests/zoo
+
+bench-zoo: setup zoo-deps
+	$(BIN)/python benchmarks/bench_zoo.py
 
 clean:
 	rm -rf build .pytest_cache
