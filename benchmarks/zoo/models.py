@@ -360,16 +360,17 @@ WHEELS += [
 
 ZOO: tuple[Entry, ...] = (*TIMM, *TRANSFORMERS, *ULTRALYTICS, *KERAS, *WHEELS)
 
-# The test suite's representative subset: a timm CNN, a transformer encoder, a YOLO, a Keras
-# CNN, the real ONNX detector and OCR classifier from wheels, a real SavedModel.
+# The test suite's representative subset (tests/zoo): a timm CNN, a transformer encoder, a YOLO,
+# two Keras CNNs, a real SavedModel, the real ONNX detector and OCR classifier from wheels.
 SUBSET = (
     "timm-mobilenetv3_small_100",
     "hf-bert",
     "ultralytics-yolov8n",
     "keras-mobilenetv2",
+    "keras-efficientnetb0",
+    "basic-pitch-savedmodel",
     "nudenet-320n",
     "ppocr-cls",
-    "basic-pitch-savedmodel",
 )
 
 

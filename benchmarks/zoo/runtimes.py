@@ -207,13 +207,25 @@ def compare(reference: Runner, artifact: Runner, data: Sequence[Batch], precisio
 
 
 def _match(refs: list[np.ndarray], gots: list[np.ndarray]) -> list[np.ndarray]:
-    """Outputs in the reference's order: converters may reorder several outputs (TFLite sorts
-    them by name); pair by element count when the counts make that unambiguous."""
-    sizes = [r.size for r in refs]
-    if [g.size for g in gots] == sizes or len(set(sizes)) != len(sizes):
+    """Outputs in the reference's order. Converters may reorder several outputs (TFLite and
+    tf2onnx order them by name): each reference takes the unused output of its element count
+    closest to it (the given order when every count differs and already matches)."""
+    if [g.size for g in gots] == [r.size for r in refs] and len({r.size for r in refs}) == len(refs):
         return gots
-    by_size = {g.size: g for g in gots}
-    return [by_size.get(s, g) for s, g in zip(sizes, gots)]
+    free, out = list(range(len(gots))), []
+    for ref in refs:
+        same = [i for i in free if gots[i].size == ref.size] or free[:1]
+        best = min(same, key=lambda i: _distance(ref, gots[i]))
+        free.remove(best)
+        out.append(gots[best])
+    return out
+
+
+def _distance(ref: np.ndarray, got: np.ndarray) -> float:
+    try:
+        return float(np.abs(ref - _align(ref, np.asarray(got, np.float64))).max(initial=0.0))
+    except ValueError:
+        return float("inf")
 
 
 def _align(ref: np.ndarray, got: np.ndarray) -> np.ndarray:
