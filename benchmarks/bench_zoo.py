@@ -42,13 +42,11 @@ class Store:
     """cells.jsonl: finished cells by (side, model, format, precision), appended as they finish."""
 
     def __init__(self, path: Path, force: bool) -> None:
-        self.path, self.lock, self.cells = path, threading.Lock(), {}
-        if path.exists() and not force:
+        self.path, self.lock, self.cells, self.force = path, threading.Lock(), {}, force
+        if path.exists():  # a later line for the same cell wins
             for line in path.read_text().splitlines():
                 row = json.loads(line)
                 self.cells[_key(row)] = row
-        elif path.exists():
-            path.unlink()
 
     def add(self, row: dict) -> None:
         with self.lock:
@@ -57,7 +55,8 @@ class Store:
                 handle.write(json.dumps(row) + "\n")
 
     def has(self, side: str, model: str, fmt: str, precision: str) -> bool:
-        return (side, model, fmt, precision) in self.cells
+        """Finished already (always False with --force: the selected cells run again)."""
+        return not self.force and (side, model, fmt, precision) in self.cells
 
 
 def _key(row: dict) -> tuple[str, str, str, str]:
@@ -231,7 +230,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cache", type=Path, default=Path(default_cache))
     parser.add_argument("--out", type=Path, default=ROOT / "build" / "zoo-bench")
     parser.add_argument("--timeout", type=float, default=900, help="seconds per cell")
-    parser.add_argument("--force", action="store_true", help="re-run cells already in cells.jsonl")
+    parser.add_argument("--force", action="store_true", help="re-run the selected cells even if cells.jsonl has them")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw converters")
     parser.add_argument("--no-edgekit", action="store_true", help="skip edgekit")
     return parser.parse_args(argv)

@@ -69,9 +69,10 @@ def command(built: Built, fmt: str, precision: str, out: Path, binary: str | Non
     cmd += ["--json", "-o", str(out), "--sample-inputs", str(built.inputs), "--num-samples", str(built.meta["samples"])]
     if precision == "int8":
         cmd += ["--calibration", "random"]
-    if built.entry.dynamic:
+    if built.entry.dynamic:  # edgekit has no syntax for a 0-d input's shape: those are left out
         for spec in built.entry.inputs:
-            cmd += ["--input-shape", ",".join(map(str, spec.shape)), "--input-dtype", spec.dtype]
+            if spec.shape:
+                cmd += ["--input-shape", ",".join(map(str, spec.shape)), "--input-dtype", spec.dtype]
     return cmd
 
 

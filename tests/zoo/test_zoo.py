@@ -55,6 +55,7 @@ CASES = [
 ]
 
 
+@pytest.mark.zoo
 def test_table_is_a_zoo() -> None:
     """At least 30 outside models, unique names, every origin present, every input specified."""
     names = [e.name for e in ZOO]
