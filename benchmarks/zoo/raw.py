@@ -156,9 +156,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{entry.name} is not built in {args.cache}", file=sys.stderr)
         return 2
     data = batches(entry, dict(np.load(built.inputs)))
-    reference = _cached_reference(source_runner(entry, built.source))
     folder = args.out / entry.name
     folder.mkdir(parents=True, exist_ok=True)
+    try:
+        reference = _cached_reference(source_runner(entry, built.source))
+    except Exception as exc:  # the source itself does not run here: every cell says so
+        error = "the source does not run in its framework: " + first_line(exc)
+        for fmt, precision in (cell.split(":") for cell in args.cells):
+            print(json.dumps(RawResult(entry.name, fmt, precision, "failed", error=error).to_dict()), flush=True)
+        return 0
     for cell in args.cells:
         fmt, precision = cell.split(":")
         print(json.dumps(run_cell(entry, built.source, data, reference, fmt, precision, folder).to_dict()), flush=True)

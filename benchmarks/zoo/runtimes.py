@@ -155,10 +155,26 @@ def _tf_runner(entry: Entry, path: Path) -> Runner:
 
         model = keras.saving.load_model(str(path))
         return lambda batch: [np.asarray(o) for o in _as_list(model(batch if len(batch) > 1 else batch[0]))]
-    signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    try:
+        signature = tf.saved_model.load(str(path)).signatures["serving_default"]
+    except AttributeError:  # TF2 cannot restore some Keras 2 optimizer slots (basic-pitch): graph mode
+        return _tf1_runner(path)
     names = sorted(signature.structured_input_signature[1])
     outputs = sorted(signature.structured_outputs)
     return lambda batch: [signature(**{n: tf.constant(a) for n, a in zip(names, batch)})[o].numpy() for o in outputs]
+
+
+def _tf1_runner(path: Path) -> Runner:
+    """The SavedModel's serving signature run in a TF1 session (loads what the TF2 loader cannot)."""
+    import tensorflow as tf
+
+    session = tf.compat.v1.Session(graph=tf.Graph())
+    with session.graph.as_default():
+        meta = tf.compat.v1.saved_model.loader.load(session, ["serve"], str(path))
+    signature = meta.signature_def["serving_default"]
+    inputs = [signature.inputs[k].name for k in sorted(signature.inputs)]
+    outputs = [signature.outputs[k].name for k in sorted(signature.outputs)]
+    return lambda batch: list(session.run(outputs, dict(zip(inputs, batch))))
 
 
 def _as_list(out: Any) -> list[Any]:
