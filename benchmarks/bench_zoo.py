@@ -35,6 +35,7 @@ from benchmarks.zoo.models import select  # noqa: E402
 from benchmarks.zoo.spec import FORMATS, PRECISIONS, Entry  # noqa: E402
 
 RANK = {"ok": 3, "mismatch": 2, "failed": 1, "timeout": 1, "nopath": 0, "none": 0}
+IDENTITY = "the source file itself"  # raw.py's converter name for a source already in the format
 SIZE_WORSE = 1.5  # an artifact this much larger than the raw converter's counts as worse
 
 
@@ -155,6 +156,8 @@ def worse(edge: dict | None, raw: dict | None) -> str | None:
     """Why edgekit does worse than the raw converter in this cell, or None."""
     if edge is None or raw is None:
         return None
+    if raw.get("converter") == IDENTITY and edge["status"] == "nopath":
+        return None  # the source already is that format and edgekit offers no such path: nothing to compare
     if RANK[edge["status"]] < RANK[raw["status"]]:
         return f"edgekit {edge['status']} where raw is {raw['status']}"
     sizes = edge.get("size_bytes"), raw.get("size_bytes")
@@ -188,7 +191,8 @@ def report(entries: list[Entry], cells: list[tuple[str, str]], store: Store, bui
     print(
         f"\npass rate (fp32 cells edgekit validates ok / fp32 cells run): {summary['fp32_edgekit_ok']}/"
         f"{summary['fp32_cells']} = {summary['fp32_pass_rate']:.1%}"
-        f"   (raw converters: {summary['fp32_raw_ok']}/{summary['fp32_cells']})"
+        f"   (raw converters: {summary['fp32_raw_ok']}/{summary['fp32_cells']}; edgekit ok in "
+        f"{summary['fp32_raw_ok_edgekit_ok']} of the {summary['fp32_raw_ok']} where raw is ok)"
     )
     if summary["int8_cells"]:
         print(
@@ -213,6 +217,13 @@ def _summary(rows: list[dict]) -> dict:
         "fp32_edgekit_ok": count("fp32", "edgekit"),
         "fp32_raw_ok": count("fp32", "raw"),
         "fp32_pass_rate": count("fp32", "edgekit") / fp32 if fp32 else 0.0,
+        "fp32_raw_ok_edgekit_ok": sum(
+            1
+            for r in rows
+            if r["precision"] == "fp32"
+            and (r["raw"] or {}).get("status") == "ok"
+            and (r["edgekit"] or {}).get("status") == "ok"
+        ),
         "int8_cells": count("int8"),
         "int8_edgekit_ok": count("int8", "edgekit"),
         "int8_raw_ok": count("int8", "raw"),
