@@ -124,9 +124,9 @@ def _read_manifest(result: EdgekitResult, stdout: str) -> None:
 
 
 def _error_line(stderr: str, code: int) -> str:
-    lines = [line for line in stderr.splitlines() if line.startswith("edgekit: error:")]
+    lines = [line for line in stderr.splitlines() if line.startswith(("edgekit: error:", "edgekit: internal error:"))]
     if lines:
-        return lines[-1].removeprefix("edgekit: error:").strip()[:400]
+        return lines[-1].removeprefix("edgekit: ").removeprefix("error:").strip()[:400]
     tail = [line.strip() for line in stderr.splitlines() if line.strip()]
     name = EXIT_NAMES.get(code, f"exit {code}")
     return f"{name} (exit {code}), no error line: {tail[-1][:300] if tail else 'no output'}"

@@ -250,6 +250,7 @@ WHEELS = [
         "data/silero_vad.jit",
         "torchscript",
         AUDIO[:1] + AUDIO[2:],
+        dynamic=True,
         notes="TorchScript forward(x, sr: int); the state lives in the module",
     ),
     _wheel(
@@ -361,14 +362,14 @@ WHEELS += [
 ZOO: tuple[Entry, ...] = (*TIMM, *TRANSFORMERS, *ULTRALYTICS, *KERAS, *WHEELS)
 
 # The test suite's representative subset (tests/zoo): a timm CNN, a transformer encoder, a YOLO,
-# two Keras CNNs, a real SavedModel, the real ONNX detector and OCR classifier from wheels.
+# two Keras CNNs, and from wheels the real stateful VAD, ONNX detector and OCR classifier.
 SUBSET = (
     "timm-mobilenetv3_small_100",
     "hf-bert",
     "ultralytics-yolov8n",
     "keras-mobilenetv2",
     "keras-efficientnetb0",
-    "basic-pitch-savedmodel",
+    "silero-vad-onnx",
     "nudenet-320n",
     "ppocr-cls",
 )

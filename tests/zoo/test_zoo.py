@@ -36,7 +36,13 @@ CASES = [
     pytest.param("hf-bert", "tflite", "fp32", id="bert-tflite"),
     pytest.param("ultralytics-yolov8n", "onnx", "fp32", id="yolov8n-onnx"),
     pytest.param("keras-mobilenetv2", "tflite", "fp32", id="keras-mobilenetv2-tflite"),
-    pytest.param("basic-pitch-savedmodel", "tflite", "fp32", id="basic-pitch-savedmodel-tflite"),
+    pytest.param(
+        "silero-vad-onnx",
+        "onnx",
+        "fp32",
+        id="silero-vad-onnx",
+        marks=_xfail("edgekit takes no --input-shape for a 0-d input (silero's sample rate): 3 inputs, 2 shapes"),
+    ),
     pytest.param("nudenet-320n", "onnx", "fp32", id="nudenet-onnx"),
     pytest.param(
         "keras-efficientnetb0",
