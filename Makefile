@@ -15,9 +15,9 @@ DEMO   := build/demo
 # JAX/Flax sources: pinned, installed without their declared dependencies (see pyproject.toml).
 JAX_PACKAGES := flax==0.12.8 msgpack==1.2.4 treescope==0.1.10 optax==0.2.8 jax2onnx==0.17.1
 
-.PHONY: setup apt venv env docker-env demo test test-with-engine bench clean
+.PHONY: setup apt venv env docker-env demo test test-with-engine test-fast lint bench clean zoo-deps test-zoo bench-zoo
 
-setup: apt venv env
+setup: apt venv zoo-deps env
 
 apt:
 	@missing=$$(for p in $(APT_PACKAGES); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
@@ -58,11 +58,38 @@ docker-env: venv
 test: setup
 	tools/with-dockerd $(MAKE) --no-print-directory test-with-engine
 
-test-with-engine: docker-env
+test-with-engine: docker-env lint
 	$(BIN)/python -m pytest -q
+
+# Lint and types: ruff (lint + format check) over the code, mypy over edge_kit/.
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+# The fast inner loop (< 2 min): unit tests only, no emulation, no converters' long runs.
+test-fast: venv
+	$(BIN)/python -m pytest -q -m unit -p no:cacheprovider
 
 bench: setup
 	$(BIN)/python benchmarks/run_all.py
+
+# The outside-model zoo (benchmarks/zoo/INSTALL.md): exact versions, no dependencies, and the
+# CUDA torchvision wheel kept out of site-packages (benchmarks/zoo/torchvision_shim.py).
+ZOO_STAMP := $(VENV)/.zoo-installed
+
+zoo-deps: $(ZOO_STAMP)
+
+$(ZOO_STAMP): benchmarks/zoo/requirements.txt | venv
+	$(BIN)/pip install -q --no-deps -r benchmarks/zoo/requirements.txt
+	$(BIN)/pip install -q --no-deps --upgrade --target $(VENV)/zoo-torchvision torchvision==0.28.0
+	touch $@
+
+test-zoo: setup zoo-deps
+	$(BIN)/python -m pytest -q -m zoo tests/zoo
+
+bench-zoo: setup zoo-deps
+	$(BIN)/python benchmarks/bench_zoo.py
 
 clean:
 	rm -rf build .pytest_cache
