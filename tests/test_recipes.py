@@ -19,10 +19,15 @@ def _fresh_catalog():
 
 
 def test_every_quantized_path_an_exporter_supports_has_exactly_one_default():
+    from edge_kit.pipeline.stages import recipe_for
+
     for (framework, fmt), precisions in registry.pairs().items():
+        route = registry.routes_for(framework, fmt)[0]
         for precision in (p for p in precisions if p != "fp32"):
-            recipe = default_recipe(fmt, precision, framework)
-            assert recipe.format == fmt and framework in recipe.sources
+            recipe = recipe_for(registry.get_format(fmt), route, precision, None)
+            assert recipe is not None and recipe.format == fmt and recipe.precision == precision
+            own = framework in recipe.sources  # else the format's own quantizer's recipe (ONNX from jax)
+            assert own or recipe.sources == (registry.get_format(fmt).artifact_recipe_framework,) or "onnx" in recipe.sources
 
 
 def test_shipped_recipes_carry_readable_names_and_settings():

@@ -107,7 +107,7 @@ def plan(ctx: ExportContext) -> None:
     ctx.format = registry.get_format(fmt)
     registry.check_pair(source.framework, ctx.format.name, ctx.precision)
     ctx.routes = candidate_routes(source.framework, ctx.format.name, ctx.precision, req.route)
-    ctx.recipe = _recipe(ctx)
+    ctx.recipe = recipe_for(ctx.format, ctx.routes[0], ctx.precision, req.recipe)
     if ctx.format.deprecation:
         progress.warn(ctx.format.deprecation)
     _load_data(ctx)
@@ -125,16 +125,15 @@ def plan(ctx: ExportContext) -> None:
     check_writable(manifest_path(ctx.dest))
 
 
-def _recipe(ctx: ExportContext) -> Recipe | None:
+def recipe_for(fmt: Format, route: Route, precision: str, name: str | None) -> Recipe | None:
     """The route's framework's recipe; for a precision the format derives from its fp32 artifact,
     else the recipes of the format's own quantizer."""
-    fmt, name, route = ctx.need_format(), ctx.request.recipe, ctx.routes[0]
-    derived = ctx.precision not in route.precisions and fmt.artifact_recipe_framework
+    derived = precision not in route.precisions and fmt.artifact_recipe_framework
     if derived and name is None and not names_for(fmt.name, route.recipe_framework):
-        return resolve(fmt.name, ctx.precision, str(fmt.artifact_recipe_framework), None)
+        return resolve(fmt.name, precision, str(fmt.artifact_recipe_framework), None)
     if derived and name is not None and route.recipe_framework not in get_recipe(name).sources:
-        return resolve(fmt.name, ctx.precision, str(fmt.artifact_recipe_framework), name)
-    return resolve(fmt.name, ctx.precision, route.recipe_framework, name)
+        return resolve(fmt.name, precision, str(fmt.artifact_recipe_framework), name)
+    return resolve(fmt.name, precision, route.recipe_framework, name)
 
 
 def _load_data(ctx: ExportContext) -> None:

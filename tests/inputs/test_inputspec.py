@@ -9,8 +9,6 @@ from edge_kit.errors import UsageError
 from edge_kit.inputspec import InputRequest, input_specs, parse_dim, parse_input_spec, resolve, sample, sizes
 from edge_kit.signature import DimRange, TensorSpec
 
-pytestmark = pytest.mark.unit
-
 VAD = [TensorSpec("input", (None, None)), TensorSpec("state", (2, None, 128)), TensorSpec("sr", (), "int64")]
 YOLO = [TensorSpec("images", (None, 3, None, None), dims=("batch", None, "height", "width"), layout="NCHW")]
 BERT = [
@@ -30,7 +28,7 @@ def test_grammar() -> None:
     assert parse_input_spec("0=1,max_x").shape == (1, "max_x")  # an x inside a name is not a separator
     assert parse_dim("seq=8..128") == ("seq", DimRange(8, 128)) and parse_dim("h=320") == ("h", 320)
     for bad in ("sr", "x=1,3:float99", "x=1,3::tokens<", "x=1,?", "x=1:a:b:c"):
-        with pytest.raises(UsageError, match="input spec|dtype"):
+        with pytest.raises(UsageError, match=r"input spec|dtype"):
             parse_input_spec(bad)
     for bad in ("seq", "seq=0", "seq=9..3", "s q=3"):
         with pytest.raises(UsageError, match="--dim"):
@@ -62,7 +60,7 @@ def test_scalar_integer_input_needs_its_value() -> None:
 def test_a_contradiction_and_an_unknown_input_are_named() -> None:
     with pytest.raises(UsageError, match="contradicts the model's declared input 'sr'"):
         resolve(VAD, InputRequest(specs=input_specs(["sr=1"])), "onnx")
-    with pytest.raises(UsageError, match="no input 'audio'.*input, state, sr"):
+    with pytest.raises(UsageError, match=r"no input 'audio'.*input, state, sr"):
         resolve(VAD, InputRequest(specs=input_specs(["audio=1,512"])), "onnx")
     with pytest.raises(UsageError, match="no dimension of that name"):
         resolve(YOLO, InputRequest(dims={"seq": 3}), "onnx")
