@@ -180,6 +180,11 @@ def _undeclared(
         arguments = [
             (s.key if not s.key.isdigit() else f"input_{s.key}", None) for s in req.specs if s.shape is not None
         ]
+    if not arguments:
+        raise UsageError(
+            "the model does not declare its input shape",
+            hint="pass --input-shape, e.g. --input-shape 1,3,224,224 (or --input-spec NAME=SHAPE per input)",
+        )
     by_key = {s.key: s for s in req.specs}
     shapes = iter(req.shapes)
     out = []
