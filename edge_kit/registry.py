@@ -29,6 +29,7 @@ BUILTIN = (
     "edge_kit.models.torch_models",
     "edge_kit.models.tf_models",
     "edge_kit.models.onnx_models",
+    "edge_kit.models.tflite_models",
     "edge_kit.models.jax_files",
     "edge_kit.bridges.jax_convert",
 )

@@ -27,7 +27,11 @@ def test_every_quantized_path_an_exporter_supports_has_exactly_one_default():
             recipe = recipe_for(registry.get_format(fmt), route, precision, None)
             assert recipe is not None and recipe.format == fmt and recipe.precision == precision
             own = framework in recipe.sources  # else the format's own quantizer's recipe (ONNX from jax)
-            assert own or recipe.sources == (registry.get_format(fmt).artifact_recipe_framework,) or "onnx" in recipe.sources
+            assert (
+                own
+                or recipe.sources == (registry.get_format(fmt).artifact_recipe_framework,)
+                or "onnx" in recipe.sources
+            )
 
 
 def test_shipped_recipes_carry_readable_names_and_settings():

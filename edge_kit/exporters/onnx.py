@@ -127,6 +127,21 @@ def _tf2onnx(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
     return _facts(dest, "tf2onnx")
 
 
+def _tf2onnx_tflite(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
+
+    from edge_kit.models.tf_models import import_tf
+
+    import_tf()
+    patch_tf2onnx()
+    model, _ = tf2onnx.convert.from_tflite(str(source.path), opset=options.opset or DEFAULT_OPSET)
+    import onnx
+
+    onnx.save(model, str(dest))
+    return _facts(dest, "tf2onnx-tflite")
+
+
 def _copy(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
     """The model itself, its inputs fixed to the sizes this export fixed (the ones it keeps
     dynamic stay dynamic) — or, when the runtime rejects the fixed graph (shape inference through
@@ -255,5 +270,13 @@ def register(registry: Registry) -> None:
             versions=("tensorflow-cpu", "tf2onnx"),
         ),
         Route("copy", "onnx", "onnx", _copy, description="the ONNX model itself"),
+        Route(
+            "tf2onnx-tflite",
+            "tflite",
+            "onnx",
+            _tf2onnx_tflite,
+            description="tf2onnx's TFLite front end",
+            versions=("tf2onnx",),
+        ),
     ):
         registry.add_route(route)

@@ -35,6 +35,7 @@ class Kind(str, Enum):
 
 
 SOURCE_KINDS = (
+    Kind.TFLITE,  # someone else's .tflite, to ONNX
     Kind.TORCHSCRIPT,
     Kind.EXPORTED_PROGRAM,
     Kind.TORCH_PICKLE,
