@@ -343,7 +343,15 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "runtime": {"name": rt.name, "version": rt.version, "num_threads": args.num_threads},
         "model": {"path": os.path.abspath(args.model), "size_bytes": os.path.getsize(args.model)},
-        "inputs": [{**s, "source": "npz" if args.input else f"random(seed={args.seed})"} for s in in_specs],
+        "inputs": [
+            {
+                **s,
+                "shape": list(np.shape(a)),
+                "declared_shape": s["shape"],
+                "source": "npz" if args.input else f"random(seed={args.seed})",
+            }
+            for s, a in zip(in_specs, inputs)
+        ],  # the shape each input ran at (a dynamic dim at the size it was given)
         "outputs": output_summary(_guarded("cannot read the outputs", EXIT_RUN, rt.output_specs), ran["outputs"]),
         "timing": {"load_ms": load_ms, **ran["timing"]},
         "memory": _memory(rss, _guarded("cannot read memory figures", EXIT_RUN, rt.static_memory)),
