@@ -45,9 +45,17 @@ class BenchRequest:
     devices_file: Path | None = None  # default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml
 
 
-def _specs(req: BenchRequest) -> list[CellSpec]:
-    target = get_target(req.target)
-    formats = [get_format(f).name for f in req.formats] if req.formats else list(target.preferred_formats)
+def _default_formats(req: BenchRequest, framework: str | None) -> list[str]:
+    """The target's preferred formats this source can reach (a JAX model has no ExecuTorch path)."""
+    from edge_kit import registry
+
+    preferred = list(get_target(req.target).preferred_formats)
+    reachable = [f for f in preferred if framework is None or registry.precisions(framework, f)]
+    return reachable or preferred
+
+
+def _specs(req: BenchRequest, framework: str | None = None) -> list[CellSpec]:
+    formats = [get_format(f).name for f in req.formats] if req.formats else _default_formats(req, framework)
     unknown = [p for p in req.precisions if p not in PRECISIONS]
     if unknown:
         raise UsageError(f"unknown precision(s) {', '.join(unknown)}", hint=f"use {', '.join(PRECISIONS)}")
@@ -66,7 +74,7 @@ def _specs(req: BenchRequest) -> list[CellSpec]:
     return [
         CellSpec(
             Path(req.model).resolve(),
-            target.name,
+            get_target(req.target).name,
             f,
             p,
             shared + (calibration if p == "int8" else []),
@@ -94,10 +102,12 @@ def bench(req: BenchRequest) -> dict[str, Any]:
     """Run every cell (in parallel, up to `jobs`), then build the leaderboard and reports."""
     from edge_kit.benchmark.report import write_reports
     from edge_kit.models import sniff_source
+    from edge_kit.registry import source_type
 
-    sniff_source(Path(req.model))  # a missing, empty, corrupt or exported file fails before any cell runs
+    kind = sniff_source(Path(req.model))  # a missing, empty, corrupt or exported file fails before any cell runs
+    framework = source_type(getattr(kind, "value", kind)).framework
     check_writable(Path(req.output), directory=True)
-    specs = _specs(req)
+    specs = _specs(req, framework)
     devices = _devices(req)
     jobs = req.jobs or os.cpu_count() or 1
     for spec in specs:
