@@ -36,42 +36,53 @@ from edge_kit.estimate import calibrate  # noqa: E402
 from edge_kit.estimate.calibrate import RECORDS_SCHEMA, Row, read_rows  # noqa: E402
 
 DATA = ROOT / "edge_kit" / "estimate" / "data"
-INPUT_SHAPE = (1, 3, 224, 224)
 ORDERING_TARGETS = ("raspi4", "raspi5", "android-arm64")
+
+
+def architecture(model: str) -> tuple[Any, int]:
+    """(torch module in eval mode, input side) of a published row's model, built in plain torch."""
+    from sample_models import efficientnet_lite, mobilenet, mobilenet_v3
+
+    if model == "mobilenet_v2_1.0_224":
+        try:
+            return mobilenet.mobilenet_v2(pretrained=True), 224
+        except ModuleNotFoundError:
+            return mobilenet.mobilenet_v2(pretrained=False), 224
+    builders = {
+        "mobilenet_v1_1.0_224": (mobilenet.mobilenet_v1, 224),
+        "mobilenet_v3_large_1.0_224": (mobilenet_v3.mobilenet_v3_large, 224),
+        "mobilenet_v3_small_1.0_224": (mobilenet_v3.mobilenet_v3_small, 224),
+        "efficientnet_lite0_224": (lambda: efficientnet_lite.efficientnet_lite("lite0"), 224),
+        "efficientnet_lite4_300": (lambda: efficientnet_lite.efficientnet_lite("lite4"), 300),
+    }
+    if model not in builders:
+        raise SystemExit(f"no architecture for {model}: known {', '.join(['mobilenet_v2_1.0_224', *builders])}")
+    build, side = builders[model]
+    return build(), side
 
 
 def build_source(model: str, folder: Path) -> Path:
     """The model architecture as an ExportedProgram (.pt2), written once."""
     import torch
 
-    from sample_models import mobilenet
-
     path = folder / f"{model}.pt2"
     if path.exists():
         return path
-    if model == "mobilenet_v2_1.0_224":
-        try:
-            net = mobilenet.mobilenet_v2(pretrained=True)
-        except ModuleNotFoundError:
-            net = mobilenet.mobilenet_v2(pretrained=False)
-    elif model == "mobilenet_v1_1.0_224":
-        net = mobilenet.mobilenet_v1()
-    else:
-        raise SystemExit(f"no architecture for {model}")
+    net, side = architecture(model)
     folder.mkdir(parents=True, exist_ok=True)
-    torch.export.save(torch.export.export(net, (torch.zeros(INPUT_SHAPE),)), path)
+    torch.export.save(torch.export.export(net, (torch.zeros(1, 3, side, side),)), path)
     return path
 
 
-def calibration_photos(folder: Path) -> Path:
+def calibration_photos(folder: Path, side: int) -> Path:
     """Real photos (mirrored and zoomed views of scikit-image/scikit-learn's) for static int8."""
     import numpy as np
 
     from sample_models.mobilenet import load_photos
 
-    path = folder / "photos_calib.npz"
+    path = folder / f"photos_calib_{side}.npz"
     if not path.exists():
-        np.savez(path, x=load_photos(augment=True))
+        np.savez(path, x=load_photos(size=side, augment=True))
     return path
 
 
@@ -83,7 +94,8 @@ def artifact(row: Row, out: Path) -> Path:
     if dest.exists() and dest.with_name(dest.name + ".json").exists():
         return dest
     source = build_source(row.model, out / "models")
-    calib = calibration_photos(out / "models") if row.precision == "int8" else None
+    side = int(row.model.rsplit("_", 1)[-1])
+    calib = calibration_photos(out / "models", side) if row.precision == "int8" else None
     export(
         ExportRequest(
             model=source,
