@@ -36,8 +36,9 @@ METHOD = "per-operator roofline: counted instructions x documented issue rates v
 METHOD_VERSION = "2"
 PARAMS_FILE = "data/params.json"
 # Fraction of the counted work that intra-operator threading spreads over the threads. Measured,
-# not fitted: the calibration models counted on 4 guest threads put 3.90-3.97x the busiest
-# thread's SIMD work on all threads together (benchmarks/bench_estimate.py --thread-balance).
+# not fitted: the 10 calibration records counted on 4 guest threads put 3.74-3.97x (median 3.90)
+# the busiest thread's SIMD work on all threads together, P = 0.977-0.997, median 0.99
+# (benchmarks/bench_estimate.py --thread-balance).
 PARALLEL_FRACTION = 0.99
 INT_MAC_CLASSES = ("neon_int_mac", "dotprod", "mmla")
 FP_MAC_CLASSES = ("neon_fmla",)
