@@ -223,7 +223,7 @@ def uncalibrated_boards(records_path: Path) -> str:
         }
         est = estimate_from_report(report, t, cost=ModelCost.from_dict(rec["cost"]))
         lines.append(
-            f"  {target:<9}{model:<28}{precision:<6}{threads} threads: {est['estimated_device_latency_ms']:.2f} ms "
+            f"  {target:<13}{model:<22}{precision:<6}{threads} threads: {est['estimated_device_latency_ms']:.2f} ms "
             f"({est['note']})"
         )
     return "\n".join(lines)

@@ -180,26 +180,8 @@ def estimate_from_report(
         "clock_source": "--clock-ghz" if clock_ghz else "target",
         "num_threads": threads,
         "threads_modelled": pred.threads,
-        "method": {
-            "name": METHOD,
-            "version": METHOD_VERSION,
-            "params": doc["params"],
-            "fitted_on": [f"{r['target']} {r['model']} {r['precision']}" for r in doc["rows"]],
-            "param_rows": {name: info["rows"] for name, info in doc.get("fitted_on", {}).items()},
-            "cv": doc.get("cv"),
-        },
-        "breakdown": {
-            "compute_ms": round(pred.compute_ms, 4),
-            "memory_ms": round(pred.memory_ms, 4),
-            "compute_total_ms": round(pred.compute_total_ms, 4),
-            "memory_total_ms": round(pred.memory_total_ms, 4),
-            "memory_bound_ops": pred.memory_bound_ops,
-            "k": round(pred.k, 4),
-            "int_share": round(pred.int_share, 4),
-            "dram_bytes": round(pred.spilled_bytes),
-            "bytes_source": cost.source,
-            "per_class_ms": {c: round(v, 4) for c, v in sorted(pred.per_class_ms.items(), key=lambda kv: -kv[1])},
-        },
+        "method": _method(doc),
+        "breakdown": _breakdown(pred, cost),
         "per_operator": per_operator(report, cost, pred),
         "assumptions": ASSUMPTIONS.format(p=params.parallel_fraction),
         "notes": notes,
@@ -207,6 +189,34 @@ def estimate_from_report(
     if budget is not None:
         section["error_budget"] = budget
     return section
+
+
+def _method(doc: dict[str, Any]) -> dict[str, Any]:
+    """How the estimate was made: the fit's parameters, the rows each comes from, its cross-validation."""
+    return {
+        "name": METHOD,
+        "version": METHOD_VERSION,
+        "params": doc["params"],
+        "fitted_on": [f"{r['target']} {r['model']} {r['precision']}" for r in doc["rows"]],
+        "param_rows": {name: info["rows"] for name, info in doc.get("fitted_on", {}).items()},
+        "cv": doc.get("cv"),
+    }
+
+
+def _breakdown(pred: Prediction, cost: ModelCost) -> dict[str, Any]:
+    """How the estimate splits: compute- and memory-bound time, the efficiency used, bytes, classes."""
+    return {
+        "compute_ms": round(pred.compute_ms, 4),
+        "memory_ms": round(pred.memory_ms, 4),
+        "compute_total_ms": round(pred.compute_total_ms, 4),
+        "memory_total_ms": round(pred.memory_total_ms, 4),
+        "memory_bound_ops": pred.memory_bound_ops,
+        "k": round(pred.k, 4),
+        "int_share": round(pred.int_share, 4),
+        "dram_bytes": round(pred.spilled_bytes),
+        "bytes_source": cost.source,
+        "per_class_ms": {c: round(v, 4) for c, v in sorted(pred.per_class_ms.items(), key=lambda kv: -kv[1])},
+    }
 
 
 def _notes(pred: Prediction, cost: ModelCost, settings: dict[str, Any], threads: int) -> list[str]:
