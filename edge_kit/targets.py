@@ -24,7 +24,7 @@ PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
 ISA_FEATURES = ("neon", "fp16", "dotprod", "i8mm", "sve")
 # [microarch]: what the latency estimate (edge_kit.estimate) needs; see docs/estimate.md.
 MICROARCH_NUMBERS = {"compute_cores": int, "l2_kb": int, "shared_cache_kb": int, "dram_gbps": float}
-MICROARCH_TEXT = ("core", "device_name", "source", "memory_source")
+MICROARCH_TEXT = ("core", "device_name", "source", "memory_source", "params_from", "assumptions")
 INSN_CLASSES = (
     "scalar_int",
     "branch",
