@@ -126,7 +126,9 @@ def test_live_jax_function_and_flax_module(tmp_path: Path) -> None:
     assert result.status == "ok" and result.manifest["source"]["framework"] == "jax"
     module = flax_linen.Dense(4)
     variables = module.init(jax.random.PRNGKey(0), x)
-    tflite = edge_kit.export(module, params=variables, example_inputs=(x,), format="tflite", output=tmp_path / "d.tflite")
+    tflite = edge_kit.export(
+        module, params=variables, example_inputs=(x,), format="tflite", output=tmp_path / "d.tflite"
+    )
     assert tflite.status == "ok" and tflite.validation["max_abs_diff"] < 1e-5
     with pytest.raises(UsageError):
         edge_kit.export(apply_fn, example_inputs=(x,), format="onnx", output=tmp_path / "g.onnx")  # no params
