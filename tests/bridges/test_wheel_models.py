@@ -33,7 +33,9 @@ def _worst(got: list[np.ndarray], expected: list[np.ndarray]) -> float:
     return max(float(np.abs(np.asarray(g, np.float64) - e).max()) for g, e in zip(got, expected)) / scale
 
 
-@pytest.mark.parametrize("name", ["nudenet-yolov8n", "ppocr-v4-det", "ppocr-v4-rec", "ppocr-v2-cls"])
+# A representative subset (detector with Resize/Concat/Split head; PP-OCR with Constant weights); the
+# PP-OCR det/rec models and every format × precision run in benchmarks/bench_onnx_bridge.py.
+@pytest.mark.parametrize("name", ["nudenet-yolov8n", "ppocr-v2-cls"])
 def test_program_matches_onnxruntime_on_the_original(name: str):
     path = wheel_model(name)
     specs = list(wheel_models.BY_NAME[name].inputs)
@@ -66,7 +68,7 @@ def cls_source() -> TorchSource:
 
 @pytest.mark.parametrize(
     "fmt, precision, tolerance",
-    [("tflite", "fp32", 1e-5), ("executorch", "fp32", 1e-5), ("tflite", "int8", 0.15)],
+    [("executorch", "fp32", 1e-5), ("tflite", "int8", 0.15)],
 )
 def test_ppocr_cls_artifacts_match_onnxruntime(cls_source, tmp_path: Path, fmt: str, precision: str, tolerance):
     exporter = get_exporter(fmt)
