@@ -67,10 +67,10 @@ def routes(as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    echo(f"{'from':<12}{'to':<12}{'route':<34}{'precisions':<34}description")
+    echo(f"{'from':<12}{'to':<12}{"route":<44}{'precisions':<34}description")
     for row in rows:
         echo(
-            f"{row['framework']:<12}{row['format']:<12}{row['route']:<34}"
+            f"{row['framework']:<12}{row['format']:<12}{row["route"]:<44}"
             f"{','.join(row['precisions']):<34}{row['description']}"
         )
     echo("(fp16 and int8 of onnx are quantized from its fp32 model whatever route made it)")

@@ -1,44 +1,106 @@
 """ONNX precisions with onnxruntime's tools: float16 conversion, quantize_dynamic, quantize_static.
 
 The float model is first prepared with `quant_pre_process` (shape inference and graph
-optimisation). Static int8 writes QDQ (or QOperator) with per-channel or per-tensor
-weights, activation ranges from minmax / percentile / entropy calibration. Layers are
-ONNX node names, kept in float with `nodes_to_exclude` (`node_block_list` for fp16).
+optimisation; per-channel recipes first lift opsets below 13 to 13). Every int8 model is loaded
+in onnxruntime before it is accepted: one ORT refuses is retried from the unoptimized graph, and
+refused again is an ExportError naming the node. Static int8 writes QDQ (or QOperator) with
+per-channel or per-tensor weights, activation ranges from minmax / percentile / entropy
+calibration. Layers are ONNX node names, kept in float with `nodes_to_exclude` (`node_block_list`
+for fp16).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from edge_kit import progress
+from edge_kit.errors import ExportError
 from edge_kit.exporters.base import ExportOptions
 from edge_kit.quant import scratch
 
 LAYER_OPS = ("Conv", "ConvTranspose", "MatMul", "Gemm")
 CALIBRATION = {"minmax": "MinMax", "percentile": "Percentile", "entropy": "Entropy"}
 QTYPES = {"int8": "QInt8", "uint8": "QUInt8"}
+# quant_pre_process attempts, in order: with its graph optimization, then without (ORT's optimizer
+# rewrites the graph, e.g. ConvBnFusion_* nodes; when the int8 model quantized from that graph does
+# not load in ORT, the unoptimized graph is quantized instead). Every attempt is checked by loading it.
+PRE_PROCESS = ("optimized", "unoptimized")
+PRE_PROCESS_KEY = "onnx_pre_process"
+PER_CHANNEL_OPSET = 13  # DequantizeLinear's per-axis form (per-channel weights) needs opset 13
 
 
 def prepared(fp32: Path, options: ExportOptions) -> Path:
-    """`quant_pre_process` of the float model, every node named (cached for the export)."""
-    out = scratch(options) / "prepared.onnx"
+    """`quant_pre_process` of the float model, every node named (cached for the export).
+
+    With graph optimization unless an earlier attempt in this export found that the quantized
+    result does not load (see `quantize`); then with `skip_optimization=True`."""
+    optimize = options.state.notes.get(PRE_PROCESS_KEY, PRE_PROCESS[0]) == PRE_PROCESS[0]
+    out = scratch(options) / ("prepared.onnx" if optimize else "prepared-unoptimized.onnx")
     if out.exists():
         return out
     import onnx
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
+    source = _quantizable_float(fp32, options, fold_constants=not optimize)
     try:
-        quant_pre_process(str(fp32), str(out))
+        quant_pre_process(str(source), str(out), skip_optimization=not optimize)
     except Exception:  # noqa: BLE001 - symbolic shape inference fails on some graphs; ONNX's own suffices
-        quant_pre_process(str(fp32), str(out), skip_symbolic_shape=True)
+        quant_pre_process(str(source), str(out), skip_optimization=not optimize, skip_symbolic_shape=True)
     model = onnx.load(str(out))
     for i, node in enumerate(model.graph.node):
         node.name = node.name or f"{node.op_type}_{i}"
     onnx.save(model, str(out))
     return out
+
+
+def _quantizable_float(fp32: Path, options: ExportOptions, fold_constants: bool) -> Path:
+    """The float model as quantize_static needs it: at opset 13 or later when weights are per-channel
+    (DequantizeLinear's `axis` is opset 13; PP-OCR ships opset 11/12 and ORT then refuses the int8
+    model), and, when ORT's optimizer does not run, with Constant nodes as initializers."""
+    import onnx
+    import onnx.version_converter
+
+    model = onnx.load(str(fp32))
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), PER_CHANNEL_OPSET)
+    upgrade = options.recipe is not None and options.recipe.per_channel and opset < PER_CHANNEL_OPSET
+    if not upgrade and not fold_constants:
+        return fp32
+    if upgrade:
+        try:
+            model = onnx.version_converter.convert_version(model, PER_CHANNEL_OPSET)
+            options.state.notes["onnx_opset_upgrade"] = f"{opset} → {PER_CHANNEL_OPSET} (per-channel weights)"
+        except Exception:  # noqa: BLE001 - the converter lacks adapters for some ops; quantize as is
+            options.state.notes["onnx_opset_upgrade"] = f"{opset} → {PER_CHANNEL_OPSET} failed; quantized at {opset}"
+    if fold_constants:
+        _constants_as_initializers(model)
+    out = scratch(options) / ("float-folded.onnx" if fold_constants else "float.onnx")
+    onnx.save(model, str(out))
+    return out
+
+
+def _constants_as_initializers(model: Any) -> None:
+    """Turn tensor `Constant` nodes into initializers. quantize_static quantizes only initializers;
+    Paddle exports (PP-OCR) keep every weight in a Constant node, which ORT's graph optimization
+    folds but the unoptimized pre-process leaves: the int8 model would keep float weights."""
+    import onnx
+
+    kept = []
+    for node in model.graph.node:
+        value = next((a.t for a in node.attribute if a.name == "value"), None) if node.op_type == "Constant" else None
+        if value is None or node.domain not in ("", "ai.onnx"):
+            kept.append(node)
+            continue
+        tensor = onnx.TensorProto()
+        tensor.CopyFrom(value)
+        tensor.name = node.output[0]
+        model.graph.initializer.append(tensor)
+    del model.graph.node[:]
+    model.graph.node.extend(kept)
 
 
 def layers(fp32: Path, options: ExportOptions) -> list[str]:
@@ -103,7 +165,7 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
     from onnxruntime.quantization import CalibrationMethod
     from onnxruntime.quantization.calibrate import create_calibrator, save_tensors_data
 
-    cache = scratch(options) / "ranges.json"
+    cache = prep.with_name(f"ranges-{prep.stem}.json")  # tensor names differ between pre-process variants
     if cache.exists():
         return cache
     recipe = options.need_recipe()
@@ -178,14 +240,65 @@ def _dynamic(prep: Path, dest: Path, options: ExportOptions) -> None:
     )
 
 
+def load_failure(path: Path) -> Exception | None:
+    """None when onnxruntime loads `path`; else the exception it raised."""
+    import onnxruntime as ort
+
+    from edge_kit.models.onnx_models import model_ref
+
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    try:
+        ort.InferenceSession(model_ref(path), options, providers=["CPUExecutionProvider"])
+    except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
+        return exc
+    return None
+
+
+def ort_reason(exc: BaseException, limit: int = 300) -> str:
+    """onnxruntime's load error without its boilerplate: the status, the node and what is wrong
+    ('INVALID_GRAPH: node X (DequantizeLinear): Unrecognized attribute: axis for operator ...')."""
+    text = " ".join(str(exc).split())
+    status = re.search(r"\[ONNXRuntimeError\] : \d+ : (\w+) :", text)
+    node = re.search(r'In Node, \("([^"]*)", (\w+),', text)
+    error = re.search(r", Error (.*)$", text)
+    if status and node and error:
+        return f"{status.group(1)}: node {node.group(1)} ({node.group(2)}): {error.group(1)}"[:limit]
+    text = re.sub(r"Load model from \S+ failed:", "", text)
+    return (re.sub(r"^\[ONNXRuntimeError\] : \d+ : ", "", text).strip() or type(exc).__name__)[:limit]
+
+
+def _int8(fp32: Path, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    """Static or dynamic int8, pre-processed with optimization then (if ORT cannot load the
+    result) without; facts say which attempt was used and why an earlier one failed."""
+    write = _dynamic if options.precision == "int8-dynamic" else _static
+    failures: dict[str, str] = options.state.notes.setdefault("onnx_pre_process_failures", {})
+    start = PRE_PROCESS.index(options.state.notes.get(PRE_PROCESS_KEY, PRE_PROCESS[0]))
+    error: Exception | None = None
+    for attempt in PRE_PROCESS[start:]:
+        options.state.notes[PRE_PROCESS_KEY] = attempt
+        write(prepared(fp32, options), dest, options)
+        error = load_failure(dest)
+        if error is None:
+            upgrade = options.state.notes.get("onnx_opset_upgrade")
+            return {
+                "pre_process": {"used": attempt, "failed": dict(failures), **({"opset": upgrade} if upgrade else {})}
+            }
+        failures[attempt] = ort_reason(error)
+        progress.log(f"onnxruntime cannot load the int8 model ({attempt} pre-process): {failures[attempt]}")
+    raise ExportError(
+        f"onnxruntime cannot load the int8 model it quantized: {failures[PRE_PROCESS[-1]]}",
+        hint="try --quantize int8-dynamic or fp16 (the full message: --debug)",
+        attempts=dict(failures),
+    ) from error
+
+
 def quantize(fp32: Path, dest: Path, options: ExportOptions) -> dict[str, Any]:
     """Write the `options.precision` version of the float model `fp32` to `dest`."""
     if options.precision == "fp16":
         _fp16(fp32, dest, options)
         return {"quantizer": "onnxruntime float16"}
-    prep = prepared(fp32, options)
+    facts = _int8(fp32, dest, options)
     if options.precision == "int8-dynamic":
-        _dynamic(prep, dest, options)
-        return {"quantizer": "onnxruntime quantize_dynamic"}
-    _static(prep, dest, options)
-    return {"quantizer": f"onnxruntime quantize_static ({options.need_recipe().quant_format})"}
+        return {"quantizer": "onnxruntime quantize_dynamic", **facts}
+    return {"quantizer": f"onnxruntime quantize_static ({options.need_recipe().quant_format})", **facts}

@@ -200,11 +200,31 @@ def torch(source: Any, options: ExportOptions) -> bytes:
     quantizer = _litert_quantizer(options)
     calibration = options.calibration if options.precision == "int8" else None
     module = pt2e.quantize(source, quantizer, calibration, fold_quantize=False, keep_all=bool(options.keep_float))
+    _one_dequantize_per_use(module)
     with _strict_qdq(), _static_hint(source):
         model = litert_torch.convert(
             module, source.example_inputs(), quant_config=QuantConfig(pt2e_quantizer=quantizer), dynamic_shapes=dynamic
         )
     return model.model_content()
+
+
+def _one_dequantize_per_use(module: Any) -> None:
+    """Give every user of a shared activation dequantize node its own copy (same q params).
+
+    litert-torch 0.10's layout pass, when it puts a transpose after a dequantize for one user,
+    overwrites that dequantize's metadata and then fails on its other users ("Attempting to convert
+    non-NHWC compatible node to NHWC: dequantize_per_tensor_1": seen on PP-OCR's hard-swish blocks,
+    x * clip(x + 3) / 6, converted from ONNX). One dequantize per use avoids the shared node; the
+    converter fuses each (dq, op, q) triplet as before, so the artifact is unchanged otherwise."""
+    graph = module.graph
+    for node in list(graph.nodes):
+        if node.op != "call_function" or "dequantize" not in str(node.target) or len(node.users) < 2:
+            continue
+        for user in list(node.users)[1:]:
+            with graph.inserting_before(user):
+                copy = graph.node_copy(node)
+            user.replace_input_with(node, copy)
+    module.recompile()
 
 
 def torch_layers(source: Any, options: ExportOptions) -> list[str]:
