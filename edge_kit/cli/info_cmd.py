@@ -67,7 +67,7 @@ def routes(as_json: bool) -> None:
     if as_json:
         emit_json(rows)
         return
-    echo(f"{'from':<12}{'to':<12}{"route":<44}{'precisions':<34}description")
+    echo(f"{'from':<12}{'to':<12}{'route':<44}{'precisions':<34}description")
     for row in rows:
         echo(
             f"{row['framework']:<12}{row['format']:<12}{row["route"]:<44}"
