@@ -70,7 +70,7 @@ def routes(as_json: bool) -> None:
     echo(f"{'from':<12}{'to':<12}{'route':<44}{'precisions':<34}description")
     for row in rows:
         echo(
-            f"{row['framework']:<12}{row['format']:<12}{row["route"]:<44}"
+            f"{row['framework']:<12}{row['format']:<12}{row['route']:<44}"
             f"{','.join(row['precisions']):<34}{row['description']}"
         )
     echo("(fp16 and int8 of onnx are quantized from its fp32 model whatever route made it)")
