@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import types
 import typing
-from typing import Annotated, Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationError
 
@@ -69,51 +69,71 @@ _PLURAL = {str: "strings", int: "integers", float: "numbers", bool: "booleans"}
 _ORDER = {"extra_forbidden": 0, "missing": 1}
 
 
-def path(loc: tuple[Any, ...]) -> str:
+def path(loc: tuple[Any, ...] | list[Any]) -> str:
     """('cpuinfo', 0, 'count') -> 'cpuinfo[0].count'."""
     out = ""
     for part in loc:
-        if part == "[key]":
-            continue
         out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
     return out
 
 
-def _unwrap(annotation: Any) -> Any:
-    """The type inside Optional / Annotated / a union with a model (the one messages talk about)."""
+def _strip(annotation: Any) -> Any:
+    """The type inside Annotated and Optional (a union of several types stays a union)."""
     while True:
         if typing.get_origin(annotation) is Annotated:
             annotation = typing.get_args(annotation)[0]
         elif typing.get_origin(annotation) in (typing.Union, types.UnionType):
             args = [a for a in typing.get_args(annotation) if a is not type(None)]
-            models = [a for a in args if isinstance(a, type) and issubclass(a, BaseModel)]
-            annotation = (models or args)[0]
+            if len(args) > 1:
+                return annotation
+            annotation = args[0]
         else:
             return annotation
 
 
-def _annotation_at(model: type[BaseModel], loc: tuple[Any, ...]) -> Any:
-    """The annotation of the field at `loc` under `model` (None when it cannot be followed)."""
+def _member(union: Any, label: Any) -> Any:
+    """The member of `union` pydantic labels `label` in an error location (its tag or type name)."""
+    for member in (_strip(a) for a in typing.get_args(union)):
+        if getattr(member, "__name__", None) == label:
+            return member
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            tags = [typing.get_args(f.annotation) for f in member.model_fields.values()]
+            if any(
+                typing.get_origin(f.annotation) is Literal and (label,) == t
+                for f, t in zip(member.model_fields.values(), tags)
+            ):
+                return member
+    return None
+
+
+def walk(model: type[BaseModel], loc: tuple[Any, ...]) -> tuple[list[Any], Any]:
+    """`loc` without the labels pydantic adds for union members and dict keys, and the annotation
+    it ends at (None when it cannot be followed)."""
+    kept: list[Any] = []
     current: Any = model
     for part in loc:
-        current = _unwrap(current)
+        current = _strip(current)
         origin = typing.get_origin(current)
+        if part == "[key]":
+            continue
+        if origin in (typing.Union, types.UnionType) and (member := _member(current, part)) is not None:
+            current = member
+            continue
+        kept.append(part)
         if isinstance(current, type) and issubclass(current, BaseModel) and isinstance(part, str):
             field = current.model_fields.get(part)
-            if field is None:
-                return None
-            current = field.annotation
-        elif origin in (list, tuple) or origin is dict:
+            current = field.annotation if field is not None else None
+        elif origin in (list, tuple, dict):
             current = typing.get_args(current)[-1 if origin is dict else 0]
         else:
-            return None
-    return current
+            current = None
+    return kept, current
 
 
 def _describe_list(annotation: Any) -> str:
-    item = _unwrap(annotation)
+    item = _strip(annotation)
     args = typing.get_args(item) if typing.get_origin(item) in (list, tuple) else ()
-    inner = _unwrap(args[0]) if args else None
+    inner = _strip(args[0]) if args else None
     if isinstance(inner, type) and issubclass(inner, BaseModel):
         return f"a list of {getattr(inner, 'noun', 'table')}s"
     return f"a list of {_PLURAL[inner]}" if inner in _PLURAL else "a list"
@@ -127,39 +147,43 @@ def _grouped(errors: list[Any], first: Any, noun: str, model: type[BaseModel]) -
     """'unknown field(s) ...' / 'missing field(s) ...' for every such error beside the first one."""
     parent = first["loc"][:-1]
     names = [e["loc"][-1] for e in errors if e["type"] == first["type"] and e["loc"][:-1] == parent]
-    where = f"{path(parent)}: " if parent else ""
+    kept, table = walk(model, parent)
+    where = f"{path(kept)}: " if kept else ""
     plural = "s" if len(names) > 1 else ""
     if first["type"] == "missing":
         return f"{where}missing {noun}{plural} {_quote(names)}", None
-    table = _unwrap(_annotation_at(model, parent)) if parent else model
+    table = _strip(table)
     known = sorted(table.model_fields) if isinstance(table, type) and issubclass(table, BaseModel) else []
     return f"{where}unknown {noun}{plural} {_quote(names)}", (f"known {noun}s: {', '.join(known)}" if known else None)
 
 
 def _one(error: Any, model: type[BaseModel], tables: bool) -> tuple[str, str | None]:
     """One problem as '<field> must be ..., not ...' (or the rule's own words)."""
-    where, kind = path(error["loc"]), error["type"]
+    kept, annotation = walk(model, error["loc"])
+    where, kind, ctx = path(kept), error["type"], error.get("ctx") or {}
     if error["loc"][-1:] == ("[key]",):  # a key of a table keyed by a fixed vocabulary
-        expected = (error.get("ctx") or {}).get("expected")
-        return f"{path(error['loc'][:-2])}: unknown key '{error['loc'][-2]}'", (f"use {expected}" if expected else None)
-    raised = (error.get("ctx") or {}).get("error")
-    if isinstance(raised, ValueError):
-        text = str(raised)
+        return f"{path(kept[:-1])}: unknown key '{kept[-1]}'", (f"use {ctx['expected']}" if "expected" in ctx else None)
+    if isinstance(ctx.get("error"), ValueError):
+        text = str(ctx["error"])
         sep = " " if text.startswith("must") else ": "  # field rules read as predicates
-        return (f"{where}{sep}{text}" if where else text), getattr(raised, "hint", None)
+        return (f"{where}{sep}{text}" if where else text), getattr(ctx["error"], "hint", None)
+    if kind == "union_tag_not_found":
+        return f"{where}: missing field {ctx['discriminator']}", None
+    if kind == "union_tag_invalid":
+        return f"{where}.{ctx['discriminator'][1:-1]} must be one of {ctx['expected_tags']}, not {ctx['tag']!r}", None
     got = _GOT.get(type(error["input"]), "null" if error["input"] is None else type(error["input"]).__name__)
-    if not tables:
-        got = got.replace("a table", "an object")
     if kind in ("list_type", "tuple_type"):
-        return f"{where} must be {_describe_list(_annotation_at(model, error['loc']))}, not {got}", None
-    if kind in _WANT:
-        want = _WANT[kind] if tables else _WANT[kind].replace("a table", "an object")
-        return f"{where} must be {want}, not {got}", None
-    if kind == "literal_error":
-        return f"{where} must be one of {error['ctx']['expected']}, not {error['input']!r}", None
-    message = str(error["msg"])
-    message = f"must {message.split(' should ', 1)[1]}" if " should " in message else message
-    return (f"{where} {message}" if where else message), None
+        want = _describe_list(annotation)
+    elif kind == "literal_error":
+        return f"{where} must be one of {ctx['expected']}, not {error['input']!r}", None
+    elif kind in _WANT:
+        want = _WANT[kind]
+    else:
+        message = str(error["msg"])
+        message = f"must {message.split(' should ', 1)[1]}" if " should " in message else message
+        return (f"{where} {message}" if where else message), None
+    text = f"{where} must be {want}, not {got}"
+    return (text if tables else text.replace("a table", "an object")), None
 
 
 def problem(

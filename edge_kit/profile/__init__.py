@@ -15,14 +15,13 @@ from typing import Any
 import numpy as np
 
 from edge_kit import __version__, progress
+from edge_kit.documents.profile import SCHEMA, SCHEMA_VERSION
 from edge_kit.errors import ManifestError, UnsupportedError, UsageError
 from edge_kit.fsutil import sha256_file
 from edge_kit.models.sniff import Kind, check_artifact, sniff
 from edge_kit.profile.backends import HarnessRun, get_backend
 from edge_kit.targets import Target, get_target
 
-SCHEMA = "edgekit.profile"
-SCHEMA_VERSION = 1
 PROFILABLE = {
     Kind.TFLITE: ("tflite", "litert"),
     Kind.ONNX: ("onnx", "onnxruntime"),
