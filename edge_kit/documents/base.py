@@ -92,17 +92,15 @@ def _strip(annotation: Any) -> Any:
 
 
 def _member(union: Any, label: Any) -> Any:
-    """The member of `union` pydantic labels `label` in an error location (its tag or type name)."""
+    """The member of `union` pydantic labels `label` in an error location (its type name or its tag)."""
     for member in (_strip(a) for a in typing.get_args(union)):
         if getattr(member, "__name__", None) == label:
             return member
-        if isinstance(member, type) and issubclass(member, BaseModel):
-            tags = [typing.get_args(f.annotation) for f in member.model_fields.values()]
-            if any(
-                typing.get_origin(f.annotation) is Literal and (label,) == t
-                for f, t in zip(member.model_fields.values(), tags)
-            ):
-                return member
+        fields = member.model_fields.values() if isinstance(member, type) and issubclass(member, BaseModel) else ()
+        if any(
+            typing.get_origin(f.annotation) is Literal and typing.get_args(f.annotation) == (label,) for f in fields
+        ):
+            return member
     return None
 
 
@@ -143,30 +141,30 @@ def _quote(names: list[Any]) -> str:
     return ", ".join(f"'{n}'" for n in names)
 
 
-def _grouped(errors: list[Any], first: Any, noun: str, model: type[BaseModel]) -> tuple[str, str | None]:
+def _grouped(errors: list[Any], first: Any, model: type[BaseModel]) -> tuple[str, str | None]:
     """'unknown field(s) ...' / 'missing field(s) ...' for every such error beside the first one."""
     parent = first["loc"][:-1]
     names = [e["loc"][-1] for e in errors if e["type"] == first["type"] and e["loc"][:-1] == parent]
     kept, table = walk(model, parent)
     where = f"{path(kept)}: " if kept else ""
-    plural = "s" if len(names) > 1 else ""
+    fields = "fields" if len(names) > 1 else "field"
     if first["type"] == "missing":
-        return f"{where}missing {noun}{plural} {_quote(names)}", None
+        return f"{where}missing {fields} {_quote(names)}", None
     table = _strip(table)
     known = sorted(table.model_fields) if isinstance(table, type) and issubclass(table, BaseModel) else []
-    return f"{where}unknown {noun}{plural} {_quote(names)}", (f"known {noun}s: {', '.join(known)}" if known else None)
+    return f"{where}unknown {fields} {_quote(names)}", (f"known fields: {', '.join(known)}" if known else None)
 
 
 def _one(error: Any, model: type[BaseModel], tables: bool) -> tuple[str, str | None]:
     """One problem as '<field> must be ..., not ...' (or the rule's own words)."""
     kept, annotation = walk(model, error["loc"])
-    where, kind, ctx = path(kept), error["type"], error.get("ctx") or {}
+    where, kind, ctx = path(kept) or "the document", error["type"], error.get("ctx") or {}
     if error["loc"][-1:] == ("[key]",):  # a key of a table keyed by a fixed vocabulary
         return f"{path(kept[:-1])}: unknown key '{kept[-1]}'", (f"use {ctx['expected']}" if "expected" in ctx else None)
     if isinstance(ctx.get("error"), ValueError):
         text = str(ctx["error"])
         sep = " " if text.startswith("must") else ": "  # field rules read as predicates
-        return (f"{where}{sep}{text}" if where else text), getattr(ctx["error"], "hint", None)
+        return (f"{where}{sep}{text}" if kept else text), getattr(ctx["error"], "hint", None)
     if kind == "union_tag_not_found":
         return f"{where}: missing field {ctx['discriminator']}", None
     if kind == "union_tag_invalid":
@@ -181,19 +179,17 @@ def _one(error: Any, model: type[BaseModel], tables: bool) -> tuple[str, str | N
     else:
         message = str(error["msg"])
         message = f"must {message.split(' should ', 1)[1]}" if " should " in message else message
-        return (f"{where} {message}" if where else message), None
+        return f"{where} {message}", None
     text = f"{where} must be {want}, not {got}"
     return (text if tables else text.replace("a table", "an object")), None
 
 
-def problem(
-    exc: ValidationError, model: type[BaseModel], noun: str = "field", tables: bool = True
-) -> tuple[str, str | None]:
+def problem(exc: ValidationError, model: type[BaseModel], tables: bool = True) -> tuple[str, str | None]:
     """(one-line problem, hint) for the most telling error: unknown fields, then missing ones, then the rest."""
     errors = exc.errors()
     first = min(errors, key=lambda e: _ORDER.get(e["type"], 2))
     if first["type"] in _ORDER:
-        return _grouped(errors, first, noun, model)
+        return _grouped(errors, first, model)
     return _one(first, model, tables)
 
 

@@ -60,7 +60,7 @@ class Core:
             l2_kb=m.l2_kb,
             shared_cache_kb=m.shared_cache_kb,
             dram_gbps=m.dram_gbps,
-            cpi=dict(m.cycles_per_insn),
+            cpi={str(k): v for k, v in m.cycles_per_insn.items()},
             source=m.source,
         )
 
