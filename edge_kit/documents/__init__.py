@@ -11,12 +11,12 @@ import importlib
 import json
 from importlib import resources
 from pathlib import Path
-from typing import Any
-
-from pydantic import BaseModel
-from pydantic.json_schema import GenerateJsonSchema
+from typing import TYPE_CHECKING, Any
 
 from edge_kit.errors import UsageError
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 # name -> (module, model, what it is)
 MODELS: dict[str, tuple[str, str, str]] = {
@@ -31,13 +31,6 @@ MODELS: dict[str, tuple[str, str, str]] = {
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 
-class _Generator(GenerateJsonSchema):
-    """Pydantic's generator without a title on every property (the field names say it)."""
-
-    def field_title_should_be_set(self, schema: Any) -> bool:
-        return False
-
-
 def model(name: str) -> type[BaseModel]:
     """The model of document `name`; an unknown name lists the known ones."""
     if name not in MODELS:
@@ -48,7 +41,15 @@ def model(name: str) -> type[BaseModel]:
 
 def json_schema(name: str) -> dict[str, Any]:
     """The JSON Schema (draft 2020-12) of document `name`, generated from its model."""
-    generated = model(name).model_json_schema(by_alias=True, schema_generator=_Generator)
+    from pydantic.json_schema import GenerateJsonSchema
+
+    class Untitled(GenerateJsonSchema):
+        """Pydantic's generator without a title on every property (the field names say it)."""
+
+        def field_title_should_be_set(self, schema: Any) -> bool:
+            return False
+
+    generated = model(name).model_json_schema(by_alias=True, schema_generator=Untitled)
     return {"$schema": DIALECT, **generated}
 
 
