@@ -39,11 +39,12 @@ def new_manifest(**sections: Any) -> dict[str, Any]:
 
 def manifest_text(manifest: dict[str, Any]) -> str:
     """The manifest's JSON text; a manifest edgekit could not read back is never written."""
+    text = json.dumps(manifest, indent=2, sort_keys=False) + "\n"
     try:
-        Manifest.model_validate(manifest)
+        Manifest.model_validate(json.loads(text))  # exactly what `parse_manifest` will read
     except ValidationError as exc:
         raise RuntimeError(f"edgekit built an invalid manifest: {problem(exc, Manifest, tables=False)[0]}") from exc
-    return json.dumps(manifest, indent=2, sort_keys=False) + "\n"
+    return text
 
 
 def write_manifest(artifact: Path, manifest: dict[str, Any]) -> Path:

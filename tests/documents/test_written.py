@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import jsonschema
+import numpy as np
 import pytest
 
 from edge_kit.documents.bench import Leaderboard
@@ -23,6 +24,7 @@ from tests.conftest import assert_clean_error, run_cli
 # Written by `edgekit export sample_models/digits_cnn.pt2 --format onnx` at commit d31cf0b
 # (the foundation commit: manifest schema 1, before quantization and accuracy sections existed).
 OLD = Path(__file__).parent / "data" / "manifest_v1_d31cf0b.json"
+SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "executorch": ".pte", "ptl": ".ptl"}
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +73,53 @@ def test_manifests_written_by_the_exporter_are_manifests(exported: dict[str, Pat
     assert int8.quantization and int8.quantization.calibration and int8.quantization.calibration.kind == "file"
     assert int8.accuracy and int8.accuracy.budget and int8.artifact.quantizer
     assert Manifest.model_validate(_json(manifest_path(exported["tflite-fp32"]))).artifact.converter == "litert-torch"
+
+
+def _images(folder: Path) -> Path:
+    from PIL import Image
+
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(4):
+        Image.fromarray((rng.random((12, 12)) * 255).astype(np.uint8)).save(folder / f"{i}.png")
+    return folder
+
+
+@pytest.mark.parametrize(
+    "source, options",
+    [
+        ("cnn.pt2", {"format": "ptl"}),
+        ("cnn.pt2", {"format": "executorch", "portable": True}),
+        ("cnn.keras", {"format": "onnx"}),
+        ("cnn.onnx", {"format": "onnx", "precision": "int8-dynamic"}),
+        ("cnn.pt2", {"format": "onnx", "precision": "int8", "calibration": "images"}),
+        ("cnn.pt2", {"format": "onnx", "precision": "int8", "calibration": "random", "max_accuracy_drop": -1.0}),
+        ("cnn.pt2", {"format": "executorch", "recipe": "xnnpack_pt2e_int8_static_per_channel_equalized"}),
+    ],
+    ids=["ptl", "executorch-portable", "keras-onnx", "onnx-copy-dynamic", "images", "budget-search", "equalized"],
+)
+def test_every_kind_of_export_writes_a_manifest(
+    tiny: dict[str, Path], tmp_path: Path, schemas: dict[str, Any], source: str, options: dict[str, Any]
+):
+    """Calibration kinds, the budget search's probes and steps (a budget no export meets forces
+    it), equalization and bias correction, each format's own facts."""
+    options = dict(options)
+    if options.get("calibration") == "images":
+        options["calibration"] = _images(tmp_path / "images")
+    elif "recipe" in options:
+        options["calibration"] = tiny["inputs.npz"]
+    if "max_accuracy_drop" in options:
+        options["eval_data"] = tiny["inputs.npz"]
+    result = export(
+        ExportRequest(model=tiny[source], output=tmp_path / f"m{SUFFIX[options['format']]}", num_samples=2, **options)
+    )
+    data = _json(result.manifest_path)
+    manifest = Manifest.model_validate(data)
+    jsonschema.validate(data, schemas["manifest"])
+    if manifest.accuracy and manifest.accuracy.budget:
+        assert manifest.status == "over_budget" and manifest.accuracy.budget.probes
+    if "recipe" in options:
+        assert manifest.quantization and manifest.quantization.equalized and manifest.quantization.bias_corrected
 
 
 def test_the_manifest_schema_is_not_vacuous(exported: dict[str, Path], schemas: dict[str, Any]):
