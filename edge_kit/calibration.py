@@ -10,14 +10,16 @@ NaN/inf, empty folder, unreadable image) is one DataError, raised before anythin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
+from edge_kit.documents.base import problem
 from edge_kit.errors import DataError, UsageError
-from edge_kit.recipes import COLORS, LAYOUTS, Preprocess, Recipe
+from edge_kit.recipes import Preprocess, Recipe
 from edge_kit.signature import TensorSpec, random_inputs
 
 RANDOM = "random"
@@ -38,12 +40,11 @@ def merge_preprocess(base: Preprocess, overrides: dict[str, Any]) -> Preprocess:
     for key in ("mean", "std"):
         if key in given:
             given[key] = tuple(float(v) for v in given[key])
-    pre = replace(base, **given)
-    if pre.layout not in LAYOUTS or pre.color not in COLORS:
-        raise UsageError(f"preprocess layout must be one of {', '.join(LAYOUTS)}, color one of {', '.join(COLORS)}")
-    if any(s == 0 for s in pre.std) or pre.resize < 0 or pre.scale <= 0:
-        raise UsageError("--std must be non-zero, --resize >= 0 and --scale > 0")
-    return pre
+    try:
+        return Preprocess.model_validate({**base.model_dump(), **given})
+    except ValidationError as exc:
+        text, hint = problem(exc, Preprocess)
+        raise UsageError(f"--{text}", hint=hint) from None
 
 
 def load_calibration(

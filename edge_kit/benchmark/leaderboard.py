@@ -7,10 +7,8 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit.benchmark.cells import FAILED, ICONS, OK, OUTSIDE
+from edge_kit.documents.bench import SCHEMA, SCHEMA_VERSION
 from edge_kit.targets import Target
-
-SCHEMA = "edgekit.bench"
-SCHEMA_VERSION = 1
 
 
 def _load(path: Path) -> dict[str, Any] | None:

@@ -63,19 +63,19 @@ class Core:
     def from_target(cls, target: Target) -> Core | None:
         """The target's core description, or None when its TOML has no [microarch]."""
         m = target.microarch
-        if not m:
+        if m is None:
             return None
         return cls(
-            name=m["core"],
-            device_name=m["device_name"],
-            compute_cores=int(m["compute_cores"]),
-            l2_kb=int(m["l2_kb"]),
-            shared_cache_kb=int(m["shared_cache_kb"]),
-            dram_gbps=float(m["dram_gbps"]),
-            cpi={k: float(v) for k, v in m["cycles_per_insn"].items()},
-            source=m.get("source", ""),
-            params_from=m.get("params_from", ""),
-            assumptions=m.get("assumptions", ""),
+            name=m.core,
+            device_name=m.device_name,
+            compute_cores=m.compute_cores,
+            l2_kb=m.l2_kb,
+            shared_cache_kb=m.shared_cache_kb,
+            dram_gbps=m.dram_gbps,
+            cpi={str(k): v for k, v in m.cycles_per_insn.items()},
+            source=m.source,
+            params_from=m.params_from,
+            assumptions=m.assumptions,
         )
 
     def cache_bytes(self, threads: int) -> int:

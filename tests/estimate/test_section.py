@@ -107,7 +107,7 @@ def _toml(microarch: dict[str, Any]) -> dict[str, Any]:
 
 def test_microarch_tables_are_validated() -> None:
     good = dict(get_target("raspi4").microarch)
-    assert _parse(_toml(good), "x.toml").microarch["core"] == "cortex-a72"
+    assert _parse(_toml(good), "x.toml").microarch.core == "cortex-a72"
     for broken, needle in (
         ({**good, "dram_gbps": -1}, "dram_gbps"),
         ({**good, "speed": 1}, "unknown"),
