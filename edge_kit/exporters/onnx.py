@@ -127,6 +127,22 @@ def _tf2onnx(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
     return _facts(dest, "tf2onnx")
 
 
+def _tf2onnx_keras(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    """tf2onnx's own Keras entry: it freezes variables the traced function would take as inputs
+    (e.g. a Normalization layer's mean and variance)."""
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
+
+    patch_tf2onnx()
+    tf2onnx.convert.from_keras(
+        source.model,
+        input_signature=source.tf_input_specs(),
+        opset=options.opset or DEFAULT_OPSET,
+        output_path=str(dest),
+    )
+    return _facts(dest, "tf2onnx")
+
+
 def _tf2onnx_tflite(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
@@ -234,49 +250,25 @@ class OnnxFormat(Format):
 
 def register(registry: Registry) -> None:
     registry.add_format(OnnxFormat())
-    torch_versions = ("torch", "onnxscript")
-    for route in (
-        Route(
-            "torch-onnx-dynamo",
-            "torch",
-            "onnx",
-            _torch_dynamo,
-            description="torch.onnx (dynamo)",
-            versions=torch_versions,
-        ),
-        Route(
-            "torch-onnx-legacy",
-            "torch",
-            "onnx",
-            _torch_legacy,
-            description="torch.onnx (TorchScript exporter)",
-            versions=("torch",),
-        ),
-        Route(
+    tf_versions = ("tensorflow-cpu", "tf2onnx")
+    # (name, framework, convert, accepts, description, versions), in the order they are tried
+    table: list[tuple[str, str, Any, Any, str, tuple[str, ...]]] = [
+        ("torch-onnx-dynamo", "torch", _torch_dynamo, None, "torch.onnx (dynamo)", ("torch", "onnxscript")),
+        ("torch-onnx-legacy", "torch", _torch_legacy, None, "torch.onnx (TorchScript exporter)", ("torch",)),
+        (
             "keras-export-onnx",
             "tensorflow",
-            "onnx",
             _keras_export,
-            accepts=_is_keras,
-            description="Keras model.export(format='onnx')",
-            versions=("tensorflow-cpu", "keras"),
+            _is_keras,
+            "Keras model.export(format='onnx')",
+            ("tensorflow-cpu", "keras"),
         ),
-        Route(
-            "tf2onnx",
-            "tensorflow",
-            "onnx",
-            _tf2onnx,
-            description="tf2onnx on the traced function",
-            versions=("tensorflow-cpu", "tf2onnx"),
-        ),
-        Route("copy", "onnx", "onnx", _copy, description="the ONNX model itself"),
-        Route(
-            "tf2onnx-tflite",
-            "tflite",
-            "onnx",
-            _tf2onnx_tflite,
-            description="tf2onnx's TFLite front end",
-            versions=("tf2onnx",),
-        ),
-    ):
-        registry.add_route(route)
+        ("tf2onnx-keras", "tensorflow", _tf2onnx_keras, _is_keras, "tf2onnx.convert.from_keras", tf_versions),
+        ("tf2onnx", "tensorflow", _tf2onnx, None, "tf2onnx on the traced function", tf_versions),
+        ("copy", "onnx", _copy, None, "the ONNX model itself", ()),
+        ("tf2onnx-tflite", "tflite", _tf2onnx_tflite, None, "tf2onnx's TFLite front end", ("tf2onnx",)),
+    ]
+    for name, framework, convert, accepts, description, versions in table:
+        registry.add_route(
+            Route(name, framework, "onnx", convert, accepts=accepts, description=description, versions=versions)
+        )

@@ -117,6 +117,24 @@ def _tflite_converter(source: Any, dest: Path, options: ExportOptions) -> dict[s
     return {"converter": "tf.lite.TFLiteConverter"}
 
 
+def _fixed_shape(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    """The model traced at this export's input sizes, converted from that concrete function: a
+    Keras model whose signature keeps [-1, -1, -1, 3] can fail to reshape in XNNPACK at load."""
+    from edge_kit.models.tf_models import import_tf
+    from edge_kit.quant import tflite as quant
+
+    tf = import_tf()
+
+    def converter() -> Any:
+        concrete = source.concrete_function()
+        return tf.lite.TFLiteConverter.from_concrete_functions(
+            [concrete], source.model if hasattr(source, "model") else None
+        )
+
+    dest.write_bytes(strip_tensor_names(quant.convert(converter, options)))
+    return {"converter": "tf.lite.TFLiteConverter (concrete function, fixed shapes)"}
+
+
 def _keras_layers(source: Any, options: ExportOptions) -> list[str]:
     from edge_kit.quant import tflite as quant
 
@@ -187,17 +205,25 @@ def register(registry: Registry) -> None:
             versions=("torch", "litert-torch", "ai-edge-quantizer"),
         )
     )
-    registry.add_route(
-        Route(
-            "tflite-converter",
-            "tensorflow",
-            "tflite",
-            _tflite_converter,
-            PRECISIONS,
-            layers=_keras_layers,
-            description="tf.lite.TFLiteConverter (float16, dynamic range, full integer)",
-            calibration_methods=("minmax",),
-            io_types=CONVERTER_IO_TYPES,
-            versions=("tensorflow-cpu",),
+    for name, convert, description in (
+        ("tflite-converter", _tflite_converter, "tf.lite.TFLiteConverter (float16, dynamic range, full integer)"),
+        (
+            "tflite-converter-fixed-shape",
+            _fixed_shape,
+            "tf.lite.TFLiteConverter on the model traced at the export's sizes",
+        ),
+    ):
+        registry.add_route(
+            Route(
+                name,
+                "tensorflow",
+                "tflite",
+                convert,
+                PRECISIONS,
+                layers=_keras_layers if name == "tflite-converter" else None,
+                description=description,
+                calibration_methods=("minmax",),
+                io_types=CONVERTER_IO_TYPES,
+                versions=("tensorflow-cpu",),
+            )
         )
-    )
