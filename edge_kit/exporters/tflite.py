@@ -126,10 +126,10 @@ def _fixed_shape(source: Any, dest: Path, options: ExportOptions) -> dict[str, A
     tf = import_tf()
 
     def converter() -> Any:
-        concrete = source.concrete_function()
-        return tf.lite.TFLiteConverter.from_concrete_functions(
-            [concrete], source.model if hasattr(source, "model") else None
-        )
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        frozen = convert_variables_to_constants_v2(source.concrete_function())  # variables as constants
+        return tf.lite.TFLiteConverter.from_concrete_functions([frozen])
 
     dest.write_bytes(strip_tensor_names(quant.convert(converter, options)))
     return {"converter": "tf.lite.TFLiteConverter (concrete function, fixed shapes)"}
