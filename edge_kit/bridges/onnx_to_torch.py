@@ -137,6 +137,47 @@ def clean_up(model: Any) -> Any:
     return cleaned
 
 
+PADDED_OPS = ("Conv", "ConvTranspose", "MaxPool", "AveragePool", "LpPool")
+
+
+def explicit_pads(model: Any) -> int:
+    """Rewrite `auto_pad` SAME_UPPER/SAME_LOWER (TensorFlow and JAX exporters write it; onnx2torch
+    does not convert it) as explicit pads, from the inferred input shapes; the number rewritten."""
+    import math
+
+    from onnx import helper, numpy_helper
+
+    shapes = {
+        v.name: [d.dim_value for d in v.type.tensor_type.shape.dim]
+        for v in [*model.graph.input, *model.graph.value_info]
+    }
+    weights = {i.name: list(numpy_helper.to_array(i).shape) for i in model.graph.initializer}
+    done = 0
+    for node in model.graph.node:
+        attrs = {a.name: helper.get_attribute_value(a) for a in node.attribute}
+        mode = attrs.get("auto_pad", b"NOTSET")
+        mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+        if node.op_type not in PADDED_OPS or not mode.startswith("SAME") or node.op_type == "ConvTranspose":
+            continue
+        spatial = (shapes.get(node.input[0]) or [])[2:]
+        kernel = attrs.get("kernel_shape") or (weights.get(node.input[1], [])[2:] if len(node.input) > 1 else [])
+        if not spatial or not all(spatial) or len(kernel) != len(spatial):
+            continue  # sizes unknown: leave it to the converter (which then names the node)
+        strides = attrs.get("strides") or [1] * len(spatial)
+        dilations = attrs.get("dilations") or [1] * len(spatial)
+        begin, end = [], []
+        for size, k, s, d in zip(spatial, kernel, strides, dilations):
+            total = max((math.ceil(size / s) - 1) * s + (k - 1) * d + 1 - size, 0)
+            small, large = total // 2, total - total // 2
+            begin.append(small if mode == "SAME_UPPER" else large)
+            end.append(large if mode == "SAME_UPPER" else small)
+        kept = [a for a in node.attribute if a.name not in ("auto_pad", "pads")]
+        del node.attribute[:]
+        node.attribute.extend([*kept, helper.make_attribute("pads", begin + end)])
+        done += 1
+    return done
+
+
 # ---------------------------------------------------------------------------------------------- stage 2
 
 
@@ -266,6 +307,11 @@ def convert(path: Path, input_specs: Sequence[TensorSpec], dynamic: Dynamic | No
         model = clean_up(model)
     except Exception as exc:  # noqa: BLE001 - onnxslim may fail on graphs it does not know; convert anyway
         result.notes.append(f"clean-up skipped ({first_line(exc)})")
+    import onnx
+
+    model = onnx.shape_inference.infer_shapes(model)
+    if padded := explicit_pads(model):
+        result.notes.append(f"{padded} SAME auto_pad node(s) given explicit pads")
     result.nodes_after = len(model.graph.node)
     result.seconds["clean-up"] = time.perf_counter() - clock
     clock = time.perf_counter()

@@ -117,12 +117,19 @@ def _tf2onnx(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
 
     from edge_kit.models.tf_models import import_tf
 
-    tf = import_tf()
+    import_tf()
     patch_tf2onnx()
-    specs = source.tf_input_specs()
-    fn = tf.function(source.call, input_signature=specs)
-    tf2onnx.convert.from_function(
-        fn, input_signature=specs, opset=options.opset or DEFAULT_OPSET, output_path=str(dest)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    # Frozen first: every variable (a Normalization layer's mean and variance too) becomes a
+    # constant, never a graph input.
+    frozen = convert_variables_to_constants_v2(source.concrete_function())
+    tf2onnx.convert.from_graph_def(
+        frozen.graph.as_graph_def(),
+        input_names=[t.name for t in frozen.inputs],
+        output_names=[t.name for t in frozen.outputs],
+        opset=options.opset or DEFAULT_OPSET,
+        output_path=str(dest),
     )
     return _facts(dest, "tf2onnx")
 

@@ -12,12 +12,12 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
+from edge_kit.export import ExportRequest, export
 
 from edge_kit.documents.bench import Leaderboard
 from edge_kit.documents.manifest import Manifest
 from edge_kit.documents.profile import ProfileReport
 from edge_kit.errors import ManifestError
-from edge_kit.export import ExportRequest, export
 from edge_kit.manifest import manifest_path, manifest_text, parse_manifest, read_manifest
 from tests.conftest import assert_clean_error, run_cli
 
