@@ -243,8 +243,7 @@ def repeat(row: Row, out: Path) -> str:
 
 def thread_balance(rows: list[Row], out: Path) -> str:
     """Each row counted on 4 guest threads: the busiest thread's share of the SIMD work."""
-    from edge_kit.profile import ProfileRequest, profile
-
+    from edge_kit.profiler import ProfileRequest, profile
     from edge_kit.targets import get_target
 
     simd = ("neon_fmla", "neon_fp", "neon_int", "neon_int_mac", "dotprod", "simd_load", "simd_store")

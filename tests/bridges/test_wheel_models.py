@@ -12,14 +12,16 @@ import torch
 
 from edge_kit.bridges.onnx_to_torch import convert
 from edge_kit.errors import ExportError
-from edge_kit.exporters import ExportOptions, get_exporter
+from edge_kit.exporters import ExportOptions
 from edge_kit.models.base import flatten_outputs
 from edge_kit.models.sniff import Kind
 from edge_kit.models.torch_models import TorchSource
 from edge_kit.recipes import default_recipe
+from edge_kit.registry import get_format
 from edge_kit.signature import random_inputs
 from sample_models import wheel_models
 from tests.bridges.conftest import wheel_model
+from tests.conftest import convert_with
 
 
 def _reference(path: Path, arrays: list[np.ndarray]) -> list[np.ndarray]:
@@ -71,11 +73,11 @@ def cls_source() -> TorchSource:
     [("executorch", "fp32", 1e-5), ("tflite", "int8", 0.15)],
 )
 def test_ppocr_cls_artifacts_match_onnxruntime(cls_source, tmp_path: Path, fmt: str, precision: str, tolerance):
-    exporter = get_exporter(fmt)
+    exporter = get_format(fmt)
     recipe = None if precision == "fp32" else default_recipe(fmt, precision, "torch")
     calibration = random_inputs(cls_source.inputs, 8, seed=11) if recipe else None
     dest = tmp_path / f"cls{exporter.suffix}"
-    exporter.export(cls_source, dest, ExportOptions(precision=precision, recipe=recipe, calibration=calibration))
+    convert_with(cls_source, fmt, dest, ExportOptions(precision=precision, recipe=recipe, calibration=calibration))
     arrays = random_inputs(cls_source.inputs, 1, seed=5)[0]
     got = exporter.load(dest, cls_source.inputs).run(arrays)
     assert _worst(got, _reference(cls_source.path, arrays)) < tolerance

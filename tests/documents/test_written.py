@@ -12,13 +12,13 @@ from typing import Any
 import jsonschema
 import numpy as np
 import pytest
-from edge_kit.export import ExportRequest, export
 
 from edge_kit.documents.bench import Leaderboard
 from edge_kit.documents.manifest import Manifest
 from edge_kit.documents.profile import ProfileReport
 from edge_kit.errors import ManifestError
 from edge_kit.manifest import manifest_path, manifest_text, parse_manifest, read_manifest
+from edge_kit.pipeline import ExportRequest, export
 from tests.conftest import assert_clean_error, run_cli
 
 # Written by `edgekit export sample_models/digits_cnn.pt2 --format onnx` at commit d31cf0b

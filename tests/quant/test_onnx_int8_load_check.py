@@ -10,12 +10,13 @@ import onnxruntime as ort
 import pytest
 
 from edge_kit.errors import ExportError
-from edge_kit.exporters import ExportOptions, get_exporter
+from edge_kit.exporters import ExportOptions
 from edge_kit.models import load_model
 from edge_kit.quant import onnx as quant
 from edge_kit.recipes import default_recipe
 from edge_kit.signature import random_inputs
 from tests.bridges.conftest import wheel_model
+from tests.conftest import convert_with
 
 
 def _int8(tmp_path: Path) -> tuple[Path, dict, Path]:
@@ -29,7 +30,7 @@ def _int8(tmp_path: Path) -> tuple[Path, dict, Path]:
     )
     options.workdir.mkdir()
     dest = tmp_path / "cls.int8.onnx"
-    return dest, get_exporter("onnx").export(source, dest, options), path
+    return dest, convert_with(source, "onnx", dest, options), path
 
 
 def test_ppocr_per_channel_int8_loads_with_int8_weights(tmp_path: Path):
