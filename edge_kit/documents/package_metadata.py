@@ -65,7 +65,7 @@ class Output(Record):
 
 class ModelFile(Record):
     file: str = Field(pattern="^[A-Za-z0-9_.-]+$")
-    format: Literal["tflite", "onnx", "executorch"]
+    format: str = Field(description="a format edgekit packages (see `edgekit routes`)")
     runtime: str
     precision: str
     exported_sha256: str = Field(pattern="^[0-9a-f]{64}$")

@@ -150,6 +150,9 @@ class Format(ABC):
     # {placeholder: (the manifest's distribution whose version fills it, default version)}
     package_versions: ClassVar[dict[str, tuple[str, str]]] = {}
     runtime_distributions: ClassVar[tuple[str, ...]] = ()  # versions recorded for the runtime
+    embeds_metadata: ClassVar[bool] = False  # the bundle's metadata JSON also goes inside the model file
+    # The smallest weight scale its int8 quantizer uses (bias correction models that grid).
+    int8_weight_scale_floor: ClassVar[float] = 0.0
     # Precisions this format derives from its own fp32 artifact (whatever route made it), and
     # the calibration methods of that quantizer.
     artifact_precisions: ClassVar[tuple[str, ...]] = ()
@@ -181,6 +184,10 @@ class Format(ABC):
     def artifact_layers(self, fp32: Path, options: ExportOptions) -> list[str]:
         """Layers of an fp32 artifact that `quantize_artifact` can keep in float."""
         return []
+
+    def embed_metadata(self, model: bytes, document: bytes) -> bytes:
+        """The model with the metadata document inside (formats with `embeds_metadata`)."""
+        raise NotImplementedError(f"{self.name} models carry no metadata")
 
     def check_artifact(self, path: Path) -> None:
         """Raise ModelLoadError for a file its runtime's verifier rejects (before it is run)."""

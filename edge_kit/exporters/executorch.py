@@ -112,6 +112,7 @@ class ExecutorchFormat(Format):
     runtime = "executorch"
     description = "ExecuTorch program (.pte), XNNPACK delegate by default"
     harness_runtime = "executorch"
+    int8_weight_scale_floor = 2**-12
     needs_et_shim = True
     runtime_distributions = ("executorch",)
     package_runtime = "ExecuTorch"

@@ -149,6 +149,8 @@ class TfliteFormat(Format):
     runtime = "litert"
     description = "TFLite / LiteRT flatbuffer, run by ai-edge-litert (XNNPACK)"
     harness_runtime = "litert"
+    embeds_metadata = True
+    int8_weight_scale_floor = 2**-12
     board_distributions = ("ai-edge-litert",)
     runtime_distributions = ("ai-edge-litert",)
     package_runtime = "LiteRT"
@@ -172,6 +174,13 @@ class TfliteFormat(Format):
         from edge_kit.estimate.opcost import ModelCost, tflite_ops
 
         return ModelCost(tuple(tflite_ops(path)), "tflite-static", path.stat().st_size)
+
+    def embed_metadata(self, model: bytes, document: bytes) -> bytes:
+        from edge_kit.packager import tflite_metadata
+
+        embedded = tflite_metadata.embed(model, document)
+        tflite_metadata.check_same_outputs(model, embedded)
+        return embedded
 
     def check_artifact(self, path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter

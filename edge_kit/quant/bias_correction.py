@@ -28,7 +28,13 @@ from edge_kit.quant.pt2e import attr_target as _attr
 from edge_kit.quant.pt2e import module_path, op_name
 
 LAYERS = ("conv1d", "conv2d", "linear")
-GRID_EPS = {"onnx": 0.0, "executorch": 2**-12, "tflite": 2**-12}  # smallest weight scale per format
+
+
+def _scale_floor(fmt: str) -> float:
+    """The smallest weight scale the format's int8 quantizer uses."""
+    from edge_kit.registry import get_format
+
+    return get_format(fmt).int8_weight_scale_floor
 
 
 @dataclass(frozen=True)
@@ -84,7 +90,7 @@ def measure(program: Any, batches: Sequence[Sequence[np.ndarray]], fmt: str) -> 
         if found is not None and found[0] in state:
             param, fold = found
             folded = weight if fold is None else weight * fold.reshape([-1] + [1] * (weight.dim() - 1))
-            errors[node] = (param, _grid_error(folded.detach(), GRID_EPS[fmt]))
+            errors[node] = (param, _grid_error(folded.detach(), _scale_floor(fmt)))
     sums: dict[Any, Any] = {}
     counts: dict[Any, int] = {}
 
