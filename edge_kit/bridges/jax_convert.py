@@ -261,12 +261,16 @@ def register(registry: Any) -> None:
         )
     )
     for name, accepts in ((ROUTE_JAX2ONNX, _not_deserialized), (ROUTE_VIA_TFLITE, None)):
+
+        def convert(source: JaxSource, dest: Path, options: ExportOptions, name: str = name) -> dict[str, Any]:
+            return onnx_fp32(source, dest, options.opset, name)
+
         registry.add_route(
             Route(
                 name,
                 "jax",
                 "onnx",
-                lambda source, dest, options, name=name: onnx_fp32(source, dest, options.opset, name),
+                convert,
                 accepts=accepts,
                 description="jax2onnx" if name == ROUTE_JAX2ONNX else "jax2tf → TFLite → tf2onnx (TFLite front end)",
                 versions=(*jax_versions, "jax2onnx") if name == ROUTE_JAX2ONNX else (*jax_versions, "tf2onnx"),

@@ -69,7 +69,7 @@ class TfliteRunner:
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         self._resize(arrays)
         for spec, detail, array in zip(self.inputs, self._in, arrays):
-            if spec.scale is not None and not np.issubdtype(array.dtype, np.integer):
+            if spec.scale is not None and spec.zero_point is not None and not np.issubdtype(array.dtype, np.integer):
                 info = np.iinfo(spec.dtype)
                 array = np.clip(np.round(array / spec.scale + spec.zero_point), info.min, info.max)
             self.interpreter.set_tensor(detail["index"], np.ascontiguousarray(array, dtype=spec.dtype))

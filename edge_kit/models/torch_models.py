@@ -485,13 +485,20 @@ def register(registry: Registry) -> None:
         (Kind.EXPORTED_PROGRAM, "ExportedProgram (torch.export.save, .pt2)"),
         (Kind.TORCH_PICKLE, "torch.save state_dict (+ --model-class)"),
     ):
+
+        def load(path: Path, options: LoadOptions, kind: Kind = kind) -> TorchSource:
+            return load_torch(path, kind, options.model_class, options.trust)
+
+        def accepts(obj: Any, kind: Kind = kind) -> bool:
+            return _live_kind(obj) is kind
+
         registry.add_source(
             SourceType(
                 kind.value,
                 "torch",
                 what,
-                load=lambda path, options, kind=kind: load_torch(path, kind, options.model_class, options.trust),
-                accepts=(lambda obj, kind=kind: _live_kind(obj) is kind) if kind is not Kind.TORCH_PICKLE else None,
+                load=load,
+                accepts=accepts if kind is not Kind.TORCH_PICKLE else None,
                 wrap=wrap_torch if kind is not Kind.TORCH_PICKLE else None,
             )
         )

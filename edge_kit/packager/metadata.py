@@ -101,7 +101,9 @@ def _normalization(
 ) -> dict[str, Any] | None:
     if spec["dtype"] not in NORMALIZED_DTYPES:
         return None
-    scale, mean, std, source = 1.0, (0.0,), (1.0,), "none given: inputs are fed to the model as they are"
+    scale, source = 1.0, "none given: inputs are fed to the model as they are"
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
     pre = ((manifest.get("quantization") or {}).get("calibration") or {}).get("preprocess")
     if norm.given:
         source = "given to edgekit package"

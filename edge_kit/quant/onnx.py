@@ -156,6 +156,13 @@ def _fp16(fp32: Path, dest: Path, options: ExportOptions) -> None:
     onnx.save(model, str(dest))
 
 
+def _calibration_method(options: ExportOptions) -> str:
+    """The static int8 recipe's calibration method (Recipe validation requires one)."""
+    method = options.need_recipe().calibration_method
+    assert method is not None, "a static int8 recipe without calibration_method"
+    return method
+
+
 def _ranges(prep: Path, options: ExportOptions) -> Path:
     """Activation ranges from the calibration batches, computed once per export and cached.
 
@@ -169,8 +176,9 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
     if cache.exists():
         return cache
     recipe = options.need_recipe()
-    method = getattr(CalibrationMethod, CALIBRATION[recipe.calibration_method])
-    settings = {
+    method_name = _calibration_method(options)
+    method = getattr(CalibrationMethod, CALIBRATION[method_name])
+    settings: dict[str, dict[str, Any]] = {
         "minmax": {},
         "percentile": {"num_bins": recipe.histogram_bins, "percentile": recipe.percentile},
         "entropy": {"num_bins": recipe.histogram_bins, "num_quantized_bins": 128},
@@ -181,7 +189,7 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
         augmented_model_path=str(scratch(options) / "augmented.onnx"),
         calibrate_method=method,
         providers=["CPUExecutionProvider"],
-        extra_options={"symmetric": recipe.symmetric_activations, **settings[recipe.calibration_method]},
+        extra_options={"symmetric": recipe.symmetric_activations, **settings[method_name]},
     )
     calibrator.collect_data(_Reader(_input_names(prep), options.calibration or []))
     save_tensors_data(calibrator.compute_data(), cache)
@@ -191,7 +199,9 @@ def _ranges(prep: Path, options: ExportOptions) -> Path:
 def _uncorrected_excluded(prep: Path, options: ExportOptions) -> Path:
     """`prep` with the bias correction taken back on the nodes kept in float (see bias_correction)."""
     corrections = options.state.prepared.corrections if options.state.prepared is not None else None
-    excluded = set(_excluded(prep, options)) if corrections else set()
+    if not corrections:
+        return prep
+    excluded = set(_excluded(prep, options))
     if not excluded:
         return prep
     import onnx
@@ -222,7 +232,7 @@ def _static(prep: Path, dest: Path, options: ExportOptions) -> None:
         activation_type=getattr(QuantType, QTYPES[recipe.activation_type]),
         weight_type=getattr(QuantType, QTYPES[recipe.weight_type]),
         nodes_to_exclude=_excluded(prep, options),
-        calibrate_method=getattr(CalibrationMethod, CALIBRATION[recipe.calibration_method]),
+        calibrate_method=getattr(CalibrationMethod, CALIBRATION[_calibration_method(options)]),
         extra_options={"ActivationSymmetric": recipe.symmetric_activations},
     )
 

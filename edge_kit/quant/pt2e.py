@@ -70,7 +70,7 @@ OBSERVER_EPS = 2**-12  # the XNNPACK quantizer's smallest activation scale
 
 
 @functools.cache
-def _percentile_observer() -> type:
+def _percentile_observer() -> type[Any]:
     """A HistogramObserver whose range keeps the central `percentile` % of the observed values
     ((100 - p) / 2 % cut on each side, like onnxruntime's percentile calibration) instead of its
     own L2 search."""
