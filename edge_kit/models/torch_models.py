@@ -93,11 +93,9 @@ class TorchSource(SourceModel):
         if self.kind is Kind.EXPORTED_PROGRAM:
             return self.obj
         if isinstance(self.obj, torch.jit.ScriptModule):
-            from torch._export.converter import TS2EPConverter
+            from edge_kit.models.ts_export import from_torchscript
 
-            converted = TS2EPConverter(self.obj, self.example_inputs()).convert()
-            # The converter leaves symbolic dims; edge artifacts want the concrete signature.
-            return torch.export.export(converted.module(), self.example_inputs())
+            return from_torchscript(self.obj, self.example_inputs())
         return torch.export.export(self.obj, self.example_inputs())
 
     def with_program(self, program: Any) -> TorchSource:

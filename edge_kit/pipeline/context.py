@@ -112,6 +112,7 @@ class ExportContext:
     # validate / measure
     comparison: Comparison | None = None
     accuracy: dict[str, Any] | None = None
+    int8_share: dict[str, Any] | None = None  # int8 exports: what the artifact really holds as int8
     manifest: dict[str, Any] | None = None
 
     @property
