@@ -27,7 +27,7 @@ def int8_share(ctx: ExportContext) -> None:
     fp32 = ctx.options.state.float_artifact
     fp32_size = fp32.stat().st_size if fp32 is not None and fp32.exists() else None
     ratio = size_ratio(share, ctx.staged.stat().st_size, fp32_size)
-    kept = bool(ctx.options.keep_float)
+    kept = bool(ctx.options.keep_float or (ctx.recipe and ctx.recipe.keep_float_ops))  # float on purpose
     for warning in judge(share, ctx.precision, ratio["ratio"], fmt.quantize_more_hint, kept_float=kept):
         progress.warn(warning)
     ctx.int8_share = {**share.to_dict(), "size_vs_fp32": ratio}

@@ -113,7 +113,8 @@ def size_ratio(share: Int8Share, size: int, fp32_size: int | None) -> dict[str, 
 
 def judge(share: Int8Share, precision: str, ratio: float | None, hint: str, kept_float: bool = False) -> list[str]:
     """Warnings for an int8 artifact that quantized little; an ExportError (exit 5) if it quantized
-    nothing, unless layers were kept in float on purpose (`kept_float`: an accuracy budget).
+    nothing, unless layers were kept in float on purpose (`kept_float`: an accuracy budget, a
+    recipe's `keep_float_ops`).
 
     `hint` says what the user can pass to quantize more (format- and route-specific)."""
     biggest = _part(share.largest_float, "bytes") or _part(share.largest_float_op, "MACs") or "unknown"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.quant import transformer_models as tm
+from sample_models import transformers_tiny as tm
 from tests.quant.conftest import quantize
 
 VOCAB, SEQ = 4000, 32

@@ -1,8 +1,9 @@
-"""Tiny transformers models built from configs with random weights (offline), saved as `.pt2`.
+"""transformers models built from configs with random weights (offline), saved as `.pt2`.
 
 BERT (sequence classification: input_ids and attention_mask, int64) and GPT-2 with its LM head
-tied to the token embedding. Small enough for tests; the figures in docs/quantization.md use
-the same builders at the sizes `benchmarks/bench_quantization.py` names.
+tied to the token embedding. Tests build them tiny; `benchmarks/bench_quantization.py
+--transformers` at the sizes docs/quantization.md reports (BERT hidden 128, 2 layers, the
+30,522-token vocabulary, 128 tokens; GPT-2 n_embd 128, 2 layers, 50,257 tokens).
 """
 
 from __future__ import annotations
