@@ -171,6 +171,37 @@ class BiasCorrected(Record):
     layers: int
 
 
+class Int8Counts(Record):
+    int8: int
+    float: int
+
+
+class SizeVsFp32(Record):
+    ratio: float | None
+    fp32_bytes: int | None
+    fp32: str  # "measured", or how the fp32 size was estimated
+
+
+class Int8Share(Record):
+    """What an int8 artifact really holds as int8, read from the file (edge_kit/quant/share.py)."""
+
+    measured: bool = True
+    reason: str | None = None  # why it was not measured
+    weights: float | None = None  # share of weight bytes that are int8
+    macs: float | None = None  # share of multiply-accumulates run in int8
+    weight_bytes: Int8Counts | None = None
+    mac_counts: Int8Counts | None = None
+    largest_float: str | None = None
+    largest_float_op: str | None = None
+    stored_twice_bytes: int | None = None  # weights stored twice (tied weights)
+    size_vs_fp32: SizeVsFp32 | None = None
+
+
+class OpTypes(Record):
+    quantized: list[str]
+    why: str
+
+
 class Quantization(Record):
     """The recipe and the calibration data behind a quantized artifact."""
 
@@ -181,6 +212,8 @@ class Quantization(Record):
     keep_float: list[str]
     equalized: Equalized | None = None
     bias_corrected: BiasCorrected | None = None
+    op_types: OpTypes | None = None  # ONNX static int8 of a transformer-like graph
+    int8_share: Int8Share | None = None
 
 
 class Probe(Record):

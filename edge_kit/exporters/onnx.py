@@ -20,6 +20,7 @@ from edge_kit.signature import TensorSpec
 
 if TYPE_CHECKING:
     from edge_kit.estimate.opcost import ModelCost
+    from edge_kit.quant.share import Int8Share
     from edge_kit.registry import Registry
 
 DEFAULT_OPSET = 18
@@ -217,6 +218,9 @@ class OnnxFormat(Format):
     artifact_precisions = ("fp16", "int8-dynamic", "int8")
     artifact_calibration_methods = ("minmax", "percentile", "entropy")
     artifact_recipe_framework = "onnx"
+    quantize_more_hint = (
+        "try --quantize int8-dynamic (onnx_int8_dynamic_per_channel) or a --recipe whose op types cover it"
+    )
     package_runtime = "ONNX Runtime"
     package_platforms = ("android", "ios", "linux")
     package_versions = {"onnxruntime": ("onnxruntime", "1.31.1")}
@@ -235,6 +239,11 @@ class OnnxFormat(Format):
 
         # No magic number: anything else's signature first, then parse the protobuf.
         return not head.startswith((b"PK", b"\x89HDF")) and head[4:8] != b"TFL3" and is_onnx(path)
+
+    def quantized_share(self, path: Path) -> Int8Share:
+        from edge_kit.quant import share_onnx
+
+        return share_onnx.measure(path)
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> OnnxRunner:
         return OnnxRunner(path, threads)

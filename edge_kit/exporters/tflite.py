@@ -17,6 +17,7 @@ from edge_kit.signature import TensorSpec, guess_layout
 
 if TYPE_CHECKING:
     from edge_kit.estimate.opcost import ModelCost
+    from edge_kit.quant.share import Int8Share
     from edge_kit.registry import Registry
 
 
@@ -153,6 +154,7 @@ class TfliteFormat(Format):
     int8_weight_scale_floor = 2**-12
     board_distributions = ("ai-edge-litert",)
     runtime_distributions = ("ai-edge-litert",)
+    quantize_more_hint = "try --quantize int8-dynamic, or --format onnx whose quantizer covers more op types"
     package_runtime = "LiteRT"
     package_platforms = ("android", "ios", "linux")
     # the iOS Swift/ObjC LiteRT SDK stays in the TensorFlowLite pods (its own version line)
@@ -166,6 +168,11 @@ class TfliteFormat(Format):
 
     def detect(self, path: Path, head: bytes) -> bool:
         return head[4:8] == b"TFL3"
+
+    def quantized_share(self, path: Path) -> Int8Share:
+        from edge_kit.quant import share_tflite
+
+        return share_tflite.measure(path)
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> TfliteRunner:
         return TfliteRunner(path, threads)

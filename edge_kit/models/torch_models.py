@@ -133,10 +133,10 @@ class TorchSource(SourceModel):
             return self.obj
         module = self.obj.module() if self.kind is Kind.EXPORTED_PROGRAM else self.obj
         if isinstance(self.obj, torch.jit.ScriptModule):
-            from torch._export.converter import TS2EPConverter
+            from edge_kit.models.ts_export import module_from_torchscript
 
             try:
-                module = TS2EPConverter(self.obj, self.example_inputs()).convert().module()
+                module = module_from_torchscript(self.obj, self.example_inputs())
             except Exception as exc:  # noqa: BLE001 - the converter raises anything on what it lacks
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise ExportError(

@@ -5,8 +5,9 @@ optimisation; per-channel recipes first lift opsets below 13 to 13). Every int8 
 in onnxruntime before it is accepted: one ORT refuses is retried from the unoptimized graph, and
 refused again is an ExportError naming the node. Static int8 writes QDQ (or QOperator) with
 per-channel or per-tensor weights, activation ranges from minmax / percentile / entropy
-calibration. Layers are ONNX node names, kept in float with `nodes_to_exclude` (`node_block_list`
-for fp16).
+calibration; in a transformer-like graph only MatMul / Gemm / Conv / Gather are quantized
+(`_static_op_types`). Layers are ONNX node names, kept in float with `nodes_to_exclude`
+(`node_block_list` for fp16).
 """
 
 from __future__ import annotations
@@ -217,6 +218,31 @@ def _uncorrected_excluded(prep: Path, options: ExportOptions) -> Path:
     return out
 
 
+NORMS = ("LayerNormalization", "SimplifiedLayerNormalization", "SkipLayerNormalization", "RMSNormalization")
+TRANSFORMER_OPS = ("MatMul", "Gemm", "Gather", "Conv")
+
+
+def _static_op_types(prep: Path, options: ExportOptions) -> list[str] | None:
+    """The op types static int8 quantizes: all ONNX Runtime can (None), or for a transformer-like
+    graph (Softmax and a normalization around MatMuls) only the weighted ones.
+
+    Static per-tensor ranges do not fit a transformer's residual stream (a few outlier channels
+    set the scale of all), LayerNorm outputs, attention masks (-inf-like additions) or Softmax, and
+    every extra Q/DQ pair costs accuracy for no size; the MatMul/Gemm inputs, weights and the
+    embedding tables (Gather) carry the size and the MACs. Recorded in the manifest."""
+    import onnx
+
+    ops = {node.op_type for node in onnx.load(str(prep), load_external_data=False).graph.node}
+    if not ({"Softmax", "MatMul"} <= ops and ops & set(NORMS)):
+        return None
+    options.state.notes["op_types"] = {
+        "quantized": list(TRANSFORMER_OPS),
+        "why": "transformer-like graph (Softmax, normalization, MatMul): residual adds, normalization, "
+        "Softmax and activations stay float; MatMul/Gemm/Conv inputs and weights and Gather tables are int8",
+    }
+    return list(TRANSFORMER_OPS)
+
+
 def _static(prep: Path, dest: Path, options: ExportOptions) -> None:
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
 
@@ -233,6 +259,7 @@ def _static(prep: Path, dest: Path, options: ExportOptions) -> None:
         weight_type=getattr(QuantType, QTYPES[recipe.weight_type]),
         nodes_to_exclude=_excluded(prep, options),
         calibrate_method=getattr(CalibrationMethod, CALIBRATION[_calibration_method(options)]),
+        op_types_to_quantize=_static_op_types(prep, options),
         extra_options={"ActivationSymmetric": recipe.symmetric_activations},
     )
 
