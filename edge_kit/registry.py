@@ -33,6 +33,7 @@ BUILTIN = (
     "edge_kit.models.jax_files",
     "edge_kit.bridges.jax_convert",
     "edge_kit.bridges.onnx_to_torch",
+    "edge_kit.bridges.to_onnx",
 )
 ENTRY_POINT_GROUPS = ("edgekit.formats", "edgekit.sources")
 

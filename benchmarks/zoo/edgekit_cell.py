@@ -1,7 +1,7 @@
 """Run one edgekit cell through its CLI, as a user would, and read the JSON manifest.
 
     edgekit export SRC --format F --quantize P [--calibration random] --json -o OUT
-        --sample-inputs <name>.inputs.npz --num-samples 4 [--input-shape S --input-dtype D ...]
+        --sample-inputs <name>.inputs.npz --num-samples 4 [--input-spec NAME=SHAPE:DTYPE ...]
 
 Exit codes per README: 0 ok, 6 written but outside tolerance (mismatch), 4 no conversion path,
 anything else failed; the error is the `edgekit: error:` line of stderr.
@@ -69,10 +69,10 @@ def command(built: Built, fmt: str, precision: str, out: Path, binary: str | Non
     cmd += ["--json", "-o", str(out), "--sample-inputs", str(built.inputs), "--num-samples", str(built.meta["samples"])]
     if precision == "int8":
         cmd += ["--calibration", "random"]
-    if built.entry.dynamic:  # edgekit has no syntax for a 0-d input's shape: those are left out
+    if built.entry.dynamic:  # every input by name: a 0-d input (silero's sample rate) has an empty shape
         for spec in built.entry.inputs:
-            if spec.shape:
-                cmd += ["--input-shape", ",".join(map(str, spec.shape)), "--input-dtype", spec.dtype]
+            values = f"{spec.value:g}" if spec.value is not None else f"{spec.low:g}..{spec.high:g}"
+            cmd += ["--input-spec", f"{spec.name}={','.join(map(str, spec.shape))}:{spec.dtype}:{values}"]
     return cmd
 
 

@@ -8,7 +8,7 @@ of the type, so an emulated figure is never read as a device one.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field
 
@@ -250,16 +250,34 @@ class Harness(Record):
     wall_s: float
 
 
+class CrossValidation(Record):
+    """The fit's out-of-sample check (leave-one-model-out over the published rows)."""
+
+    scheme: str
+    rows: int
+    median_abs_pct: float
+    max_abs_pct: float
+    rms_pct: float
+    within_15_pct: int
+
+
 class Method(Record):
     name: str
     version: str
-    params: dict[str, float] | None = None
+    params: dict[str, Any] | None = Field(default=None, description="fitted parameters: per-core k, beta, ...")
     fitted_on: list[str] | None = None
+    param_rows: dict[str, list[str]] | None = Field(default=None, description="the rows each parameter is fitted on")
+    cv: CrossValidation | None = None
 
 
 class Breakdown(Record):
     compute_ms: float
     memory_ms: float
+    compute_total_ms: float | None = None
+    memory_total_ms: float | None = None
+    memory_bound_ops: int | None = None
+    k: float | None = Field(default=None, description="the efficiency factor used (cycles per counted cycle)")
+    int_share: float | None = Field(default=None, description="share of the work in integer (int8) kernels")
     dram_bytes: int
     bytes_source: str
     per_class_ms: dict[str, float]
@@ -270,6 +288,7 @@ class OperatorRow(Record):
     ms: float
     node: str | None = None
     index: int | None = None
+    bound: Literal["compute", "memory"] | None = None
     compute_ms: float | None = None
     memory_ms: float | None = None
     macs: int | None = None
@@ -281,6 +300,15 @@ class PerOperator(Record):
     rows: list[OperatorRow]
 
 
+class ErrorBudget(Record):
+    """How the interval of a board without its own published rows is derived (docs/estimate.md)."""
+
+    terms_log: dict[str, float]
+    source_core: str
+    source_board: str | None
+    assumptions: str | None = None
+
+
 class Estimate(Record):
     """The device-latency estimate from the instruction counts: an estimate, with its interval."""
 
@@ -290,6 +318,7 @@ class Estimate(Record):
     low_ms: float
     high_ms: float
     interval_pct: float
+    interval_source: str | None = None
     calibrated: bool
     calibration: str
     note: str
@@ -297,6 +326,7 @@ class Estimate(Record):
     target: str
     device: str
     core: str
+    params_core: str | None = Field(default=None, description="the calibrated core whose parameters are used")
     clock_ghz: float
     clock_source: Literal["--clock-ghz", "target"]
     num_threads: int
@@ -306,6 +336,7 @@ class Estimate(Record):
     per_operator: PerOperator
     assumptions: str
     notes: list[str]
+    error_budget: ErrorBudget | None = None
 
 
 class NoEstimate(Record):

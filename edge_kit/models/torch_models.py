@@ -402,10 +402,12 @@ def _program_ranges(program: Any) -> dict[str, DimRange]:
     """The bounds torch.export recorded for its symbolic dims (unbounded ones are left out)."""
     out = {}
     for symbol, bounds in program.range_constraints.items():
+        if not (getattr(bounds.upper, "is_finite", True) and getattr(bounds.lower, "is_finite", True)):
+            continue  # an unbounded dimension (sympy's oo: int() fails inside sympy): its size comes from the user
         try:
             low, high = int(bounds.lower), int(bounds.upper)
-        except (TypeError, ValueError, OverflowError):
-            continue  # an unbounded dimension: its size comes from the user
+        except (TypeError, ValueError, OverflowError, AttributeError):
+            continue
         if 0 < high < 1 << 31:
             out[str(symbol)] = DimRange(max(low, 1), high)
     return out

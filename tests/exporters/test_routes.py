@@ -21,13 +21,14 @@ def test_routes_are_listed_in_order_with_bridges() -> None:
     assert ("onnx", "executorch", "onnx2torch+torch-export-xnnpack") in rows
     assert ("jax", "executorch", "jax2onnx+onnx2torch+torch-export-xnnpack") in rows
     assert ("tflite", "onnx", "tf2onnx-tflite") in rows
+    assert ("tensorflow", "executorch", "tf-onnx+onnx2torch+torch-export-xnnpack") in rows
 
 
 def test_an_unknown_pair_names_the_pairs_that_exist() -> None:
     from edge_kit.errors import UnsupportedError
 
     with pytest.raises(UnsupportedError, match=r"supported:.*tensorflow → tflite"):
-        registry.check_pair("tensorflow", "executorch", "fp32")
+        registry.check_pair("tensorflow", "ptl", "fp32")
 
 
 def test_keras_normalization_constants_fall_back_to_tf2onnx(tmp_path: Path) -> None:
@@ -55,14 +56,15 @@ def test_a_forced_route_is_the_only_one_tried(tmp_path: Path) -> None:
     assert_clean_error(run_cli("export", keras, "-f", "tflite", "--route", "nope", "-o", out), 2, "no route 'nope'")
 
 
-def test_onnx_and_jax_sources_reach_executorch(tmp_path: Path) -> None:
+def test_onnx_jax_and_keras_sources_reach_executorch(tmp_path: Path) -> None:
     onnx_model = tmp_path / "cnn.onnx"
     run_cli("export", SAMPLES / "digits_cnn.pt2", "-f", "onnx", "-o", onnx_model)
     jax_sources = ((SAMPLES / "digits_flax.msgpack", "j.pte"), (SAMPLES / "digits_flax.jaxexport", "x.pte"))
-    for source, out in ((onnx_model, "o.pte"), *jax_sources):  # jaxexport: tf2onnx shape arithmetic folded
+    keras_source = (SAMPLES / "digits_cnn.keras", "k.pte")  # Keras → its ONNX routes → onnx2torch
+    for source, out in ((onnx_model, "o.pte"), *jax_sources, keras_source):  # jaxexport: tf2onnx shape arithmetic folded
         extra = ["--model-class", "sample_models.digits_flax:make_model"] if source.suffix == ".msgpack" else []
         result = run_cli("export", source, "-f", "executorch", *extra, "-o", tmp_path / out, "--json")
         assert result.code == 0, result.stderr[-1500:]
         manifest = json.loads(result.stdout)
         assert manifest["status"] == "ok" and "onnx2torch" in manifest["artifact"]["route"]
-        assert manifest["validation"]["max_abs_diff"] < 1e-4  # against the original ONNX / JAX
+        assert manifest["validation"]["max_abs_diff"] < 1e-4  # against the original ONNX / JAX / Keras

@@ -3,9 +3,9 @@ asserted to validate ok wherever the raw converter run directly does.
 
 Slow (a few real conversions per model): `-m zoo`, or `make test-zoo`. Needs the zoo's packages
 (`make zoo-deps`); without them each case is skipped naming what is missing. Builds go to
-$EDGEKIT_ZOO_CACHE when set (reused across runs), else to a temporary folder. Cells that fail
-today are xfail(strict=True) with the reason, so they flip to a failure (to be unmarked) once
-fixed. The full matrix is benchmarks/bench_zoo.py.
+$EDGEKIT_ZOO_CACHE when set (reused across runs), else to a temporary folder. The cases include
+the ones issues 16 and 17 named as failing (silero's 0-d input, Keras' Normalization constants,
+PP-OCR int8). The full matrix is benchmarks/bench_zoo.py.
 """
 
 from __future__ import annotations
@@ -27,10 +27,6 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 600
 
 
-def _xfail(reason: str) -> pytest.MarkDecorator:
-    return pytest.mark.xfail(strict=True, reason=reason)
-
-
 CASES = [
     pytest.param("timm-mobilenetv3_small_100", "executorch", "fp32", id="timm-mobilenetv3-executorch"),
     pytest.param("hf-bert", "tflite", "fp32", id="bert-tflite"),
@@ -41,7 +37,6 @@ CASES = [
         "onnx",
         "fp32",
         id="silero-vad-onnx",
-        marks=_xfail("edgekit takes no --input-shape for a 0-d input (silero's sample rate): 3 inputs, 2 shapes"),
     ),
     pytest.param("nudenet-320n", "onnx", "fp32", id="nudenet-onnx"),
     pytest.param(
@@ -49,14 +44,12 @@ CASES = [
         "onnx",
         "fp32",
         id="keras-efficientnetb0-onnx",
-        marks=_xfail("issue 17: Keras' ONNX export leaves the Normalization constants as graph inputs (exit 1)"),
     ),
     pytest.param(
         "ppocr-cls",
         "onnx",
         "int8",
         id="ppocr-cls-onnx-int8",
-        marks=_xfail("issue 17: quant_pre_process fuses nodes quantize_static turns into a graph ORT rejects"),
     ),
 ]
 
