@@ -61,7 +61,8 @@ def test_onnx_jax_and_keras_sources_reach_executorch(tmp_path: Path) -> None:
     run_cli("export", SAMPLES / "digits_cnn.pt2", "-f", "onnx", "-o", onnx_model)
     jax_sources = ((SAMPLES / "digits_flax.msgpack", "j.pte"), (SAMPLES / "digits_flax.jaxexport", "x.pte"))
     keras_source = (SAMPLES / "digits_cnn.keras", "k.pte")  # Keras → its ONNX routes → onnx2torch
-    for source, out in ((onnx_model, "o.pte"), *jax_sources, keras_source):  # jaxexport: tf2onnx shape arithmetic folded
+    # jaxexport: tf2onnx shape arithmetic folded
+    for source, out in ((onnx_model, "o.pte"), *jax_sources, keras_source):
         extra = ["--model-class", "sample_models.digits_flax:make_model"] if source.suffix == ".msgpack" else []
         result = run_cli("export", source, "-f", "executorch", *extra, "-o", tmp_path / out, "--json")
         assert result.code == 0, result.stderr[-1500:]
