@@ -137,6 +137,12 @@ UNIT = (
     "tests/devices/test_inventory.py",
     "tests/packager/test_archive.py",
     "tests/packager/test_metadata.py",
+    "tests/benchmark/test_criterion.py",
+    "tests/benchmark/test_gate.py",
+    "tests/benchmark/test_overlap.py",
+    "tests/benchmark/test_explain.py",
+    "tests/benchmark/test_session.py",
+    "tests/benchmark/test_cells.py",
 )
 EMULATION = (
     "tests/emulation/",
