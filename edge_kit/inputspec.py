@@ -24,7 +24,16 @@ from typing import Any
 import numpy as np
 
 from edge_kit.errors import UsageError
-from edge_kit.signature import DTYPES, DimRange, Signature, TensorSpec, _check_concrete, check_dtype, guess_layout
+from edge_kit.signature import (
+    DTYPES,
+    DimRange,
+    Signature,
+    TensorSpec,
+    _check_concrete,
+    check_dtype,
+    guess_layout,
+    static_size,
+)
 
 NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.:/-]*$")
 RANGE = re.compile(r"^\s*(-?[\d.eE+-]+)\s*\.\.\s*(-?[\d.eE+-]+)\s*$")
@@ -244,7 +253,7 @@ def _show(spec: TensorSpec) -> str:
     return (
         "["
         + ", ".join(
-            str(d) if d is not None else (spec.dims[i] if i < len(spec.dims) and spec.dims[i] else "?")
+            str(d) if d is not None else ((spec.dims[i] if i < len(spec.dims) else None) or "?")
             for i, d in enumerate(spec.shape)
         )
         + "]"
@@ -390,7 +399,7 @@ def sample(specs: Sequence[TensorSpec], n: int, seed: int = 0, low: float = 0.0,
 
 
 def _one(spec: TensorSpec, rng: np.random.Generator, index: int, low: float, high: float) -> Any:
-    shape = tuple(int(d) for d in spec.shape)  # type: ignore[arg-type]
+    shape = tuple(static_size(d) for d in spec.shape)
     dtype = np.dtype(spec.dtype)
     if spec.kind == "const":
         return np.full(shape, spec.value if spec.value is not None else 0, dtype=dtype)

@@ -32,6 +32,7 @@ BUILTIN = (
     "edge_kit.models.tflite_models",
     "edge_kit.models.jax_files",
     "edge_kit.bridges.jax_convert",
+    "edge_kit.bridges.onnx_to_torch",
 )
 ENTRY_POINT_GROUPS = ("edgekit.formats", "edgekit.sources")
 
@@ -188,14 +189,20 @@ def source_type(name: str) -> SourceType:
         ) from None
 
 
-def routes_for(framework: str, fmt: str) -> list[Route]:
-    """The routes from `framework` to `fmt`, in the order they are tried: direct routes
-    first, then each bridge's (the bridged route is named 'bridge+route')."""
+def routes_for(framework: str, fmt: str, _seen: frozenset[str] = frozenset()) -> list[Route]:
+    """The routes from `framework` to `fmt`, in the order they are tried: direct routes first,
+    then each bridge's (a bridged route is named 'bridge+route'; bridges chain, e.g. JAX → ONNX
+    → torch → ExecuTorch)."""
     reg = registry()
     found = list(reg.routes.get((framework, fmt), []))
+    seen = _seen | {framework}
     for bridge in reg.bridges:
-        if bridge.framework == framework and (not bridge.formats or fmt in bridge.formats):
-            found += [_bridged(bridge, r) for r in reg.routes.get((bridge.to_framework, fmt), [])]
+        if (
+            bridge.framework == framework
+            and bridge.to_framework not in seen
+            and (not bridge.formats or fmt in bridge.formats)
+        ):
+            found += [_bridged(bridge, r) for r in routes_for(bridge.to_framework, fmt, seen)]
     return found
 
 
@@ -220,7 +227,7 @@ def _bridged(bridge: Bridge, route: Route) -> Route:
         layers=layers if route.layers else None,
         description=f"{bridge.name}, then {route.description or route.name}",
         versions=route.versions,
-        via=bridge.to_framework,
+        via=route.via or bridge.to_framework,
     )
 
 

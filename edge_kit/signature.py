@@ -82,9 +82,8 @@ class TensorSpec:
 
     def at(self, sizes: Mapping[str, int]) -> TensorSpec:
         """This spec with its dynamic axes at the given sizes."""
-        shape = tuple(
-            sizes.get(self.dims[i], d) if i < len(self.dims) and self.dims[i] else d for i, d in enumerate(self.shape)
-        )
+        names = (*self.dims, *(None,) * (len(self.shape) - len(self.dims)))
+        shape = tuple(sizes.get(name, d) if name else d for name, d in zip(names, self.shape))
         return replace(self, shape=shape)
 
     def to_dict(self) -> dict[str, Any]:
@@ -129,6 +128,13 @@ class Signature:
         sizes = [r.sizes() for r in self.ranges.values()]
         count = max(len(s) for s in sizes)
         return [{name: s[min(i, len(s) - 1)] for name, s in zip(self.ranges, sizes)} for i in range(count)]
+
+
+def static_size(d: Dim) -> int:
+    """A dimension that must be known by now (the spec was resolved); None is a caller's bug."""
+    if d is None:
+        raise TypeError("a dynamic (None) dimension where a resolved size was expected")
+    return int(d)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

@@ -107,3 +107,28 @@ def test_the_readme_example_runs(tmp_path: Path) -> None:
     assert (tmp_path / "tiny.onnx").is_file() and json.loads((tmp_path / "tiny.onnx.json").read_text())[
         "status"
     ] == "ok"
+
+
+def test_live_jax_function_and_flax_module(tmp_path: Path) -> None:
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    flax_linen = pytest.importorskip("flax.linen")
+    rng = np.random.default_rng(0)
+    params = {"w": rng.standard_normal((6, 3)).astype(np.float32), "b": np.zeros(3, np.float32)}
+
+    def apply_fn(p: dict, x: jax.Array) -> jax.Array:
+        return jnp.tanh(x @ p["w"] + p["b"])
+
+    x = np.ones((1, 6), np.float32)
+    result = edge_kit.export(apply_fn, params=params, example_inputs=(x,), format="onnx", output=tmp_path / "f.onnx")
+    assert result.status == "ok" and result.manifest["source"]["framework"] == "jax"
+    module = flax_linen.Dense(4)
+    variables = module.init(jax.random.PRNGKey(0), x)
+    tflite = edge_kit.export(
+        module, params=variables, example_inputs=(x,), format="tflite", output=tmp_path / "d.tflite"
+    )
+    assert tflite.status == "ok" and tflite.validation["max_abs_diff"] < 1e-5
+    with pytest.raises(UsageError):
+        edge_kit.export(apply_fn, example_inputs=(x,), format="onnx", output=tmp_path / "g.onnx")  # no params

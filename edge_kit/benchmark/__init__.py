@@ -68,9 +68,17 @@ def _check(req: BenchRequest) -> None:
         raise UsageError("--budget and --search-time must not be negative")
 
 
-def _specs(req: BenchRequest) -> list[CellSpec]:
-    target = get_target(req.target)
-    formats = [get_format(f).name for f in req.formats] if req.formats else list(target.preferred_formats)
+def _default_formats(req: BenchRequest, framework: str | None) -> list[str]:
+    """The target's preferred formats this source can reach (a JAX model has no ExecuTorch path)."""
+    from edge_kit import registry
+
+    preferred = list(get_target(req.target).preferred_formats)
+    reachable = [f for f in preferred if framework is None or registry.precisions(framework, f)]
+    return reachable or preferred
+
+
+def _specs(req: BenchRequest, framework: str | None = None) -> list[CellSpec]:
+    formats = [get_format(f).name for f in req.formats] if req.formats else _default_formats(req, framework)
     _check(req)
     shared, hashed = list(req.export_args), []
     if req.eval_data:
@@ -87,7 +95,7 @@ def _specs(req: BenchRequest) -> list[CellSpec]:
     return [
         CellSpec(
             Path(req.model).resolve(),
-            target.name,
+            get_target(req.target).name,
             f,
             p,
             shared + (calibration if p == "int8" else []),
@@ -126,10 +134,12 @@ def bench(req: BenchRequest) -> dict[str, Any]:
     """Run every cell (in parallel, up to `jobs`), then build the leaderboard and reports."""
     from edge_kit.benchmark.report import write_reports
     from edge_kit.models import sniff_source
+    from edge_kit.registry import source_type
 
-    sniff_source(Path(req.model))  # a missing, empty, corrupt or exported file fails before any cell runs
+    kind = sniff_source(Path(req.model))  # a missing, empty, corrupt or exported file fails before any cell runs
+    framework = source_type(getattr(kind, "value", kind)).framework
     check_writable(Path(req.output), directory=True)
-    specs = _specs(req)
+    specs = _specs(req, framework)
     target = get_target(req.target)
     warnings = _warnings(req)
     devices = _devices(req)

@@ -9,10 +9,8 @@ from typing import Any
 from edge_kit.benchmark.cells import FAILED, ICONS, OK, OUTSIDE
 from edge_kit.benchmark.criterion import ACCURACY, AGREEMENT, Criterion
 from edge_kit.benchmark.figures import load_json, profile_of, rank_ms, variant_figures
+from edge_kit.documents.bench import SCHEMA, SCHEMA_VERSION
 from edge_kit.targets import Target
-
-SCHEMA = "edgekit.bench"
-SCHEMA_VERSION = 2
 
 FIGURES = (
     "size_bytes",

@@ -351,8 +351,23 @@ def html(board: dict[str, Any]) -> str:
     )
 
 
+def board_text(board: dict[str, Any]) -> str:
+    """bench.json's text; a leaderboard edgekit could not read back as its documented type is never written."""
+    from pydantic import ValidationError
+
+    from edge_kit.documents.base import problem
+    from edge_kit.documents.bench import Leaderboard
+
+    text = json.dumps(board, indent=2, default=str) + "\n"
+    try:
+        Leaderboard.model_validate(json.loads(text))
+    except ValidationError as exc:
+        raise RuntimeError(f"edgekit built an invalid leaderboard: {problem(exc, Leaderboard, tables=False)[0]}") from exc
+    return text
+
+
 def write_reports(board: dict[str, Any], folder: Path) -> None:
     folder.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(folder / "bench.json", json.dumps(board, indent=2, default=str) + "\n")
+    write_text_atomic(folder / "bench.json", board_text(board))
     write_text_atomic(folder / "bench.md", markdown(board))
     write_text_atomic(folder / "bench.html", html(board))

@@ -226,8 +226,23 @@ def _not_deserialized(source: JaxSource) -> bool:
     return source.exported is None  # jax2onnx traces jaxprs: it cannot follow call_exported
 
 
+def to_onnx_source(source: JaxSource, options: ExportOptions) -> Any:
+    """A JAX source as an ONNX source (its float ONNX model in the export's scratch folder), so
+    ONNX's own bridges (onnx2torch → ExecuTorch) reach formats JAX has no route to."""
+    from edge_kit.models.onnx_models import OnnxSource
+
+    path = options.scratch() / "jax-bridge.onnx"
+    onnx_fp32(source, path, options.opset)
+    bridged = OnnxSource(path)
+    bridged.inputs, bridged.ranges = list(source.inputs), dict(source.ranges)
+    return bridged
+
+
 def register(registry: Any) -> None:
     from edge_kit.exporters.base import PRECISIONS, Route
+    from edge_kit.registry import Bridge
+
+    registry.add_bridge(Bridge("jax2onnx", "jax", "onnx", to_onnx_source, formats=("executorch",)))
     from edge_kit.exporters.tflite import CONVERTER_IO_TYPES
 
     jax_versions = ("jax", "jaxlib")
@@ -246,12 +261,16 @@ def register(registry: Any) -> None:
         )
     )
     for name, accepts in ((ROUTE_JAX2ONNX, _not_deserialized), (ROUTE_VIA_TFLITE, None)):
+
+        def convert(source: JaxSource, dest: Path, options: ExportOptions, name: str = name) -> dict[str, Any]:
+            return onnx_fp32(source, dest, options.opset, name)
+
         registry.add_route(
             Route(
                 name,
                 "jax",
                 "onnx",
-                lambda source, dest, options, name=name: onnx_fp32(source, dest, options.opset, name),
+                convert,
                 accepts=accepts,
                 description="jax2onnx" if name == ROUTE_JAX2ONNX else "jax2tf → TFLite → tf2onnx (TFLite front end)",
                 versions=(*jax_versions, "jax2onnx") if name == ROUTE_JAX2ONNX else (*jax_versions, "tf2onnx"),

@@ -143,7 +143,8 @@ def profile(
 
     if report_dir is not None:
         check_writable(report_dir, directory=True)
-    if device is not None and click.get_current_context().get_parameter_source("target").name == "DEFAULT":
+    default = click.core.ParameterSource.DEFAULT
+    if device is not None and click.get_current_context().get_parameter_source("target") is default:
         target = None  # the device's own target (from the inventory)
     report = run_profile(
         ProfileRequest(

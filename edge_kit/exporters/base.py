@@ -24,6 +24,7 @@ from edge_kit.signature import TensorSpec
 if TYPE_CHECKING:
     from edge_kit.estimate.opcost import ModelCost
     from edge_kit.models.base import SourceModel
+    from edge_kit.quant.share import Int8Share
     from edge_kit.recipes import Recipe
 
 PRECISIONS = ("fp32", "fp16", "int8-dynamic", "int8")
@@ -150,6 +151,9 @@ class Format(ABC):
     # {placeholder: (the manifest's distribution whose version fills it, default version)}
     package_versions: ClassVar[dict[str, tuple[str, str]]] = {}
     runtime_distributions: ClassVar[tuple[str, ...]] = ()  # versions recorded for the runtime
+    embeds_metadata: ClassVar[bool] = False  # the bundle's metadata JSON also goes inside the model file
+    # The smallest weight scale its int8 quantizer uses (bias correction models that grid).
+    int8_weight_scale_floor: ClassVar[float] = 0.0
     # Precisions this format derives from its own fp32 artifact (whatever route made it), and
     # the calibration methods of that quantizer.
     artifact_precisions: ClassVar[tuple[str, ...]] = ()
@@ -157,6 +161,8 @@ class Format(ABC):
     # Whose recipes that quantizer takes when the source's framework has none for this format
     # (an fp32 ONNX model is quantized the same whatever made it).
     artifact_recipe_framework: ClassVar[str | None] = None
+    # What to pass when an int8 artifact of this format quantized little (see edge_kit.quant.share).
+    quantize_more_hint: ClassVar[str] = "see `edgekit recipes` for recipes that quantize more"
 
     @property
     def suffixes(self) -> tuple[str, ...]:
@@ -181,6 +187,14 @@ class Format(ABC):
     def artifact_layers(self, fp32: Path, options: ExportOptions) -> list[str]:
         """Layers of an fp32 artifact that `quantize_artifact` can keep in float."""
         return []
+
+    def embed_metadata(self, model: bytes, document: bytes) -> bytes:
+        """The model with the metadata document inside (formats with `embeds_metadata`)."""
+        raise NotImplementedError(f"{self.name} models carry no metadata")
+
+    def quantized_share(self, path: Path) -> Int8Share | None:
+        """How much of the artifact is int8 (weight bytes, MACs), read from the file; None: unknown."""
+        return None
 
     def check_artifact(self, path: Path) -> None:
         """Raise ModelLoadError for a file its runtime's verifier rejects (before it is run)."""

@@ -20,6 +20,7 @@ from edge_kit.signature import TensorSpec
 
 if TYPE_CHECKING:
     from edge_kit.estimate.opcost import ModelCost
+    from edge_kit.quant.share import Int8Share
     from edge_kit.registry import Registry
 
 DEFAULT_OPSET = 18
@@ -117,12 +118,35 @@ def _tf2onnx(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
 
     from edge_kit.models.tf_models import import_tf
 
-    tf = import_tf()
+    import_tf()
     patch_tf2onnx()
-    specs = source.tf_input_specs()
-    fn = tf.function(source.call, input_signature=specs)
-    tf2onnx.convert.from_function(
-        fn, input_signature=specs, opset=options.opset or DEFAULT_OPSET, output_path=str(dest)
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    # Frozen first: every variable (a Normalization layer's mean and variance too) becomes a
+    # constant, never a graph input.
+    frozen = convert_variables_to_constants_v2(source.concrete_function())
+    tf2onnx.convert.from_graph_def(
+        frozen.graph.as_graph_def(),
+        input_names=[t.name for t in frozen.inputs],
+        output_names=[t.name for t in frozen.outputs],
+        opset=options.opset or DEFAULT_OPSET,
+        output_path=str(dest),
+    )
+    return _facts(dest, "tf2onnx")
+
+
+def _tf2onnx_keras(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    """tf2onnx's own Keras entry: it freezes variables the traced function would take as inputs
+    (e.g. a Normalization layer's mean and variance)."""
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
+
+    patch_tf2onnx()
+    tf2onnx.convert.from_keras(
+        source.model,
+        input_signature=source.tf_input_specs(),
+        opset=options.opset or DEFAULT_OPSET,
+        output_path=str(dest),
     )
     return _facts(dest, "tf2onnx")
 
@@ -194,6 +218,9 @@ class OnnxFormat(Format):
     artifact_precisions = ("fp16", "int8-dynamic", "int8")
     artifact_calibration_methods = ("minmax", "percentile", "entropy")
     artifact_recipe_framework = "onnx"
+    quantize_more_hint = (
+        "try --quantize int8-dynamic (onnx_int8_dynamic_per_channel) or a --recipe whose op types cover it"
+    )
     package_runtime = "ONNX Runtime"
     package_platforms = ("android", "ios", "linux")
     package_versions = {"onnxruntime": ("onnxruntime", "1.31.1")}
@@ -212,6 +239,11 @@ class OnnxFormat(Format):
 
         # No magic number: anything else's signature first, then parse the protobuf.
         return not head.startswith((b"PK", b"\x89HDF")) and head[4:8] != b"TFL3" and is_onnx(path)
+
+    def quantized_share(self, path: Path) -> Int8Share:
+        from edge_kit.quant import share_onnx
+
+        return share_onnx.measure(path)
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> OnnxRunner:
         return OnnxRunner(path, threads)
@@ -234,49 +266,25 @@ class OnnxFormat(Format):
 
 def register(registry: Registry) -> None:
     registry.add_format(OnnxFormat())
-    torch_versions = ("torch", "onnxscript")
-    for route in (
-        Route(
-            "torch-onnx-dynamo",
-            "torch",
-            "onnx",
-            _torch_dynamo,
-            description="torch.onnx (dynamo)",
-            versions=torch_versions,
-        ),
-        Route(
-            "torch-onnx-legacy",
-            "torch",
-            "onnx",
-            _torch_legacy,
-            description="torch.onnx (TorchScript exporter)",
-            versions=("torch",),
-        ),
-        Route(
+    tf_versions = ("tensorflow-cpu", "tf2onnx")
+    # (name, framework, convert, accepts, description, versions), in the order they are tried
+    table: list[tuple[str, str, Any, Any, str, tuple[str, ...]]] = [
+        ("torch-onnx-dynamo", "torch", _torch_dynamo, None, "torch.onnx (dynamo)", ("torch", "onnxscript")),
+        ("torch-onnx-legacy", "torch", _torch_legacy, None, "torch.onnx (TorchScript exporter)", ("torch",)),
+        (
             "keras-export-onnx",
             "tensorflow",
-            "onnx",
             _keras_export,
-            accepts=_is_keras,
-            description="Keras model.export(format='onnx')",
-            versions=("tensorflow-cpu", "keras"),
+            _is_keras,
+            "Keras model.export(format='onnx')",
+            ("tensorflow-cpu", "keras"),
         ),
-        Route(
-            "tf2onnx",
-            "tensorflow",
-            "onnx",
-            _tf2onnx,
-            description="tf2onnx on the traced function",
-            versions=("tensorflow-cpu", "tf2onnx"),
-        ),
-        Route("copy", "onnx", "onnx", _copy, description="the ONNX model itself"),
-        Route(
-            "tf2onnx-tflite",
-            "tflite",
-            "onnx",
-            _tf2onnx_tflite,
-            description="tf2onnx's TFLite front end",
-            versions=("tf2onnx",),
-        ),
-    ):
-        registry.add_route(route)
+        ("tf2onnx-keras", "tensorflow", _tf2onnx_keras, _is_keras, "tf2onnx.convert.from_keras", tf_versions),
+        ("tf2onnx", "tensorflow", _tf2onnx, None, "tf2onnx on the traced function", tf_versions),
+        ("copy", "onnx", _copy, None, "the ONNX model itself", ()),
+        ("tf2onnx-tflite", "tflite", _tf2onnx_tflite, None, "tf2onnx's TFLite front end", ("tf2onnx",)),
+    ]
+    for name, framework, convert, accepts, description, versions in table:
+        registry.add_route(
+            Route(name, framework, "onnx", convert, accepts=accepts, description=description, versions=versions)
+        )

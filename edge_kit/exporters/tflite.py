@@ -17,6 +17,7 @@ from edge_kit.signature import TensorSpec, guess_layout
 
 if TYPE_CHECKING:
     from edge_kit.estimate.opcost import ModelCost
+    from edge_kit.quant.share import Int8Share
     from edge_kit.registry import Registry
 
 
@@ -69,7 +70,7 @@ class TfliteRunner:
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         self._resize(arrays)
         for spec, detail, array in zip(self.inputs, self._in, arrays):
-            if spec.scale is not None and not np.issubdtype(array.dtype, np.integer):
+            if spec.scale is not None and spec.zero_point is not None and not np.issubdtype(array.dtype, np.integer):
                 info = np.iinfo(spec.dtype)
                 array = np.clip(np.round(array / spec.scale + spec.zero_point), info.min, info.max)
             self.interpreter.set_tensor(detail["index"], np.ascontiguousarray(array, dtype=spec.dtype))
@@ -117,6 +118,24 @@ def _tflite_converter(source: Any, dest: Path, options: ExportOptions) -> dict[s
     return {"converter": "tf.lite.TFLiteConverter"}
 
 
+def _fixed_shape(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    """The model traced at this export's input sizes, converted from that concrete function: a
+    Keras model whose signature keeps [-1, -1, -1, 3] can fail to reshape in XNNPACK at load."""
+    from edge_kit.models.tf_models import import_tf
+    from edge_kit.quant import tflite as quant
+
+    tf = import_tf()
+
+    def converter() -> Any:
+        from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+        frozen = convert_variables_to_constants_v2(source.concrete_function())  # variables as constants
+        return tf.lite.TFLiteConverter.from_concrete_functions([frozen])
+
+    dest.write_bytes(strip_tensor_names(quant.convert(converter, options)))
+    return {"converter": "tf.lite.TFLiteConverter (concrete function, fixed shapes)"}
+
+
 def _keras_layers(source: Any, options: ExportOptions) -> list[str]:
     from edge_kit.quant import tflite as quant
 
@@ -131,8 +150,11 @@ class TfliteFormat(Format):
     runtime = "litert"
     description = "TFLite / LiteRT flatbuffer, run by ai-edge-litert (XNNPACK)"
     harness_runtime = "litert"
+    embeds_metadata = True
+    int8_weight_scale_floor = 2**-12
     board_distributions = ("ai-edge-litert",)
     runtime_distributions = ("ai-edge-litert",)
+    quantize_more_hint = "try --quantize int8-dynamic, or --format onnx whose quantizer covers more op types"
     package_runtime = "LiteRT"
     package_platforms = ("android", "ios", "linux")
     # the iOS Swift/ObjC LiteRT SDK stays in the TensorFlowLite pods (its own version line)
@@ -147,6 +169,11 @@ class TfliteFormat(Format):
     def detect(self, path: Path, head: bytes) -> bool:
         return head[4:8] == b"TFL3"
 
+    def quantized_share(self, path: Path) -> Int8Share:
+        from edge_kit.quant import share_tflite
+
+        return share_tflite.measure(path)
+
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> TfliteRunner:
         return TfliteRunner(path, threads)
 
@@ -154,6 +181,13 @@ class TfliteFormat(Format):
         from edge_kit.estimate.opcost import ModelCost, tflite_ops
 
         return ModelCost(tuple(tflite_ops(path)), "tflite-static", path.stat().st_size)
+
+    def embed_metadata(self, model: bytes, document: bytes) -> bytes:
+        from edge_kit.packager import tflite_metadata
+
+        embedded = tflite_metadata.embed(model, document)
+        tflite_metadata.check_same_outputs(model, embedded)
+        return embedded
 
     def check_artifact(self, path: Path) -> None:
         from ai_edge_litert.interpreter import Interpreter
@@ -187,17 +221,25 @@ def register(registry: Registry) -> None:
             versions=("torch", "litert-torch", "ai-edge-quantizer"),
         )
     )
-    registry.add_route(
-        Route(
-            "tflite-converter",
-            "tensorflow",
-            "tflite",
-            _tflite_converter,
-            PRECISIONS,
-            layers=_keras_layers,
-            description="tf.lite.TFLiteConverter (float16, dynamic range, full integer)",
-            calibration_methods=("minmax",),
-            io_types=CONVERTER_IO_TYPES,
-            versions=("tensorflow-cpu",),
+    for name, convert, description in (
+        ("tflite-converter", _tflite_converter, "tf.lite.TFLiteConverter (float16, dynamic range, full integer)"),
+        (
+            "tflite-converter-fixed-shape",
+            _fixed_shape,
+            "tf.lite.TFLiteConverter on the model traced at the export's sizes",
+        ),
+    ):
+        registry.add_route(
+            Route(
+                name,
+                "tensorflow",
+                "tflite",
+                convert,
+                PRECISIONS,
+                layers=_keras_layers if name == "tflite-converter" else None,
+                description=description,
+                calibration_methods=("minmax",),
+                io_types=CONVERTER_IO_TYPES,
+                versions=("tensorflow-cpu",),
+            )
         )
-    )

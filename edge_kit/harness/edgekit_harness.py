@@ -28,7 +28,7 @@ import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -36,10 +36,13 @@ HARNESS_VERSION = "1"
 MARK_FD = 0x7EDC  # 32476: never an open descriptor
 MARK_START, MARK_STOP = 1, 2
 
-try:  # imported as edge_kit.harness.edgekit_harness (tests, host backend)
+if TYPE_CHECKING:  # the type checker sees the package import only (both bind the same module)
     from .harness_runtimes import EXIT_LOAD, EXIT_RUN, EXIT_USAGE, HarnessError, detect_runtime, make_runtime
-except ImportError:  # run as a script: the sibling module is on sys.path[0]
-    from harness_runtimes import EXIT_LOAD, EXIT_RUN, EXIT_USAGE, HarnessError, detect_runtime, make_runtime
+else:
+    try:  # imported as edge_kit.harness.edgekit_harness (tests, host backend)
+        from .harness_runtimes import EXIT_LOAD, EXIT_RUN, EXIT_USAGE, HarnessError, detect_runtime, make_runtime
+    except ImportError:  # run as a script: the sibling module is on sys.path[0]
+        from harness_runtimes import EXIT_LOAD, EXIT_RUN, EXIT_USAGE, HarnessError, detect_runtime, make_runtime
 
 
 def mark(code: int) -> None:
@@ -168,7 +171,10 @@ def _fits(shape: Any, declared: list[Any]) -> bool:
 
 def machine_info() -> dict[str, Any]:
     """The machine as the program sees it (under QEMU: the emulated CPU's files)."""
-    parts, implementers, features, processors = [], [], [], 0
+    parts: list[str] = []
+    implementers: list[str] = []
+    features: list[str] = []
+    processors = 0
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             for line in handle:

@@ -91,7 +91,7 @@ class SourceModel(ABC):
         return None
 
     def sha256(self) -> str | None:
-        if self.path is None:
+        if self.path is None or not self.path.exists():  # a live object (a JAX function names itself)
             return self.weights_digest()
         from edge_kit.fsutil import sha256_file
 

@@ -36,6 +36,7 @@ class JaxSource(SourceModel):
     inputs (`jax.ShapeDtypeStruct`, dimensions possibly symbolic), or None when undeclared."""
 
     framework = "jax"
+    path: Path  # always set: the file, or the function's name
 
     def __init__(
         self,

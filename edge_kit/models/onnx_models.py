@@ -44,7 +44,7 @@ def ort_session(path: Path | bytes, threads: int = 0) -> Any:
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
-            f"onnxruntime cannot load {Path(path).name}: {first[:200]}",
+            f"onnxruntime cannot load {'the model' if isinstance(path, bytes) else Path(path).name}: {first[:200]}",
             hint="the model may use an operator or opset onnxruntime lacks",
         ) from None
 

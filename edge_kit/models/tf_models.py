@@ -17,7 +17,7 @@ import numpy as np
 from edge_kit.errors import ModelLoadError, TrustError
 from edge_kit.models.base import LoadOptions, SourceModel, digest_arrays, flatten_outputs
 from edge_kit.models.sniff import Kind
-from edge_kit.signature import TensorSpec, guess_layout
+from edge_kit.signature import TensorSpec, guess_layout, static_size
 
 if TYPE_CHECKING:
     from edge_kit.registry import Registry
@@ -54,7 +54,7 @@ class TensorFlowSource(SourceModel):
     def tf_input_specs(self) -> list[Any]:
         """`tf.TensorSpec`s of this export's concrete inputs."""
         tf = import_tf()
-        return [tf.TensorSpec([int(d) for d in s.shape], s.dtype, name=s.name) for s in self.inputs]
+        return [tf.TensorSpec([static_size(d) for d in s.shape], s.dtype, name=s.name) for s in self.inputs]
 
     def concrete_function(self) -> Any:
         """The model traced at this export's fixed input shapes."""
@@ -166,12 +166,16 @@ def register(registry: Registry) -> None:
     from edge_kit.registry import SourceType
 
     for kind, what in ((Kind.KERAS, "Keras .keras"), (Kind.KERAS_H5, "Keras .h5"), (Kind.SAVED_MODEL, "SavedModel")):
+
+        def load(path: Path, options: LoadOptions, kind: Kind = kind) -> TensorFlowSource:
+            return load_tf(path, kind, options.trust)
+
         registry.add_source(
             SourceType(
                 kind.value,
                 "tensorflow",
                 what,
-                load=lambda path, options, kind=kind: load_tf(path, kind, options.trust),
+                load=load,
                 accepts=_is_keras if kind is Kind.KERAS else None,
                 wrap=_wrap_keras if kind is Kind.KERAS else None,
             )

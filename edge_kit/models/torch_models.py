@@ -133,10 +133,10 @@ class TorchSource(SourceModel):
             return self.obj
         module = self.obj.module() if self.kind is Kind.EXPORTED_PROGRAM else self.obj
         if isinstance(self.obj, torch.jit.ScriptModule):
-            from torch._export.converter import TS2EPConverter
+            from edge_kit.models.ts_export import module_from_torchscript
 
             try:
-                module = TS2EPConverter(self.obj, self.example_inputs()).convert().module()
+                module = module_from_torchscript(self.obj, self.example_inputs())
             except Exception as exc:  # noqa: BLE001 - the converter raises anything on what it lacks
                 first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
                 raise ExportError(
@@ -485,13 +485,20 @@ def register(registry: Registry) -> None:
         (Kind.EXPORTED_PROGRAM, "ExportedProgram (torch.export.save, .pt2)"),
         (Kind.TORCH_PICKLE, "torch.save state_dict (+ --model-class)"),
     ):
+
+        def load(path: Path, options: LoadOptions, kind: Kind = kind) -> TorchSource:
+            return load_torch(path, kind, options.model_class, options.trust)
+
+        def accepts(obj: Any, kind: Kind = kind) -> bool:
+            return _live_kind(obj) is kind
+
         registry.add_source(
             SourceType(
                 kind.value,
                 "torch",
                 what,
-                load=lambda path, options, kind=kind: load_torch(path, kind, options.model_class, options.trust),
-                accepts=(lambda obj, kind=kind: _live_kind(obj) is kind) if kind is not Kind.TORCH_PICKLE else None,
+                load=load,
+                accepts=accepts if kind is not Kind.TORCH_PICKLE else None,
                 wrap=wrap_torch if kind is not Kind.TORCH_PICKLE else None,
             )
         )

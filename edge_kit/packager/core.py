@@ -129,15 +129,12 @@ def _model_bytes(artifact: Path, fmt: str, metadata: dict[str, Any]) -> tuple[by
             f"{artifact.name} no longer matches its manifest (sha256 differs)",
             hint="the file was modified after export; export it again",
         )
-    if fmt != "tflite":
+    if not get_format(fmt).embeds_metadata:
         return original, metadata, to_json(metadata)
-    from edge_kit.packager import tflite_metadata
-
     metadata = {**metadata, "model": {**metadata["model"], "metadata_embedded": True}}
     document = to_json(metadata)
-    with progress.step("embedding the metadata into the TFLite model"):
-        embedded = tflite_metadata.embed(original, document)
-        tflite_metadata.check_same_outputs(original, embedded)
+    with progress.step(f"embedding the metadata into the {fmt} model"):
+        embedded = get_format(fmt).embed_metadata(original, document)
     return embedded, metadata, document
 
 

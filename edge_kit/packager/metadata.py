@@ -1,4 +1,4 @@
-"""The metadata that travels with a packaged model, and its JSON Schema.
+"""The metadata that travels with a packaged model (its type: edge_kit.documents.package_metadata).
 
 One document per bundle, built from the artifact's manifest plus what only the user
 knows (labels, input normalization). It ships beside the model as
@@ -11,15 +11,14 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
 from edge_kit import __version__
+from edge_kit.documents.package_metadata import SCHEMA as SCHEMA_ID
+from edge_kit.documents.package_metadata import SCHEMA_VERSION
 from edge_kit.errors import DataError, UnsupportedError, UsageError
 
-SCHEMA_ID = "edgekit.model-metadata"
-SCHEMA_VERSION = 1
 FORMULA = "model_input = (raw * scale - mean[c]) / std[c], c = index along channel_axis"
 CHANNEL_AXIS = {"NCHW": 1, "NHWC": 3, "NCW": 1, "NWC": 2}
 NORMALIZED_DTYPES = ("float32", "float16", "int8", "uint8")
@@ -49,9 +48,11 @@ class Normalization:
 
 
 def schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) every metadata document satisfies."""
-    text = resources.files("edge_kit.packager").joinpath("metadata.schema.json").read_text("utf-8")
-    return json.loads(text)
+    """The JSON Schema (draft 2020-12) every metadata document satisfies (generated from
+    `edge_kit.documents.package_metadata.PackageMetadata`)."""
+    from edge_kit.documents import shipped_schema
+
+    return shipped_schema("package-metadata")
 
 
 def read_labels(path: Path) -> list[str]:
@@ -100,7 +101,9 @@ def _normalization(
 ) -> dict[str, Any] | None:
     if spec["dtype"] not in NORMALIZED_DTYPES:
         return None
-    scale, mean, std, source = 1.0, (0.0,), (1.0,), "none given: inputs are fed to the model as they are"
+    scale, source = 1.0, "none given: inputs are fed to the model as they are"
+    mean: tuple[float, ...] = (0.0,)
+    std: tuple[float, ...] = (1.0,)
     pre = ((manifest.get("quantization") or {}).get("calibration") or {}).get("preprocess")
     if norm.given:
         source = "given to edgekit package"

@@ -86,8 +86,9 @@ def _host_reference(site: Path, package: str, artifact: Path, manifest: dict[str
     from edge_kit.signature import TensorSpec
 
     spec = importlib.util.spec_from_file_location("edgekit_verify_runtime", site / package / "_runtime.py")
+    assert spec is not None and spec.loader is not None  # a .py file always gets a source loader
     runtime = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(runtime)  # type: ignore[union-attr]
+    spec.loader.exec_module(runtime)
     meta = json.loads(next((site / package).glob("*.metadata.json")).read_text())
     runner = get_format(manifest["artifact"]["format"]).load(
         artifact, [TensorSpec.from_dict(s) for s in manifest.get("source_inputs", manifest["inputs"])], 1

@@ -1,6 +1,6 @@
 """`edgekit export` as a library call, in explicit stages passing one `ExportContext`:
 
-    load → plan → prepare → convert (route by route, quantizing) → measure → validate → publish
+    load → plan → prepare → convert (route by route, quantizing) → measure → int8 share → validate → publish
 
 The artifact and its manifest are written atomically; a failed conversion leaves nothing
 behind. An artifact outside tolerance is kept and recorded (status "mismatch"), as is one
@@ -23,6 +23,7 @@ from edge_kit.manifest import new_manifest
 from edge_kit.pipeline import stages
 from edge_kit.pipeline.context import ExportContext, ExportRequest, ExportResult
 from edge_kit.pipeline.measure import measure
+from edge_kit.pipeline.share import int8_share
 from edge_kit.targets import get_target
 from edge_kit.validate import STATUS_OK
 
@@ -36,6 +37,7 @@ STAGES: tuple[tuple[str, Callable[[ExportContext], Any]], ...] = (
     ("prepare", stages.prepare),
     ("export", stages.convert),
     ("accuracy", measure),
+    ("int8", int8_share),
     ("validate", stages.validate),
 )
 
@@ -75,7 +77,8 @@ def _quantization(ctx: ExportContext) -> dict[str, Any] | None:
         "keep_float": list(ctx.options.keep_float),
     }
     notes = ctx.options.state.notes
-    return {**section, **{key: notes[key] for key in ("equalized", "bias_corrected") if key in notes}}
+    section.update({key: notes[key] for key in ("equalized", "bias_corrected", "op_types") if key in notes})
+    return {**section, **({"int8_share": ctx.int8_share} if ctx.int8_share else {})}
 
 
 def _status(ctx: ExportContext) -> str:

@@ -115,6 +115,7 @@ class ExportContext:
     comparison: Comparison | None = None
     size_checks: list[dict[str, Any]] = field(default_factory=list)  # validation at other dynamic sizes
     accuracy: dict[str, Any] | None = None
+    int8_share: dict[str, Any] | None = None  # int8 exports: what the artifact really holds as int8
     manifest: dict[str, Any] | None = None
 
     @property

@@ -47,5 +47,6 @@ def measure(ctx: ExportContext) -> None:
         return acc
 
     search = budget.fit(rebuild, layers, initial, limit)
+    assert search.final is not None  # fit always records the final measurement
     ctx.accuracy = {**search.final.to_dict(), "budget": search.to_dict()}
     ctx.options.keep_float = search.keep_float

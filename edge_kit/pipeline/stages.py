@@ -206,6 +206,8 @@ def convert(ctx: ExportContext) -> None:
                 progress.warn(f"route {route.name} failed: {exc.message}")
             continue
         ctx.route = route
+        for warning in ctx.facts.pop("warnings", []):  # what a route wants the user to know
+            progress.warn(warning)
         return
     raise _all_failed(ctx, errors)
 

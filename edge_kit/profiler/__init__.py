@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from edge_kit import __version__, progress
+from edge_kit.documents.profile import SCHEMA, SCHEMA_VERSION
 from edge_kit.errors import ManifestError, UnsupportedError, UsageError
 from edge_kit.fsutil import sha256_file
 from edge_kit.models.sniff import sniff
@@ -23,9 +24,6 @@ from edge_kit.targets import Target, get_target
 
 if TYPE_CHECKING:
     from edge_kit.exporters.base import Format
-
-SCHEMA = "edgekit.profile"
-SCHEMA_VERSION = 1
 
 
 @dataclass

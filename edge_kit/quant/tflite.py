@@ -1,7 +1,7 @@
 """TFLite precisions. Keras/SavedModel, and JAX through jax2tf (`convert` takes any
 TFLiteConverter): converter flags (float16, dynamic range, full integer with float/int8/uint8
-I/O). PyTorch: PT2E through litert-torch (static or dynamic int8), float16 weights through
-ai-edge-quantizer.
+I/O). PyTorch: PT2E through litert-torch (static or dynamic int8; embedding tables then int8
+per row through ai-edge-quantizer), float16 weights through ai-edge-quantizer.
 
 Layers kept in float: torch module paths (litert-torch's quantizer skips them) or, for
 Keras full integer, the output tensor names of TFLite ops (`denylisted_nodes` of the MLIR
@@ -140,6 +140,37 @@ def _fp16_weights(model: bytes) -> bytes:
     return bytes(q.quantize(enable_progress_report=False).quantized_model)
 
 
+def _float_lookups(model: bytes) -> int:
+    """How many EMBEDDING_LOOKUP ops read a float32 table."""
+    from ai_edge_litert import schema_py_generated as schema
+    from ai_edge_litert.tools import flatbuffer_utils
+
+    obj = flatbuffer_utils.read_model_from_bytearray(bytearray(model))
+    codes = [max(c.builtinCode, c.deprecatedBuiltinCode) for c in obj.operatorCodes]
+    lookup, float32 = schema.BuiltinOperator.EMBEDDING_LOOKUP, schema.TensorType.FLOAT32
+    return sum(
+        1
+        for subgraph in obj.subgraphs
+        for op in subgraph.operators
+        if codes[op.opcodeIndex] == lookup and subgraph.tensors[op.inputs[1]].type == float32
+    )
+
+
+def int8_tables(model: bytes) -> bytes:
+    """`model` with its float embedding tables stored int8 per row (ai-edge-quantizer).
+
+    litert-torch's PT2E quantizer leaves embeddings float: a transformer's vocabulary table,
+    most of its bytes, stayed float32 in an "int8" model. The dynamic (hybrid) config keeps
+    the lookup on the int8 table (no DEQUANTIZE of the whole table)."""
+    if not _float_lookups(model):
+        return model
+    from ai_edge_quantizer import qtyping, quantizer
+
+    q = quantizer.Quantizer(model)
+    q.add_dynamic_config(regex=".*", operation_name=qtyping.TFLOperationName.EMBEDDING_LOOKUP, num_bits=8)
+    return bytes(q.quantize(enable_progress_report=False).quantized_model)
+
+
 @contextlib.contextmanager
 def _strict_qdq() -> Iterator[None]:
     """Convert in litert's strict QDQ mode: only what PT2E annotated is quantized.
@@ -200,11 +231,31 @@ def torch(source: Any, options: ExportOptions) -> bytes:
     quantizer = _litert_quantizer(options)
     calibration = options.calibration if options.precision == "int8" else None
     module = pt2e.quantize(source, quantizer, calibration, fold_quantize=False, keep_all=bool(options.keep_float))
+    _one_dequantize_per_use(module)
     with _strict_qdq(), _static_hint(source):
         model = litert_torch.convert(
             module, source.example_inputs(), quant_config=QuantConfig(pt2e_quantizer=quantizer), dynamic_shapes=dynamic
         )
-    return model.model_content()
+    return int8_tables(bytes(model.model_content()))
+
+
+def _one_dequantize_per_use(module: Any) -> None:
+    """Give every user of a shared activation dequantize node its own copy (same q params).
+
+    litert-torch 0.10's layout pass, when it puts a transpose after a dequantize for one user,
+    overwrites that dequantize's metadata and then fails on its other users ("Attempting to convert
+    non-NHWC compatible node to NHWC: dequantize_per_tensor_1": seen on PP-OCR's hard-swish blocks,
+    x * clip(x + 3) / 6, converted from ONNX). One dequantize per use avoids the shared node; the
+    converter fuses each (dq, op, q) triplet as before, so the artifact is unchanged otherwise."""
+    graph = module.graph
+    for node in list(graph.nodes):
+        if node.op != "call_function" or "dequantize" not in str(node.target) or len(node.users) < 2:
+            continue
+        for user in list(node.users)[1:]:
+            with graph.inserting_before(user):
+                copy = graph.node_copy(node)
+            user.replace_input_with(node, copy)
+    module.recompile()
 
 
 def torch_layers(source: Any, options: ExportOptions) -> list[str]:

@@ -61,17 +61,18 @@ def test_labels_that_do_not_match_the_output_are_refused_and_nothing_is_written(
     _assert_nothing_written(tmp_path, before, dest)
 
 
-def test_a_ptl_artifact_is_refused_naming_the_formats_that_work(tmp_path: Path):
+def test_a_ptl_artifact_is_refused_naming_the_formats_that_work(artifacts, tmp_path: Path):
     artifact = tmp_path / "m.ptl"
     artifact.write_bytes(b"PK fake lite interpreter archive")
-    manifest = {
-        "schema": "edgekit.manifest",
-        "schema_version": 1,
-        "status": "ok",
-        "source": {},
-        "inputs": [],
-        "outputs": [],
-        "artifact": {"file": "m.ptl", "format": "ptl", "sha256": sha256_file(artifact)},
+    manifest = json.loads(manifest_path(artifacts[("digits", "onnx")]).read_text())  # a real one, made a ptl's
+    manifest["artifact"] = {
+        "file": "m.ptl",
+        "format": "ptl",
+        "runtime": "torch-lite-interpreter",
+        "precision": "fp32",
+        "sha256": sha256_file(artifact),
+        "size_bytes": artifact.stat().st_size,
+        "frozen": True,
     }
     manifest_path(artifact).write_text(json.dumps(manifest))
     result = run_cli("package", artifact, "-p", "android")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from edge_kit.documents.profile import ProfileReport
 from edge_kit.errors import RuntimeFailure, UnsupportedError
 from edge_kit.profiler import ProfileRequest, profile
 from tests.conftest import assert_clean_error, run_cli
@@ -15,6 +16,7 @@ from tests.conftest import assert_clean_error, run_cli
 @pytest.mark.parametrize("fmt", ["tflite", "onnx", "executorch"])
 def test_profile_report_has_the_promised_fields(digits_artifacts: dict, fmt: str):
     report = profile(ProfileRequest(artifact=digits_artifacts[fmt], target="raspi", num_runs=3))
+    ProfileReport.model_validate_json(json.dumps(report))  # the documented type (edgekit schema profile)
     assert report["schema"] == "edgekit.profile" and report["backend"]["qemu_cpu"] == "cortex-a72"
     lat = report["latency"]
     assert lat["kind"] == "emulated" and "emulated" in lat["note"]
