@@ -362,7 +362,9 @@ def board_text(board: dict[str, Any]) -> str:
     try:
         Leaderboard.model_validate(json.loads(text))
     except ValidationError as exc:
-        raise RuntimeError(f"edgekit built an invalid leaderboard: {problem(exc, Leaderboard, tables=False)[0]}") from exc
+        raise RuntimeError(
+            f"edgekit built an invalid leaderboard: {problem(exc, Leaderboard, tables=False)[0]}"
+        ) from exc
     return text
 
 
