@@ -218,8 +218,8 @@ def _baseline(req: BenchRequest, target: Target, board: dict[str, Any], fanned: 
         fp32, int8 = subjects.get(f"{entry['format']}-fp32"), subjects.get(f"{entry['format']}-int8")
         if fp32 and int8:
             entry["same_run"] = {
-                "fp32_ms": round(fp32["p50_ms"], 3),
-                "int8_ms": round(int8["p50_ms"], 3),
+                "fp32_ms": fp32["p50_ms"],
+                "int8_ms": int8["p50_ms"],
                 "speedup": round(fp32["p50_ms"] / int8["p50_ms"], 2),
             }
     board["recommendation"] = recommendation(board, target.name)
