@@ -110,6 +110,9 @@ def report(name: str, board: dict[str, Any], wall: float) -> None:
             print(f"    estimate {est:.2f} ms: {verdict} the published Pi 4 figure ({PUBLISHED_PI4_MS:g} ms)")
     for line in int8_lines(board):
         print(f"  int8 vs fp32, {line}")
+    for r in board["rows"]:
+        if r.get("slower_than_fp32") and r["precision"] != "int8":
+            print(f"  {r['cell']}: {r['slower_than_fp32']}")
     int8 = [r for r in board["rows"] if r["precision"] == "int8" and r["status"] != "failed"]
     best = next((r for r in int8 if r["status"] == "ok"), int8[0] if int8 else None)
     if best:

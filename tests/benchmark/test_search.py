@@ -104,6 +104,7 @@ def test_without_labels_the_quality_is_agreement_everywhere(searched):
     md, page = (out / "bench.md").read_text(), (out / "bench.html").read_text()
     for text in (md, page):
         assert "agreement (95% CI)" in text and "drop" not in text.lower() and "| accuracy" not in text
+        assert "↳ 1" in text and "onnx_int8_static_qdq_per_channel_percentile_equalized" in text  # the attempts
     assert "top-1 agreement with the fp32 source (no labels)" in board["recommendation"]
 
 
@@ -179,3 +180,28 @@ def test_calibrating_on_the_eval_data_is_a_warning(tmp_path: Path):
     assert "edgekit: warning: --calibration and --eval are the same file" in result.stderr
     assert board["warnings"][0] in (tmp_path / "o" / "bench.md").read_text()
     assert board["baseline"] == {"measured": False, "reason": board["baseline"]["reason"]}
+
+
+def test_with_labels_it_is_accuracy_and_a_slower_int8_says_why(tmp_path: Path):
+    """Labelled digits: accuracy and its drop against the budget; onnx dynamic int8 next to fp32."""
+    from edge_kit.benchmark.explain import dot_product
+
+    out = tmp_path / "out"
+    result = _bench(out, SAMPLES / "digits_eval.npz", "--no-baseline", formats="onnx", precisions="fp32,int8-dynamic")
+    assert result.code == 0, result.stderr[-2000:]
+    board = json.loads(result.stdout)
+    assert board["criterion"]["metric"] == "accuracy" and "top-1 accuracy" in board["recommendation"]
+    for row in board["rows"]:
+        assert "agreement" not in row and row["accuracy"]["samples"] == 450
+        manifest = json.loads((Path(row["folder"]) / "model.onnx.json").read_text())
+        assert row["accuracy"]["drop"] == manifest["accuracy"]["drop"] and row["accuracy"]["source"] > 90
+    md = (out / "bench.md").read_text()
+    assert "| accuracy (95% CI) | drop |" in md
+    dynamic = _rows(board)["onnx-int8-dynamic"]
+    profile = json.loads((Path(dynamic["folder"]) / "profile" / "profile.json").read_text())
+    if dot_product(profile["machine"])[0] is False:  # no VNNI here: ConvInteger is the slow path
+        assert dynamic["speedup_vs_fp32"] < 0.95
+    if dynamic["speedup_vs_fp32"] < 0.95:
+        why = dynamic["slower_than_fp32"]
+        assert why.startswith(f"{1 / dynamic['speedup_vs_fp32']:.1f}x slower than fp32: its op profile: ConvInteger")
+        assert "dynamic int8 path of onnxruntime" in why and why[:60] in md
