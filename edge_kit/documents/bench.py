@@ -34,6 +34,16 @@ class Quality(Record):
     output_error: float | None = None
 
 
+class RowAccuracyV1(Record):
+    """Schema version 1's quality (boards written before agreement and accuracy were told apart):
+    the manifest's accuracy section, else top-1 agreement on the validation inputs."""
+
+    metric: str | None
+    source: float | None
+    value: float | None
+    drop: float | None
+
+
 class Attempt(Record):
     """One variant the search tried for a cell: recipe, layers kept in float, quality, latency, verdict."""
 
@@ -101,7 +111,7 @@ class Row(Record):
     recipe: str | None = None
     keep_float: list[str] | None = None
     note: str | None = None
-    accuracy: Quality | None = None
+    accuracy: Quality | RowAccuracyV1 | None = None
     agreement: Quality | None = None
     max_abs_diff: float | None = None
     latency_kind: Literal["emulated", "measured"] | None = None
