@@ -154,7 +154,7 @@ def _attempt_row(
 ) -> list[str]:
     """One attempt under its cell: recipe, layers kept in float, quality, latency, verdict."""
     q = quality_of(a)
-    mark = {"ok": "✅", "outside": "❎", "failed": "❌"}.get(a["status"], "") if icons else a["status"]
+    mark = {"ok": "✅", "outside": "❎", "failed": "❌"}.get(a["status"], "") if icons else ""
     variant = _variant_cell(a) + (" (mixed-precision search)" if a.get("mixed_precision") else "")
     cells = ["", f"  ↳ {i + 1}{' (kept)' if a.get('chosen') else ''}", variant]
     cells += [_fmt((a.get("size_bytes") or 0) / 1e3 if a.get("size_bytes") else None, "{:.1f} kB"), _quality_cell(q)]
