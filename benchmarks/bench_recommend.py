@@ -77,6 +77,7 @@ def _latency(r: dict[str, Any]) -> str:
 
 def _attempt(a: dict[str, Any]) -> str:
     kept = f" + {len(a['keep_float'])} layer(s) in float" if a.get("keep_float") else ""
+    kept += " (mixed-precision search)" if a.get("mixed_precision") else ""
     mark = " (kept)" if a.get("chosen") else ""
     tail = f": {a['reason']}" if a.get("reason") else ""
     return f"      {a['recipe']}{kept}{mark}: {_quality(quality_of(a))}, {_latency(a)}, {a['status']}{tail}"

@@ -46,24 +46,31 @@ def dot_product(machine: dict[str, Any]) -> tuple[bool | None, str]:
     return bool(features & set(names)), "/".join(names)
 
 
-def why_slower(variant: dict[str, Any], fp32: dict[str, Any] | None) -> str:
-    """One paragraph from the two profiles; '' when the variant's profile has no op timings."""
-    ops = _ops(variant)
+def why_slower(variant: dict[str, Any], fp32: dict[str, Any] | None, integer: bool = False) -> str:
+    """One paragraph from the two profiles (and, for an `integer` variant, the CPU's int8 dot product)."""
+    ops, matched = _ops(variant), False
     if not ops:
         note = (variant.get("ops") or {}).get("note") or "no per-operator timings"
-        return f"the runtime gives no per-op timings to say why ({note.split(':')[0]})"
-    text = f"its op profile: {_top(ops)}"
-    base = _ops(fp32 or {})
-    if base:
-        text += f"; fp32: {_top(base, 2)}"
+        text = f"the runtime gives no per-op timings to say why ({note.split(':')[0]})"
+    else:
+        text = f"its op profile: {_top(ops)}"
+        base = _ops(fp32 or {})
+        if base:
+            text += f"; fp32: {_top(base, 2)}"
+    has, instructions = dot_product(variant.get("machine") or {})
     for names, what in SLOW_PATHS.items():
         share = sum(o["share"] for o in ops if o["op"] in names)
         if share >= 0.3:
+            matched = True
             text += f". {share:.0%} of the time is {what}"
-            has, instructions = dot_product(variant.get("machine") or {})
             if has is False:
                 text += f"; this CPU has no int8 dot product ({instructions}), so its integer kernels are slower here"
             text += "; static int8 (QDQ) does not take this path"
+    if integer and not matched and has is False:
+        text += (
+            f"; this CPU has no int8 dot product ({instructions}): int8 kernels widen each product to 16/32 bits, "
+            "so int8 need not beat fp32 here"
+        )
     return text
 
 
@@ -76,7 +83,8 @@ def explain_slower(rows: list[dict[str, Any]]) -> None:
             continue
         mine = load_json_profile(row)
         base = load_json_profile(fp32[row["format"]]) if row["format"] in fp32 else None
-        row["slower_than_fp32"] = f"{1 / speedup:.1f}x slower than fp32: " + why_slower(mine or {}, base)
+        integer = str(row["precision"]).startswith("int8")
+        row["slower_than_fp32"] = f"{1 / speedup:.1f}x slower than fp32: " + why_slower(mine or {}, base, integer)
 
 
 def load_json_profile(row: dict[str, Any]) -> dict[str, Any] | None:

@@ -137,7 +137,7 @@ def _basis(rows: list[dict[str, Any]], devices: int) -> tuple[str, str]:
         where = f"{'/'.join(map(str, threads))} thread{'s' if threads != [1] else ''}" if threads else "default threads"
         return (
             "measured",
-            f"p50 latency measured natively on this machine ({where}; one profile at a time, no export beside it)",
+            f"p50 latency measured natively on this machine ({where}; one profile at a time, no export of this bench beside it)",
         )
     if ok and all(r.get("estimated_ms") for r in ok):
         return "estimated", "estimated device latency (from emulated instruction counts; see each profile)"

@@ -37,3 +37,12 @@ def test_the_cpu_features_decide_the_dot_product_sentence():
 def test_no_op_timings_is_said_not_guessed():
     text = why_slower({"ops": {"available": False, "note": "per-operator timings not available: LiteRT"}}, None)
     assert text == "the runtime gives no per-op timings to say why (per-operator timings not available)"
+
+
+def test_a_slower_int8_on_a_cpu_without_an_int8_dot_product_says_so():
+    fp32 = _load("ort_fp32_profile.json")
+    static = {**fp32, "ops": {"available": False, "note": "per-operator timings not available: LiteRT"}}
+    text = why_slower(static, fp32, integer=True)
+    assert text.endswith("no int8 dot product (avx512_vnni/avx_vnni/amx_int8): int8 kernels widen each product to "
+                         "16/32 bits, so int8 need not beat fp32 here")  # fmt: skip
+    assert "dot product" not in why_slower(static, fp32, integer=False)  # fp16: not an int8 matter
