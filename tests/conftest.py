@@ -143,6 +143,7 @@ UNIT = (
     "tests/benchmark/test_explain.py",
     "tests/benchmark/test_session.py",
     "tests/benchmark/test_cells.py",
+    "tests/benchmark/test_report_rows.py",
 )
 EMULATION = (
     "tests/emulation/",

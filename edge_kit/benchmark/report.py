@@ -77,12 +77,9 @@ def _device_cell(r: dict[str, Any]) -> str:
     est = r.get("estimate") or {}
     if kind == "measured":
         return f"{value:.2f} ms"
-    interval = (" ±" if est.get("calibrated") else " uncalibrated ±") + f"{est['interval_pct']:.0f}%"
-    return (
-        f"{value:.2f} ms"
-        + (interval if est.get("interval_pct") else "")
-        + (" (extrapolated)" if est.get("extrapolated") else "")
-    )
+    pct = est.get("interval_pct")
+    interval = ((" ±" if est.get("calibrated") else " uncalibrated ±") + f"{pct:.0f}%") if pct else ""
+    return f"{value:.2f} ms" + interval + (" (extrapolated)" if est.get("extrapolated") else "")
 
 
 def _quality_cell(q: dict[str, Any] | None) -> str:
