@@ -137,6 +137,13 @@ UNIT = (
     "tests/documents/test_schemas.py",
     "tests/devices/test_inventory.py",
     "tests/packager/test_archive.py",
+    "tests/benchmark/test_criterion.py",
+    "tests/benchmark/test_gate.py",
+    "tests/benchmark/test_overlap.py",
+    "tests/benchmark/test_explain.py",
+    "tests/benchmark/test_session.py",
+    "tests/benchmark/test_cells.py",
+    "tests/benchmark/test_report_rows.py",
 )
 EMULATION = (
     "tests/emulation/",

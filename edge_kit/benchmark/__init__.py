@@ -1,11 +1,12 @@
 """`edgekit bench`: every format × precision exported, validated, measured and profiled on a target,
-then one leaderboard that answers "which should I ship to this device?".
+an int8 cell outside the accuracy budget searched for a variant within it, the source model
+measured the usual way beside the variants, then one leaderboard that answers "which should I
+ship to this device, and how much faster is it than what I run now?".
 """
 
 from __future__ import annotations
 
 import os
-import threading
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -14,14 +15,19 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from edge_kit.benchmark.cells import FAILED, OK, CellSpec, run_cell
-from edge_kit.benchmark.leaderboard import leaderboard
+from edge_kit import progress
+from edge_kit.benchmark.cells import FAILED, OK, CellSpec, Runner, run_cell
+from edge_kit.benchmark.criterion import BUDGET, MIN_AGREEMENT, Criterion
+from edge_kit.benchmark.gate import MeasureGate
+from edge_kit.benchmark.leaderboard import leaderboard, recommendation
 from edge_kit.benchmark.live import DONE_STAGES, LiveProgress
 from edge_kit.errors import UsageError
 from edge_kit.fsutil import check_writable
 from edge_kit.proc import stop_all
 from edge_kit.registry import get_format
-from edge_kit.targets import PRECISIONS, get_target
+from edge_kit.targets import PRECISIONS, Target, get_target
+
+SEARCH_TIME = 1800.0  # seconds per int8 cell outside the budget
 
 
 @dataclass
@@ -33,8 +39,10 @@ class BenchRequest:
     output: Path = Path("edgekit-bench")
     calibration: str | None = None
     eval_data: Path | None = None
-    max_accuracy_drop: float | None = None  # passed to export (budget search) when given
-    budget: float = 1.0  # judging: a cell whose drop exceeds this is outside the budget
+    max_accuracy_drop: float | None = None  # passed to every export (budget search) when given
+    budget: float = BUDGET  # with labels: an accuracy drop (points) beyond this is outside the budget
+    min_agreement: float = MIN_AGREEMENT  # without labels: top-1 agreement with fp32 (%) below this is outside
+    search_time: float = SEARCH_TIME  # per int8 cell outside the budget; 0: no search
     export_args: list[str] = field(default_factory=list)  # --input-shape, --model-class, ...
     num_runs: int = 3
     num_threads: int | None = None
@@ -43,6 +51,21 @@ class BenchRequest:
     timeout_s: float = 1800.0
     devices: str | None = None  # a device group (or names): profile every cell on each of them over SSH
     devices_file: Path | None = None  # default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml
+    baseline: bool = True  # native targets: measure the source model the usual way beside the variants
+
+    @property
+    def criterion(self) -> Criterion:
+        return Criterion(budget=self.budget, min_agreement=self.min_agreement)
+
+
+def _check(req: BenchRequest) -> None:
+    unknown = [p for p in req.precisions if p not in PRECISIONS]
+    if unknown:
+        raise UsageError(f"unknown precision(s) {', '.join(unknown)}", hint=f"use {', '.join(PRECISIONS)}")
+    if not 0.0 < req.min_agreement <= 100.0:
+        raise UsageError(f"--min-agreement must be a percentage in (0, 100], got {req.min_agreement:g}")
+    if req.budget < 0 or req.search_time < 0:
+        raise UsageError("--budget and --search-time must not be negative")
 
 
 def _default_formats(req: BenchRequest, framework: str | None) -> list[str]:
@@ -56,9 +79,7 @@ def _default_formats(req: BenchRequest, framework: str | None) -> list[str]:
 
 def _specs(req: BenchRequest, framework: str | None = None) -> list[CellSpec]:
     formats = [get_format(f).name for f in req.formats] if req.formats else _default_formats(req, framework)
-    unknown = [p for p in req.precisions if p not in PRECISIONS]
-    if unknown:
-        raise UsageError(f"unknown precision(s) {', '.join(unknown)}", hint=f"use {', '.join(PRECISIONS)}")
+    _check(req)
     shared, hashed = list(req.export_args), []
     if req.eval_data:
         shared += ["--eval", str(req.eval_data)]
@@ -80,6 +101,8 @@ def _specs(req: BenchRequest, framework: str | None = None) -> list[CellSpec]:
             shared + (calibration if p == "int8" else []),
             profile_args,
             hashed + (cal_files if p == "int8" else []),
+            criterion=req.criterion,
+            search_time=req.search_time,
         )
         for f in formats
         for p in req.precisions
@@ -98,6 +121,15 @@ def _profile_slots(req: BenchRequest) -> int:
     return max(1, cores // min(threads, cores))
 
 
+def _warnings(req: BenchRequest) -> list[str]:
+    from edge_kit.benchmark.overlap import overlap
+
+    found = [w for w in [overlap(req.calibration, req.eval_data)] if w]
+    for warning in found:
+        progress.warn(warning)
+    return found
+
+
 def bench(req: BenchRequest) -> dict[str, Any]:
     """Run every cell (in parallel, up to `jobs`), then build the leaderboard and reports."""
     from edge_kit.benchmark.report import write_reports
@@ -108,11 +140,13 @@ def bench(req: BenchRequest) -> dict[str, Any]:
     framework = source_type(getattr(kind, "value", kind)).framework
     check_writable(Path(req.output), directory=True)
     specs = _specs(req, framework)
+    target = get_target(req.target)
+    warnings = _warnings(req)
     devices = _devices(req)
     jobs = req.jobs or os.cpu_count() or 1
     for spec in specs:
         spec.host_threads = host_threads(jobs, len(specs))
-    gate = threading.Semaphore(_profile_slots(req))
+    gate = MeasureGate(exclusive=not target.emulated, slots=_profile_slots(req))
     start = time.perf_counter()
     out = Path(req.output)
     with (
@@ -124,14 +158,7 @@ def bench(req: BenchRequest) -> dict[str, Any]:
         def one(spec: CellSpec) -> dict[str, Any]:
             report = live.callback(spec.name)
             on_stage = (lambda s: report(f"{s} here, devices next" if s in DONE_STAGES else s)) if fanout else report
-            cell = run_cell(
-                spec,
-                out / "cells" / spec.name,
-                force=req.force,
-                profile_gate=gate,
-                timeout_s=req.timeout_s,
-                on_stage=on_stage,
-            )
+            cell = run_cell(spec, out / "cells" / spec.name, Runner(gate, req.timeout_s, on_stage, req.force))
             if fanout:
                 cell = fanout.run(spec, out / "cells" / spec.name, cell, force=req.force)
                 cached = cell.get("cached") and all(d.get("cached") for d in cell["devices"].values())
@@ -144,24 +171,62 @@ def bench(req: BenchRequest) -> dict[str, Any]:
             pool.shutdown(wait=False, cancel_futures=True)
             stop_all()
             raise
-    board = leaderboard(cells, out / "cells", req.budget, get_target(req.target), [d.summary() for d in devices])
+    board = leaderboard(cells, out / "cells", req.criterion, target, [d.summary() for d in devices])
+    _baseline(req, target, board, bool(devices))
     board.update(
         model=str(req.model),
-        target=get_target(req.target).summary(),
+        target=target.summary(),
         jobs=jobs,
         wall_s=round(time.perf_counter() - start, 1),
+        warnings=warnings,
         settings={
             "formats": sorted({s.format for s in specs}),
             "precisions": req.precisions,
             "num_runs": req.num_runs,
+            "num_threads": req.num_threads,
             "calibration": req.calibration,
             "eval": str(req.eval_data) if req.eval_data else None,
             "budget_points": req.budget,
+            "min_agreement": req.min_agreement,
+            "search_time_s": req.search_time,
             "devices": req.devices,
         },
     )
     write_reports(board, out)
     return board
+
+
+def _baseline(req: BenchRequest, target: Target, board: dict[str, Any], fanned: bool) -> None:
+    """On a native target, the source model the usual way beside every variant kept (same process,
+    same threads, interleaved); elsewhere, why there is no such figure."""
+    from edge_kit.benchmark.session import run_session
+
+    if target.emulated or fanned or not req.baseline:
+        where = "on the devices" if fanned else f"on {target.name}" if target.emulated else "here (--no-baseline)"
+        why = "the source framework is not run " + where
+        board["baseline"] = {"measured": False, "reason": why + "; the speedups are over each format's fp32"}
+        return
+    threads = req.num_threads or target.resolved_cores()
+    rows = [r for r in board["rows"] if r["status"] != FAILED]
+    artifacts = {r["cell"]: Path(r["folder"]) / _artifact_name(r) for r in rows}
+    board["baseline"] = run_session(req, threads, {k: v for k, v in artifacts.items() if v.exists()})
+    speedups = board["baseline"].get("speedups") or {}
+    for row in board["rows"]:
+        row["speedup_vs_baseline"] = speedups.get(row["cell"])
+    for entry in board["int8_vs_fp32"]:
+        subjects = board["baseline"].get("subjects") or {}
+        fp32, int8 = subjects.get(f"{entry['format']}-fp32"), subjects.get(f"{entry['format']}-int8")
+        if fp32 and int8:
+            entry["same_run"] = {
+                "fp32_ms": fp32["p50_ms"],
+                "int8_ms": int8["p50_ms"],
+                "speedup": round(fp32["p50_ms"] / int8["p50_ms"], 2),
+            }
+    board["recommendation"] = recommendation(board, target.name)
+
+
+def _artifact_name(row: dict[str, Any]) -> str:
+    return f"model{get_format(row['format']).suffix}"
 
 
 def _devices(req: BenchRequest) -> list[Any]:

@@ -71,6 +71,12 @@ def test_leaderboard_figures_match_the_cells_own_manifests_and_profiles(bench_di
         assert row["emulated_p50_ms"] == profile["latency"]["p50_ms"]
         assert row["estimated_ms"] == (profile.get("estimate") or {}).get("estimated_device_latency_ms")
         assert row["peak_memory_kb"] == profile["memory"]["peak_over_runtime_kb"]
+        assert row["latency_kind"] == "emulated" and row["measured_p50_ms"] is None  # QEMU time is not device time
+        if row["estimated_ms"]:
+            assert row["device_p50_ms"] == row["estimated_ms"] and row["device_latency_kind"] == "estimated"
+    assert board["ranked_by"] == "estimated" and board["ranked_on"].startswith("estimated device latency")
+    assert board["ranked_on"] in board["recommendation"] and not board["baseline"]["measured"]
+    assert "not run on raspi4" in board["baseline"]["reason"]
 
 
 def test_a_rerun_reuses_finished_cells(bench_dir: Path):
@@ -100,6 +106,7 @@ def test_a_rerun_reuses_finished_cells(bench_dir: Path):
 def test_markdown_names_the_recommendation(bench_dir: Path):
     text = (bench_dir / "bench.md").read_text()
     assert "Recommended:" in text and "✅" in text and "❌" in text
+    assert "| est. device p50 | emulated p50 |" in text and "| accuracy (95% CI) | drop |" in text
 
 
 @pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (make setup installs it)")
