@@ -349,12 +349,9 @@ def html(board: dict[str, Any]) -> str:
 
 
 def board_text(board: dict[str, Any]) -> str:
-    """bench.json's text, checked against its documented type (`edgekit schema bench`). A mismatch is a
-    warning, not a failure: the rows embed other documents (profile estimates, op profiles) whose
-    writers may be ahead of their types, and a long bench's results are worth more than the check."""
+    """bench.json's text; a leaderboard edgekit could not read back as its documented type is never written."""
     from pydantic import ValidationError
 
-    from edge_kit import progress
     from edge_kit.documents.base import problem
     from edge_kit.documents.bench import Leaderboard
 
@@ -362,7 +359,9 @@ def board_text(board: dict[str, Any]) -> str:
     try:
         Leaderboard.model_validate(json.loads(text))
     except ValidationError as exc:
-        progress.warn(f"bench.json does not match its documented type: {problem(exc, Leaderboard, tables=False)[0]}")
+        raise RuntimeError(
+            f"edgekit built an invalid leaderboard: {problem(exc, Leaderboard, tables=False)[0]}"
+        ) from exc
     return text
 
 
