@@ -1,0 +1,92 @@
+"""Does the artifact generate what its source generates? Greedy steps and next-token quality.
+
+`check_greedy` runs N greedy steps in the artifact's runtime (prefill, then one token at a
+time through its KV cache) and the same N steps in torch eager (full recompute, no cache),
+token for token. `measure_quality` feeds a fixed token sequence through the artifact one
+token at a time and compares each next-token prediction with the fp32 source's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from edge_kit.generative.results import GreedyCheck, QualityResult
+from edge_kit.harness.harness_generate import greedy, teacher_forced
+
+
+def fixed_sequence(vocab: int, length: int, seed: int = 0) -> list[int]:
+    """`length` uniform random token ids (models with random weights have no text)."""
+    return [int(t) for t in np.random.default_rng(seed).integers(0, vocab, length)]
+
+
+def source_logits(model: Any, tokens: Sequence[int]) -> np.ndarray:
+    """[len(tokens), vocab] logits of the torch model over the whole sequence (no cache)."""
+    import torch
+
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([list(tokens)]), use_cache=False)
+    return out.logits[0].float().numpy()
+
+
+def reference_greedy(model: Any, prompt: Sequence[int], steps: int) -> tuple[list[int], list[np.ndarray]]:
+    """Greedy tokens and their logits from torch eager, recomputing the whole context each step."""
+    tokens, logits = list(prompt), []
+    for _ in range(steps):
+        last = source_logits(model, tokens)[-1]
+        logits.append(last)
+        tokens.append(int(np.argmax(last)))
+    return tokens[len(prompt) :], logits
+
+
+def check_greedy(
+    decoder: Any, reference: Any, prompt: Sequence[int], *, steps: int = 8, reference_label: str = "source fp32"
+) -> GreedyCheck:
+    """N greedy steps of the artifact against the reference model, token for token."""
+    run = greedy(decoder, prompt, steps)
+    ref_tokens, ref_logits = reference_greedy(reference, prompt, steps)
+    matched = 0
+    while matched < steps and run["tokens"][matched] == ref_tokens[matched]:
+        matched += 1
+    diffs = [float(np.abs(a - b).max()) for a, b in zip(run["logits"][: matched + 1], ref_logits[: matched + 1])]
+    ok = matched == steps
+    message = (
+        "" if ok else f"step {matched + 1}: artifact chose {run['tokens'][matched]}, reference {ref_tokens[matched]}"
+    )
+    return GreedyCheck(
+        status="ok" if ok else "mismatch",
+        reference=reference_label,
+        prompt=tuple(int(t) for t in prompt),
+        steps=steps,
+        matched_steps=matched,
+        artifact_tokens=tuple(run["tokens"]),
+        reference_tokens=tuple(ref_tokens),
+        max_abs_logit_diff=max(diffs) if diffs else float("nan"),
+        runtime=f"{decoder.name} {decoder.version}",
+        message=message,
+    )
+
+
+def _perplexity(logits: np.ndarray, tokens: Sequence[int]) -> float:
+    """exp(mean negative log-likelihood of tokens[i+1] under logits[i])."""
+    x = logits[:-1].astype(np.float64)
+    x = x - x.max(axis=1, keepdims=True)
+    logp = x - np.log(np.exp(x).sum(axis=1, keepdims=True))
+    nll = -logp[np.arange(len(x)), np.asarray(tokens[1:])]
+    return float(np.exp(nll.mean()))
+
+
+def measure_quality(decoder: Any, source: Any, tokens: Sequence[int], sequence: str) -> QualityResult:
+    """Next-token agreement with the fp32 source and perplexity, in the artifact's runtime."""
+    got = teacher_forced(decoder, tokens)
+    want = source_logits(source, tokens)
+    return QualityResult(
+        tokens=len(tokens),
+        agreement=float((got.argmax(1) == want.argmax(1)).mean()),
+        perplexity=_perplexity(got, tokens),
+        reference_perplexity=_perplexity(want, tokens),
+        max_abs_logit_diff=float(np.abs(got - want).max()),
+        sequence=sequence,
+    )
