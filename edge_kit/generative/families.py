@@ -60,7 +60,7 @@ def _gpt2(layers: int, hidden: int, heads: int, vocab: int, positions: int) -> d
 # name -> (model_type, config kwargs). Token ids are cleared: random vocabularies have no specials.
 PRESETS: dict[str, tuple[str, dict[str, Any]]] = {
     "llama-tiny": ("llama", _shape(2, 64, 4, 2, 128, 512, 256)),
-    "llama-small": ("llama", _shape(4, 256, 8, 4, 688, 8192, 1024)),
+    "llama-small": ("llama", _shape(4, 256, 8, 4, 704, 32000, 1024)),
     "qwen2-tiny": ("qwen2", _shape(2, 64, 4, 2, 128, 512, 256)),
     "gemma-tiny": ("gemma", _shape(2, 64, 4, 1, 128, 512, 256)),
     "phi-tiny": ("phi", {**_shape(2, 64, 4, 4, 128, 512, 256), "partial_rotary_factor": 0.5}),
@@ -83,7 +83,13 @@ def build_config(model_type: str, kwargs: dict[str, Any]) -> Any:
     from transformers import AutoConfig
 
     specials = {"bos_token_id": None, "eos_token_id": None, "pad_token_id": None}
-    return AutoConfig.for_model(model_type, **{**specials, **kwargs})
+    try:
+        return AutoConfig.for_model(model_type, **{**specials, **kwargs})
+    except ValueError:
+        raise UsageError(
+            f"{model_type!r} is neither a model preset nor a transformers model type",
+            hint=f"presets: {', '.join(PRESETS)}; families: {', '.join(FAMILIES)}",
+        ) from None
 
 
 def check_family(config: Any) -> Family:

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from edge_kit.errors import ModelLoadError, UnsupportedError
-from edge_kit.harness.harness_generate import EtDecoder, GenerationError, OrtDecoder
+from edge_kit.harness.harness_generate import EtDecoder, GenerationError, LiteRtDecoder, OrtDecoder
 
 _QUANTIZED_KERNELS: list[Any] = []
 
@@ -74,8 +74,6 @@ def open_decoder(path: str | Path, *, threads: int = 1, et_lib: str | Path | Non
         if path.suffix == ".pte":
             return EtDecoder.from_shim(str(et_lib), str(path), threads) if et_lib else EtPythonDecoder(path)
         if path.suffix == ".tflite":
-            from edge_kit.generative.tflite_export import LiteRtDecoder
-
             return LiteRtDecoder(str(path), threads)
     except GenerationError as exc:
         raise ModelLoadError(str(exc)) from None

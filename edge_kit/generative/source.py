@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge_kit.errors import ModelLoadError, TrustError, UsageError
-from edge_kit.generative.families import FAMILIES, Family, build_config, check_family, preset
+from edge_kit.generative.families import PRESETS, Family, build_config, check_family, preset
 from edge_kit.generative.results import KVLayout
 
 PICKLED_WEIGHTS = ("*.bin", "*.pt", "*.pth", "*.ckpt")
@@ -117,6 +117,7 @@ def conv1d_to_linear(module: Any) -> Any:
             linear.weight = torch.nn.Parameter(child.weight.detach().t().contiguous())
             if child.bias is not None:
                 linear.bias = torch.nn.Parameter(child.bias.detach().clone())
+            linear.edgekit_from_conv1d = True  # type: ignore[assignment]  # save_checkpoint restores Conv1D layout
             setattr(module, name, linear)
         else:
             conv1d_to_linear(child)
@@ -143,7 +144,7 @@ def random_causal_lm(config: str | Mapping[str, Any] | Any, *, seed: int = 0, **
             setattr(cfg, key, value)
         origin = f"{Path(config).name} + random weights (seed {seed})"
     elif isinstance(config, str):
-        model_type, kwargs = preset(config, **overrides) if config not in FAMILIES else (config, dict(overrides))
+        model_type, kwargs = preset(config, **overrides) if config in PRESETS else (config, dict(overrides))
         cfg = build_config(model_type, kwargs)
         origin = f"{config} config + random weights (seed {seed})"
     elif isinstance(config, Mapping):
@@ -225,3 +226,28 @@ def load_causal_lm(folder: str | Path, *, trust_pickle: bool = False) -> CausalL
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise ModelLoadError(f"cannot load the weights in {folder}: {' '.join(str(exc).split())[:200]}") from None
     return CausalLM(_prepare(model), family, str(folder), _tokenizer(folder))
+
+
+def word_level_tokenizer(vocab_size: int) -> Any:
+    """A tokenizer for a model without one: token `t{i}` is id i, whitespace-separated
+    (tools that insist on a tokenizer, e.g. litert-torch's exporter, get a real one)."""
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    tok = Tokenizer(models.WordLevel({f"t{i}": i for i in range(vocab_size)}, unk_token="t0"))
+    tok.pre_tokenizer = pre_tokenizers.WhitespaceSplit()
+    return PreTrainedTokenizerFast(tokenizer_object=tok, unk_token="t0")
+
+
+def save_checkpoint(lm: CausalLM, folder: str | Path) -> Path:
+    """Write `lm` as a checkpoint folder (config.json, safetensors, tokenizer): layers converted
+    from Conv1D go back to Conv1D's [in, out] layout, so transformers reloads the same model."""
+    folder = Path(folder)
+    converted = {name for name, m in lm.model.named_modules() if getattr(m, "edgekit_from_conv1d", False)}
+    state = {
+        key: (value.t().contiguous() if key.rsplit(".", 1)[0] in converted and key.endswith(".weight") else value)
+        for key, value in lm.model.state_dict().items()
+    }
+    lm.model.save_pretrained(str(folder), state_dict=state)
+    (lm.tokenizer or word_level_tokenizer(int(lm.config.vocab_size))).save_pretrained(str(folder))
+    return folder

@@ -28,6 +28,10 @@ class GenerationError(ValueError):
     """The request does not fit the decoder (cache or prefill length), or the artifact is not a decoder."""
 
 
+class DecoderLoadError(RuntimeError):
+    """The runtime could not load the artifact."""
+
+
 def _check_span(decoder: Any, count: int, start: int) -> None:
     if count < 1:
         raise GenerationError("no tokens to run")
@@ -133,16 +137,93 @@ class EtDecoder:
         return np.asarray(out[0]).reshape(-1)
 
 
+class LiteRtDecoder:
+    """A TFLite decoder from litert-torch's generative exporter: `prefill_{P}` (no logits) and
+    `decode` signatures, the cache as inputs/outputs and an additive causal mask input. A prompt
+    runs as prefill chunks of P (padded; the pad positions are overwritten before they are
+    attended to) for all but its last token, which goes through `decode` for the logits."""
+
+    name = "litert"
+
+    def __init__(self, path: str, threads: int = 1) -> None:
+        from ai_edge_litert.interpreter import Interpreter
+
+        self.interp = Interpreter(model_path=path, num_threads=threads)
+        self.version = _dist_version("ai-edge-litert")
+        sigs = self.interp.get_signature_list()
+        if "decode" not in sigs:
+            raise GenerationError(f"{os.path.basename(path)} has no decode signature: not a KV-cache decoder")
+        self.decode = self.interp.get_signature_runner("decode")
+        prefills = sorted(int(n.split("_")[1]) for n in sigs if n.startswith("prefill_") and n.split("_")[1].isdigit())
+        self.prefill = {n: self.interp.get_signature_runner(f"prefill_{n}") for n in prefills}
+        inputs = self.decode.get_input_details()
+        self.kv_names = sorted(n for n in inputs if n.startswith("kv_cache_"))
+        self.kv_shapes = {n: [int(d) for d in inputs[n]["shape"]] for n in self.kv_names}
+        self.cache_len = int(inputs["mask"]["shape"][-1])
+        self.vocab = int(self.decode.get_output_details()["logits"]["shape"][-1])
+        self.max_prefill = self.cache_len
+        self.kv: dict[str, np.ndarray] = {}
+        self.reset()
+
+    def reset(self) -> None:
+        self.kv = {n: np.zeros(shape, np.float32) for n, shape in self.kv_shapes.items()}
+
+    def _mask(self, positions: np.ndarray) -> np.ndarray:
+        allowed = np.arange(self.cache_len)[None, :] <= positions[:, None]
+        return np.where(allowed, 0.0, -np.inf).astype(np.float32)[None, None]
+
+    def _call(self, runner: Any, tokens: np.ndarray, positions: np.ndarray) -> dict[str, np.ndarray]:
+        out = runner(
+            tokens=tokens[None].astype(np.int32),
+            input_pos=positions.astype(np.int32),
+            mask=self._mask(positions),
+            **self.kv,
+        )
+        self.kv = {n: out[n] for n in self.kv_names}
+        return out
+
+    def step(self, tokens: Sequence[int] | np.ndarray, start: int) -> np.ndarray:
+        ids = np.asarray(tokens, dtype=np.int64).reshape(-1)
+        _check_span(self, len(ids), start)
+        pos, rest = start, ids[:-1]
+        chunk = max(self.prefill, default=0)
+        while len(rest):
+            if chunk and len(rest) > 1 and pos + chunk <= self.cache_len:
+                part = rest[:chunk]
+                padded = np.zeros(chunk, np.int64)
+                padded[: len(part)] = part
+                self._call(self.prefill[chunk], padded, np.arange(pos, pos + chunk))
+            else:  # one token through decode (no prefill signature, or the padding would overrun the cache)
+                part = rest[:1]
+                self._call(self.decode, part, np.arange(pos, pos + 1))
+            pos, rest = pos + len(part), rest[len(part) :]
+        return self._call(self.decode, ids[-1:], np.array([pos]))["logits"].reshape(-1)
+
+    def cache_bytes(self) -> int:
+        return sum(a.nbytes for a in self.kv.values())
+
+
+def _dist_version(dist: str) -> str:
+    from importlib import metadata
+
+    try:
+        return metadata.version(dist)
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
 def open_decoder(path: str, threads: int = 1, et_lib: str | None = None) -> Any:
-    """The decoder for an artifact, by extension: .onnx (onnxruntime), .pte (the ExecuTorch shim)."""
+    """The decoder for an artifact, by extension: .onnx (onnxruntime), .pte (the ExecuTorch shim), .tflite."""
     ext = os.path.splitext(path)[1].lower()
     if ext == ".onnx":
         return OrtDecoder(path, threads)
+    if ext == ".tflite":
+        return LiteRtDecoder(path, threads)
     if ext == ".pte":
         if not et_lib:
             raise GenerationError("a .pte decoder needs the ExecuTorch runtime library (--et-lib)")
         return EtDecoder.from_shim(et_lib, path, threads)
-    raise GenerationError(f"no generation loop for {ext or 'this'} files (.onnx, .pte)")
+    raise GenerationError(f"no generation loop for {ext or 'this'} files (.onnx, .pte, .tflite)")
 
 
 # ----------------------------------------------------------------------------- loops
@@ -203,6 +284,7 @@ def profile_generation(
         "ttft": _stats(ttft),
         "decode_step": _stats(decode) if decode else None,
         "decode_tokens_per_s": 1e3 / per_token if decode else None,
+        "decode_tokens_per_s_p50": 1e3 / float(np.median(decode)) if decode else None,
         "tokens": run["tokens"],
         "timed_region": "prefill = set inputs + run + read logits + argmax; decode step = the same for one token",
     }
@@ -261,3 +343,52 @@ def pte_constants(path: str) -> dict[str, int]:
         elif kind == _BOOL:
             out[name] = int(buf[slot]) if slot is not None else 0
     return out
+
+
+# ----------------------------------------------------------------------------- harness mode
+
+
+def harness_generate(
+    args: Any, stage: Callable[[str], None], status_kb: Callable[[], dict[str, int]]
+) -> dict[str, Any]:
+    """The harness's --generate mode: load the decoder, then time prefill and decode.
+
+    Prompt: --prompt ids (comma-separated) or --prompt-len seeded random ids."""
+    base = os.path.basename(args.model)
+    rss = {"start": status_kb()}
+    stage(f"loading {base} as a decoder")
+    t0 = time.perf_counter()
+    try:
+        decoder = open_decoder(args.model, args.num_threads, args.et_lib)
+    except GenerationError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - the runtime's own exception types vary
+        raise DecoderLoadError(
+            f"cannot load {base}: {type(exc).__name__}: {' '.join(str(exc).split())[:400]}"
+        ) from None
+    load_ms = (time.perf_counter() - t0) * 1e3
+    rss["loaded"] = status_kb()
+    if args.prompt:
+        prompt = [int(t) for t in args.prompt.split(",") if t.strip()]
+    else:
+        vocab = decoder.vocab or 2
+        prompt = [int(t) for t in np.random.default_rng(args.seed).integers(0, vocab, args.prompt_len)]
+    stage(f"generating {args.new_tokens} tokens after a {len(prompt)}-token prompt ({args.num_runs} runs)")
+    report = profile_generation(decoder, prompt, args.new_tokens, runs=args.num_runs, warmup=args.warmup_runs)
+    rss["end"] = status_kb()
+    cache = decoder.cache_bytes() if hasattr(decoder, "cache_bytes") else None
+    return {
+        "runtime": {"name": decoder.name, "version": decoder.version, "num_threads": args.num_threads},
+        "model": {"path": os.path.abspath(args.model), "size_bytes": os.path.getsize(args.model)},
+        "decoder": {"cache_len": decoder.cache_len, "vocab": decoder.vocab, "max_prefill": decoder.max_prefill},
+        "generation": {"load_ms": load_ms, **report},
+        "memory": {
+            "rss_start_kb": rss["start"].get("VmRSS"),
+            "rss_loaded_kb": rss["loaded"].get("VmRSS"),
+            "peak_rss_kb": rss["end"].get("VmHWM"),
+            "peak_over_start_kb": (rss["end"].get("VmHWM") or 0) - (rss["start"].get("VmRSS") or 0),
+            "kv_cache_host_bytes": cache,
+            "note": "peak = VmHWM after the runs, KV cache included (onnxruntime: the two cache copies "
+            "the loop swaps; ExecuTorch: inside the program's planned memory)",
+        },
+    }
