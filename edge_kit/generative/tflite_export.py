@@ -39,6 +39,17 @@ def _recipe(precision: str, group_size: int, embeddings: bool) -> list[Any]:
     return block(operation_name=fc) + (recipes.dynamic_wi4c_afp32(operation_name=emb) if embeddings else [])
 
 
+def _declare_heads(config_json: Path, kv_heads: int) -> None:
+    """litert-torch sizes its cache from `num_key_value_heads`, which multi-head configs
+    (GPT-2) do not define: declare it (= the attention heads) in the saved config."""
+    import json
+
+    config = json.loads(config_json.read_text())
+    if "num_key_value_heads" not in config:
+        config["num_key_value_heads"] = kv_heads
+        config_json.write_text(json.dumps(config, indent=2))
+
+
 def _quantize(src: Path, dest: Path, recipe: list[Any]) -> None:
     from ai_edge_quantizer import quantizer
 
@@ -68,6 +79,7 @@ def export_tflite(
     start = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="edgekit-litert-") as tmp:
         folder, out = save_checkpoint(lm, Path(tmp) / "checkpoint"), Path(tmp) / "out"
+        _declare_heads(folder / "config.json", layout.num_kv_heads)
         try:
             from litert_torch.generative.export_hf import export as export_hf
 

@@ -18,8 +18,7 @@ CASES = [
     ("gpt2", "onnx", "int4"),
     ("llama", "pte", "fp32"),
     ("llama", "pte", "int4"),
-    ("gpt2", "pte", "int4"),
-]
+]  # GPT-2 .pte (tied head) is exported by benchmarks/bench_llm.py: each .pte costs minutes here
 
 
 @pytest.mark.parametrize(("model", "fmt", "precision"), CASES, ids=["-".join(c) for c in CASES])
@@ -49,7 +48,9 @@ def test_int4_is_at_most_a_fifth_of_fp32(exports: Any, fmt: str) -> None:
 def test_int4_quality_against_fp32_is_measured_in_the_runtime(exports: Any, tiny_lms: dict[str, Any]) -> None:
     artifact, _ = exports.get("llama", "onnx", "int4")
     tokens = fixed_sequence(artifact.layout.vocab_size, 32, seed=7)
-    fp32 = measure_quality(open_decoder(exports.get("llama", "onnx", "fp32")[0].path), tiny_lms["llama"].model, tokens, "t")
+    fp32 = measure_quality(
+        open_decoder(exports.get("llama", "onnx", "fp32")[0].path), tiny_lms["llama"].model, tokens, "t"
+    )
     int4 = measure_quality(open_decoder(artifact.path), tiny_lms["llama"].model, tokens, "t")
     assert fp32.agreement == 1.0 and fp32.max_abs_logit_diff < 1e-4
     assert fp32.perplexity == pytest.approx(fp32.reference_perplexity, rel=1e-5)
@@ -64,7 +65,9 @@ def test_the_tied_gpt2_head_is_untied_for_int4_onnx(exports: Any) -> None:
     model = onnx.load(str(artifact.path))
     ops = {n.op_type for n in model.graph.node}
     assert {"MatMulNBits", "GatherBlockQuantized"} <= ops
-    assert "MatMul" not in {n.op_type for n in model.graph.node if "lm_head" in n.input[1]} if ops else True
+    weights = {t.name for t in model.graph.initializer}
+    fp32_matmuls = [n.name for n in model.graph.node if n.op_type == "MatMul" and n.input[1] in weights]
+    assert not fp32_matmuls  # every constant-weight MatMul, the LM head included, became MatMulNBits
     fp32_weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2]
     assert all(min(t.dims) < 64 or "scales" in t.name for t in fp32_weights), [t.name for t in fp32_weights]
     assert any("tied LM head" in note for note in artifact.notes)

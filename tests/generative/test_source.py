@@ -107,3 +107,18 @@ def test_unknown_preset_names_the_known_ones() -> None:
     with pytest.raises(UsageError) as err:
         random_causal_lm("llama-huge")
     assert "llama-tiny" in _one_line(err.value) and "presets" in _one_line(err.value)
+
+
+def test_export_decoder_refuses_bad_requests_before_exporting(tmp_path: Path) -> None:
+    from edge_kit.generative import export_decoder
+
+    lm = random_causal_lm("llama-tiny")
+    with pytest.raises(UsageError, match="format"):
+        export_decoder(lm, tmp_path / "m.bin")
+    with pytest.raises(UsageError, match="precision"):
+        export_decoder(lm, tmp_path / "m.onnx", precision="int3")
+    with pytest.raises(UsageError, match="needs a tokenizer"):
+        export_decoder(lm, tmp_path / "m.onnx", prompt="hello")
+    with pytest.raises(UsageError, match="beyond the model's"):
+        export_decoder(lm, tmp_path / "m.onnx", cache_len=10_000)
+    assert not list(tmp_path.iterdir())
