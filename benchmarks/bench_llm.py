@@ -10,7 +10,7 @@ sequence (teacher-forced through the cache, in the real runtime), time to first 
 (medians of --runs generations), peak RSS of that process.
 
     python benchmarks/bench_llm.py                               # llama-small, gpt2-small
-    python benchmarks/bench_llm.py --models gpt2-small --gpt2-layers 4 --formats onnx
+    python benchmarks/bench_llm.py --models gpt2-small --gpt2-layers 4 --formats onnx,tflite
 
 Each finished cell is kept in --out/cells/*.json and reused on a re-run (--force to redo).
 Timings are of this host (2 shared cores): the machine load is printed with them.
@@ -38,19 +38,26 @@ def _model(name: str, gpt2_layers: int) -> Any:
 
 
 def _cell(lm: Any, name: str, fmt: str, precision: str, args: argparse.Namespace, folder: Path) -> dict[str, Any]:
-    from edge_kit.generative import check_greedy, export_onnx, export_pte, fixed_sequence, measure_quality
+    from edge_kit.generative import (
+        check_greedy,
+        export_onnx,
+        export_pte,
+        export_tflite,
+        fixed_sequence,
+        measure_quality,
+    )
     from edge_kit.generative.profile import profile_host
     from edge_kit.generative.runtime import open_decoder
 
-    export = export_pte if fmt == "pte" else export_onnx
+    export = {"pte": export_pte, "onnx": export_onnx, "tflite": export_tflite}[fmt]
     path = folder / f"{name}_{precision}.{fmt}"
     artifact, reference = export(lm, path, cache_len=args.cache_len, precision=precision)
     decoder = open_decoder(path)
     vocab = artifact.layout.vocab_size
     prompt = fixed_sequence(vocab, 16, seed=11)
-    label = "source fp32" if precision == "fp32" else f"source with the artifact's {precision} weights"
+    label = "source fp32" if reference is lm.model else f"source with the artifact's {precision} weights"
     vs_ref = check_greedy(decoder, reference, prompt, steps=8, reference_label=label)
-    vs_fp32 = vs_ref if precision == "fp32" else check_greedy(decoder, lm.model, prompt, steps=8)
+    vs_fp32 = vs_ref if reference is lm.model else check_greedy(decoder, lm.model, prompt, steps=8)
     quality = measure_quality(
         decoder, lm.model, fixed_sequence(vocab, 64, seed=12), "64 uniform random token ids (seed 12)"
     )
@@ -69,20 +76,36 @@ def _cell(lm: Any, name: str, fmt: str, precision: str, args: argparse.Namespace
     }
 
 
+def _reprofile(cell: dict[str, Any], args: argparse.Namespace, done: Path) -> None:
+    """Time a finished cell's artifact again (all cells under the same machine load)."""
+    from edge_kit.generative.profile import profile_host
+
+    prof = profile_host(
+        cell["artifact"]["path"], prompt_len=args.prompt_len, new_tokens=args.new_tokens, runs=args.runs
+    )
+    cell["profile"], cell["load_average"] = prof.to_dict(), os.getloadavg()[0]
+    done.write_text(json.dumps(cell, indent=1))
+
+
 def _row(cell: dict[str, Any], fp32_size: int | None) -> str:
     a, p, q = cell["artifact"], cell["profile"], cell["quality"]
     ratio = f"{a['size_bytes'] / fp32_size:.3f}" if fp32_size else "-"
     return (
-        f"{cell['model']:<12} {cell['format']:<5} {cell['precision']:<5} {a['size_bytes'] / 1e6:>9.2f} {ratio:>6} "
-        f"{a['export_seconds']:>7.0f} {cell['greedy_vs_reference']['matched_steps']:>3}/8 "
-        f"{cell['greedy_vs_fp32']['matched_steps']:>3}/8 {q['agreement'] * 100:>6.1f} "
+        f"{cell['model']:<15} {cell['format']:<6} {cell['precision']:<5} {a['size_bytes'] / 1e6:>9.2f} {ratio:>6} "
+        f"{a['export_seconds']:>7.0f} {_steps(cell['greedy_vs_reference']):>5} "
+        f"{_steps(cell['greedy_vs_fp32']):>5} {q['agreement'] * 100:>6.1f} "
         f"{q['perplexity']:>9.1f} {q['reference_perplexity']:>9.1f} {p['ttft_ms']:>8.2f} "
         f"{p['decode_tokens_per_s']:>8.1f} {(p['peak_rss_kb'] or 0) / 1024:>7.0f} {cell['load_average']:>5.1f}"
     )
 
 
+def _steps(check: dict[str, Any]) -> str:
+    """strict greedy matches / teacher-forced matches (same context every step)."""
+    return f"{check['matched_steps']}/{check.get('forced_matches', '-')}"
+
+
 HEADER = (
-    f"{'model':<12} {'fmt':<5} {'prec':<5} {'size MB':>9} {'ratio':>6} {'exp s':>7} {'ref':>5} {'fp32':>5} "
+    f"{'model':<15} {'fmt':<6} {'prec':<5} {'size MB':>9} {'ratio':>6} {'exp s':>7} {'ref':>5} {'fp32':>5} "
     f"{'agree%':>6} {'ppl':>9} {'ppl fp32':>9} {'TTFT ms':>8} {'tok/s':>8} {'RSS MB':>7} {'load':>5}"
 )
 
@@ -99,6 +122,7 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--out", default="build/bench_llm")
     p.add_argument("--force", action="store_true")
+    p.add_argument("--reprofile", action="store_true", help="re-time finished cells (same load for all)")
     args = p.parse_args()
     out = Path(args.out)
     (out / "cells").mkdir(parents=True, exist_ok=True)
@@ -110,7 +134,10 @@ def main() -> int:
             for precision in args.precisions.split(","):
                 done = out / "cells" / f"{tag}_{fmt}_{precision}.json"
                 if done.exists() and not args.force:
-                    cells.append(json.loads(done.read_text()))
+                    cell = json.loads(done.read_text())
+                    if args.reprofile:
+                        _reprofile(cell, args, done)
+                    cells.append(cell)
                     continue
                 lm = lm or _model(name, args.gpt2_layers)
                 start = time.perf_counter()

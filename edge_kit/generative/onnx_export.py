@@ -77,15 +77,19 @@ def _name_token_axis(model: Any) -> None:
                 dim.dim_param = "tokens"
 
 
-def _quantize_int4(model: Any, group_size: int, embeddings: bool) -> Any:
+def _quantize_int4(model: Any, group_size: int, embeddings: bool, accuracy_level: int) -> Any:
+    import logging
+
     from onnxruntime.quantization.matmul_nbits_quantizer import MatMulNBitsQuantizer
 
+    logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer").setLevel(logging.WARNING)
     ops = ("MatMul", "Gather") if embeddings else ("MatMul",)
     quantizer = MatMulNBitsQuantizer(
         model,
         bits=4,
         block_size=group_size,
         is_symmetric=False,
+        accuracy_level=accuracy_level or None,
         op_types_to_quantize=ops,
         quant_axes=(("MatMul", 0), ("Gather", 1)),
     )
@@ -166,9 +170,13 @@ def export_onnx(
     max_prefill: int | None = None,
     group_size: int = 32,
     quantize_embeddings: bool = True,
+    accuracy_level: int = 4,
 ) -> tuple[GenerativeArtifact, Any]:
     """Write `dest` (.onnx) and return the artifact record and its reference torch model
-    (fp32 source; for int4 the source with MatMulNBits' rounding applied to its weights)."""
+    (fp32 source; for int4 the source with MatMulNBits' rounding applied to its weights).
+
+    `accuracy_level` is MatMulNBits' compute type: 4 = int8 activations quantized on the fly
+    (ORT's fast CPU path, as XNNPACK's 8da4w; ~12x faster decode than 0 here), 0 = fp32."""
     import onnx
 
     from edge_kit.exporters.quiet import quiet_fds
@@ -187,11 +195,15 @@ def export_onnx(
     with atomic_path(dest) as tmp:
         if precision == "int4":
             with quiet_fds():
-                model = _quantize_int4(model, group_size, quantize_embeddings)
+                model = _quantize_int4(model, group_size, quantize_embeddings, accuracy_level)
             from edge_kit.generative.quantize import rtn_reference
 
             reference = rtn_reference(lm.model, 4, group_size, embeddings=quantize_embeddings)
-            quant = {"linear": "MatMulNBits 4-bit asymmetric RTN", "group_size": group_size}
+            quant = {
+                "linear": "MatMulNBits 4-bit asymmetric RTN",
+                "group_size": group_size,
+                "accuracy_level": accuracy_level,
+            }
         prune(model)
         _set_metadata(model, layout, max_prefill, precision)
         onnx.save(model, str(tmp))

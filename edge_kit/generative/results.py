@@ -85,6 +85,12 @@ class GreedyCheck(Record):
     max_abs_logit_diff: float  # over the matched steps (same context on both sides)
     runtime: str
     message: str = ""
+    # The artifact fed the reference's tokens (same context at every step, even after a divergence):
+    forced_matches: int = 0  # steps whose argmax equals the reference's token
+    forced_max_abs_logit_diff: float = float("nan")
+    # At the first divergence: how far apart the two tokens were in the reference's own logits
+    # (a margin below the logit difference means a near tie broken by rounding, not a wrong export).
+    divergence_margin: float | None = None
 
 
 @dataclass(frozen=True)

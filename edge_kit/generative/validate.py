@@ -41,10 +41,20 @@ def reference_greedy(model: Any, prompt: Sequence[int], steps: int) -> tuple[lis
     return tokens[len(prompt) :], logits
 
 
+def forced(decoder: Any, prompt: Sequence[int], ref_tokens: Sequence[int]) -> list[np.ndarray]:
+    """The artifact's logits at each step when fed the reference's tokens (same contexts)."""
+    decoder.reset()
+    logits = [decoder.step(prompt, 0)]
+    for i, token in enumerate(ref_tokens[:-1]):
+        logits.append(decoder.step([token], len(prompt) + i))
+    return logits
+
+
 def check_greedy(
     decoder: Any, reference: Any, prompt: Sequence[int], *, steps: int = 8, reference_label: str = "source fp32"
 ) -> GreedyCheck:
-    """N greedy steps of the artifact against the reference model, token for token."""
+    """N greedy steps of the artifact against the reference model, token for token; then the
+    same N steps teacher-forced on the reference's tokens, which stay comparable after a divergence."""
     run = greedy(decoder, prompt, steps)
     ref_tokens, ref_logits = reference_greedy(reference, prompt, steps)
     matched = 0
@@ -55,6 +65,11 @@ def check_greedy(
     message = (
         "" if ok else f"step {matched + 1}: artifact chose {run['tokens'][matched]}, reference {ref_tokens[matched]}"
     )
+    margin = None
+    if not ok:
+        at = ref_logits[matched]
+        margin = float(at[ref_tokens[matched]] - at[run["tokens"][matched]])
+    got = forced(decoder, prompt, ref_tokens)
     return GreedyCheck(
         status="ok" if ok else "mismatch",
         reference=reference_label,
@@ -66,6 +81,9 @@ def check_greedy(
         max_abs_logit_diff=max(diffs) if diffs else float("nan"),
         runtime=f"{decoder.name} {decoder.version}",
         message=message,
+        forced_matches=sum(int(np.argmax(g)) == t for g, t in zip(got, ref_tokens)),
+        forced_max_abs_logit_diff=max(float(np.abs(g - r).max()) for g, r in zip(got, ref_logits)),
+        divergence_margin=margin,
     )
 
 
