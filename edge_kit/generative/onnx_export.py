@@ -136,6 +136,61 @@ def untie_lm_head(model: Any) -> list[str]:
     return done
 
 
+def _unpack4(packed: Any, cols: int) -> Any:
+    """uint8 bytes holding two 4-bit values (low nibble first) -> [rows, cols] uint8."""
+    import numpy as np
+
+    flat = packed.reshape(packed.shape[0], -1)
+    both = np.stack([flat & 0x0F, flat >> 4], axis=-1).reshape(flat.shape[0], -1)
+    return both[:, :cols]
+
+
+def share_tied_int4(model: Any, untied: list[str]) -> list[str]:
+    """Point the int4 embedding (GatherBlockQuantized) of a tied weight at the LM head's
+    MatMulNBits data when both hold the same 4-bit values, so the weight is stored once.
+
+    MatMulNBits keeps B as [vocab, k_blocks, blob] bytes; GatherBlockQuantized reads the
+    same bytes as [vocab, hidden/2] uint8 with bits=4 through a Reshape (folded at load)."""
+    import numpy as np
+    from onnx import helper, numpy_helper
+
+    inits = {t.name: t for t in model.graph.initializer}
+    shared = []
+    for weight in untied:
+        gbq = next(
+            (n for n in model.graph.node if n.op_type == "GatherBlockQuantized" and n.input[0] == f"{weight}_Q4"), None
+        )
+        head = next(
+            (
+                n
+                for n in model.graph.node
+                if n.op_type == "MatMulNBits" and n.input[1].startswith(f"{weight}_transposed_for_")
+            ),
+            None,
+        )
+        if gbq is None or head is None or len(gbq.input) < 4 or len(head.input) < 4:
+            continue
+        attrs = {a.name: helper.get_attribute_value(a) for a in head.attribute}
+        vocab, hidden = int(attrs["N"]), int(attrs["K"])
+        arr = {name: numpy_helper.to_array(inits[name]) for name in (*gbq.input[:1], *gbq.input[2:4], *head.input[1:4])}
+        blocks = arr[head.input[2]].reshape(vocab, -1).shape[1]
+        same = (
+            np.array_equal(_unpack4(arr[head.input[1]], hidden), arr[gbq.input[0]].reshape(vocab, hidden))
+            and np.array_equal(arr[head.input[2]].reshape(vocab, -1), arr[gbq.input[2]].reshape(vocab, -1))
+            and np.array_equal(_unpack4(arr[head.input[3]], blocks), arr[gbq.input[3]].reshape(vocab, -1))
+        )
+        if not same:
+            continue
+        shape = numpy_helper.from_array(np.array([vocab, hidden // 2], np.int64), f"{weight}_shared_shape")
+        model.graph.initializer.append(shape)
+        data = f"{weight}_shared_4bit"
+        model.graph.node.insert(0, helper.make_node("Reshape", [head.input[1], shape.name], [data], name=data))
+        gbq.input[0], gbq.input[2], gbq.input[3] = data, head.input[2], head.input[3]
+        gbq.attribute.append(helper.make_attribute("bits", 4))
+        shared.append(weight)
+    return shared
+
+
 def prune(model: Any) -> int:
     """Remove nodes whose outputs nothing reads and initializers no node reads (e.g. the fp32
     weights left behind by untie_lm_head and the quantizers); the number of initializers dropped."""
@@ -191,11 +246,12 @@ def export_onnx(
     except Exception as exc:  # noqa: BLE001 - torch.export / onnxscript raise many types
         raise ExportError(f"ONNX export of the {lm.family.label} decoder failed: {_short(exc)}") from None
     untied = untie_lm_head(model) if precision != "fp32" else []
-    reference, quant = lm.model, {}
+    reference, quant, shared = lm.model, {}, []
     with atomic_path(dest) as tmp:
         if precision == "int4":
             with quiet_fds():
                 model = _quantize_int4(model, group_size, quantize_embeddings, accuracy_level)
+            shared = share_tied_int4(model, untied) if quantize_embeddings else []
             from edge_kit.generative.quantize import rtn_reference
 
             reference = rtn_reference(lm.model, 4, group_size, embeddings=quantize_embeddings)
@@ -218,6 +274,10 @@ def export_onnx(
         )
         size = tmp.stat().st_size
     notes = [f"tied LM head given its own constant before quantization ({', '.join(untied)})"] if untied else []
+    if shared:
+        notes.append(
+            f"tied weight stored once at 4 bits: the embedding reads the LM head's MatMulNBits data ({', '.join(shared)})"
+        )
     artifact = GenerativeArtifact(
         path=dest,
         format="onnx",

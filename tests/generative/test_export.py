@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import pytest
 
 from edge_kit.generative import check_greedy, fixed_sequence, measure_quality, open_decoder
@@ -58,7 +59,7 @@ def test_int4_quality_against_fp32_is_measured_in_the_runtime(exports: Any, tiny
     assert 0.5 <= int4.agreement <= 1.0
 
 
-def test_the_tied_gpt2_head_is_untied_for_int4_onnx(exports: Any) -> None:
+def test_the_tied_gpt2_weight_is_stored_once_in_int4_onnx(exports: Any) -> None:
     import onnx
 
     artifact, _ = exports.get("gpt2", "onnx", "int4")
@@ -70,7 +71,12 @@ def test_the_tied_gpt2_head_is_untied_for_int4_onnx(exports: Any) -> None:
     assert not fp32_matmuls  # every constant-weight MatMul, the LM head included, became MatMulNBits
     fp32_weights = [t for t in model.graph.initializer if t.data_type == onnx.TensorProto.FLOAT and len(t.dims) == 2]
     assert all(min(t.dims) < 64 or "scales" in t.name for t in fp32_weights), [t.name for t in fp32_weights]
-    assert any("tied LM head" in note for note in artifact.notes)
+    assert any("stored once at 4 bits" in note for note in artifact.notes), artifact.notes
+    vocab, hidden = artifact.layout.vocab_size, 64
+    big = [
+        t for t in model.graph.initializer if np.prod(t.dims) * (4 if t.data_type == 1 else 1) >= vocab * hidden // 2
+    ]
+    assert len(big) == 1, [(t.name, list(t.dims)) for t in big]  # one copy of the tied weight, 4-bit packed
 
 
 def test_a_prompt_beyond_the_cache_is_refused(exports: Any) -> None:
