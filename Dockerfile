@@ -1,26 +1,22 @@
-# syntax=docker/dockerfile:1
-# The image of edgekit itself (CPU only). Builds for both platforms with buildx:
-#   docker buildx build --platform linux/amd64,linux/arm64 -t edgekit:latest .
-#   docker buildx build --platform linux/arm64 --load -t edgekit:arm64 .
-# Run: docker run --rm -v "$PWD:/work" -w /work edgekit:latest export model.pt2 --target raspi
-FROM python:3.11-slim-bookworm
+# The image of edgekit itself (CPU only), built offline from a base made locally: no registry,
+# no package index (docker buildx build --network none).
+#   base=$(.venv/bin/python tools/make_base_image.py)        # Debian python3.11 + edgekit's pinned dependencies
+#   docker buildx build --network none --build-arg BASE_IMAGE=$base --load -t edgekit:local .
+# (--break-system-packages: the image is a dedicated environment; its Debian python is ours.)
+# Run: docker run --rm -v "$PWD:/work" -w /work edgekit:local export model.pt2 --target raspi
+# The base is for the host's architecture (linux/amd64 here); emulated arm64 profiling from inside
+# this image would also need QEMU and mmdebstrap in it: profile from the host instead.
+ARG BASE_IMAGE=edgekit-base:local
+FROM ${BASE_IMAGE}
 
-ARG TARGETARCH
-# QEMU user-mode + mmdebstrap build the emulated arm64 environment (only useful on amd64);
-# gcc/glib headers build the instruction-counting plugin and the ExecuTorch runtime shim.
-RUN apt-get update \
- && apt-get install -y --no-install-recommends mmdebstrap pkg-config libglib2.0-dev dpkg-dev gcc g++ \
-      $( [ "$TARGETARCH" = "amd64" ] && echo qemu-user qemu-user-static g++-aarch64-linux-gnu ) \
- && rm -rf /var/lib/apt/lists/*
-
-WORKDIR /opt/edgekit
-# The CPU build of torch comes from PyTorch's CPU index (PyPI's default build pulls CUDA).
-RUN pip install --no-cache-dir --index-url https://download.pytorch.org/whl/cpu torch==2.13.0
-COPY pyproject.toml README.md ./
-COPY edge_kit ./edge_kit
-COPY targets ./targets
-COPY quantize ./quantize
-RUN pip install --no-cache-dir . && edgekit --version
+COPY pyproject.toml README.md /src/
+COPY edge_kit /src/edge_kit
+COPY targets /src/targets
+COPY quantize /src/quantize
+RUN python3.11 -m pip install --no-index --no-deps --no-build-isolation --no-cache-dir --disable-pip-version-check \
+      --break-system-packages \
+      --root-user-action=ignore /src \
+ && edgekit --version
 
 ENTRYPOINT ["edgekit"]
 CMD ["--help"]

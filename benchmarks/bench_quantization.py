@@ -1,20 +1,24 @@
 """What quantization costs, for every sample model × format × precision (not a test).
 
     .venv/bin/python benchmarks/bench_quantization.py [--samples DIR] [--mobilenet [--crops N]]
-        [--only NAME] [--formats tflite,onnx,executorch] [--precisions fp32,fp16,int8-dynamic,int8]
-        [--equalize] [--json OUT]
+        [--transformers] [--only NAME] [--formats tflite,onnx,executorch]
+        [--precisions fp32,fp16,int8-dynamic,int8] [--equalize] [--json OUT]
 
 Each row is a real `edgekit export` (library call) with the model's held-out data as
 `--eval` and its calibration file (static int8): artifact size, the metric in the
 artifact's own runtime (top-1 accuracy with labels, top-1 agreement with the fp32 source
 without), the drop in points, the output error (mean normalised squared error of the scores
-against the source's), the manifest status, and the size relative to fp32. `--equalize` adds
+against the source's), the manifest status, the size relative to fp32 and, for int8, the share of
+weight bytes and of MACs that are int8 in the artifact (`quantization.int8_share`). `--equalize` adds
 an `int8-eq` row per torch model and format: the `*_equalized` recipe (channels equalized and
 weight rounding bias corrected before static int8).
 `--mobilenet` adds MobileNetV2 (real ImageNet weights, bundled photos; written to a
 temporary folder by `python -m sample_models.export_mobilenet`); `--crops N` also evaluates it
-on N random crops of the photos (`mobilenet_v2-crops`), where one photo is not 4.5 points. Artifacts go to a
-temporary folder; nothing is written into the repository.
+on N random crops of the photos (`mobilenet_v2-crops`), where one photo is not 4.5 points.
+`--transformers` adds a BERT classifier (top-1 agreement on random token ids) and GPT-2 with tied
+embeddings (no eval: its logits are per token), random weights from transformers configs
+(`sample_models/transformers_tiny.py`). Artifacts go to a temporary folder; nothing is written
+into the repository.
 """
 
 from __future__ import annotations
@@ -83,12 +87,29 @@ def mobilenet(folder: Path, crops: int = 0) -> list[Sample]:
     return samples
 
 
+def transformers(folder: Path) -> list[Sample]:
+    """BERT (hidden 128, 2 layers, the 30,522-token vocabulary, 128 tokens) and GPT-2 (n_embd 128,
+    2 layers, 50,257 tokens, LM head tied to the embedding), with token-id data, in `folder`."""
+    from sample_models import transformers_tiny as tt
+
+    folder.mkdir(parents=True, exist_ok=True)
+    bert = tt.bert(folder / "bert.pt2", vocab=30522, hidden=128, seq=128)
+    tt.token_batches(folder / "bert_calib.npz", 32, 30522, 128, seed=0)
+    tt.token_batches(folder / "bert_eval.npz", 32, 30522, 128, seed=1)
+    gpt2 = tt.gpt2(folder / "gpt2.pt2", vocab=50257, hidden=128, seq=64, layers=2)
+    tt.token_batches(folder / "gpt2_calib.npz", 16, 50257, 64, seed=0, mask=False)
+    return [
+        Sample("bert", str(bert), str(folder / "bert_eval.npz"), str(folder / "bert_calib.npz")),
+        Sample("gpt2", str(gpt2), "", str(folder / "gpt2_calib.npz"), ("onnx", "executorch")),
+    ]
+
+
 def run_one(
     sample: Sample, samples_dir: Path, fmt: str, precision: str, out: Path, recipe: str | None = None
 ) -> dict[str, Any]:
     """One export; a row with the figures, or with the error line when it failed."""
     from edge_kit.errors import EdgeKitError
-    from edge_kit.export import ExportRequest, export
+    from edge_kit.pipeline import ExportRequest, export
 
     label = precision + ("-eq" if recipe else "")
     row: dict[str, Any] = {"model": sample.name, "format": fmt, "precision": label}
@@ -101,25 +122,37 @@ def run_one(
                 precision=precision,
                 recipe=recipe,
                 output=out / f"{sample.name}.{label}{SUFFIX[fmt]}",
-                eval_data=samples_dir / sample.eval,
+                eval_data=samples_dir / sample.eval if sample.eval else None,
                 calibration=samples_dir / sample.calibration if precision == "int8" else None,
+                sample_inputs=None if sample.eval else samples_dir / sample.calibration,
             )
         )
     except EdgeKitError as exc:
         return {**row, "status": "failed", "error": exc.one_line(), "seconds": time.perf_counter() - start}
-    acc = result.manifest["accuracy"]
+    quantization = result.manifest.get("quantization") or {}
+    share = quantization.get("int8_share") or {}
     return {
         **row,
         "status": result.status,
         "size_bytes": result.manifest["artifact"]["size_bytes"],
-        "metric": acc["metric"],
-        "source": acc["source"],
-        "artifact": acc["artifact"],
-        "drop": acc["drop"],
-        "output_error": acc["output_error"],
-        "recipe": result.manifest.get("quantization", {}).get("recipe"),
+        **_accuracy(result.manifest),
+        "recipe": quantization.get("recipe"),
+        "int8_weights": share.get("weights"),
+        "int8_macs": share.get("macs"),
+        "largest_float": share.get("largest_float"),
+        "stored_twice_bytes": (result.manifest["artifact"].get("shared_weights") or {}).get("stored_twice_bytes"),
         "seconds": time.perf_counter() - start,
     }
+
+
+def _accuracy(manifest: dict[str, Any]) -> dict[str, Any]:
+    """The accuracy figures (validation cosine for a model without eval data)."""
+    acc = manifest.get("accuracy")
+    if acc is None:
+        cosine = manifest["validation"]["cosine_similarity"]
+        return {"metric": "cosine (valid.)", "source": 1.0, "artifact": cosine, "drop": 0.0, "output_error": 0.0}
+    keys = ("metric", "source", "artifact", "drop", "output_error")
+    return {k: acc[k] for k in keys}
 
 
 def with_ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -135,22 +168,26 @@ def table(rows: list[dict[str, Any]]) -> str:
     width = max([len("model")] + [len(r["model"]) for r in rows]) + 2
     lines = [
         f"{'model':<{width}}{'format':<12}{'precision':<14}{'size':>10}{'ratio':>8}  {'metric':<16}"
-        f"{'source':>8}{'artifact':>9}{'drop':>7}{'out err':>10}  status"
+        f"{'source':>8}{'artifact':>9}{'drop':>7}{'out err':>10}{'int8 w':>8}{'int8 mac':>9}  status"
     ]
     for r in rows:
         if r["status"] == "failed":
             lines.append(
                 f"{r['model']:<{width}}{r['format']:<12}{r['precision']:<14}{'-':>10}{'-':>8}  {'-':<16}"
-                f"{'-':>8}{'-':>9}{'-':>7}{'-':>10}  failed: {r['error'][:90]}"
+                f"{'-':>8}{'-':>9}{'-':>7}{'-':>10}{'-':>8}{'-':>9}  failed: {r['error'][:90]}"
             )
             continue
         ratio = f"{r['size_ratio']:.3f}" if r["size_ratio"] else "-"
         lines.append(
             f"{r['model']:<{width}}{r['format']:<12}{r['precision']:<14}{r['size_bytes']:>10,}{ratio:>8}  "
-            f"{r['metric']:<16}{r['source']:>8.2f}{r['artifact']:>9.2f}{r['drop']:>7.2f}{r['output_error']:>10.3g}  "
-            f"{r['status']}"
+            f"{r['metric']:<16}{r['source']:>8.2f}{r['artifact']:>9.2f}{r['drop']:>7.2f}{r['output_error']:>10.3g}"
+            f"{_share(r['int8_weights']):>8}{_share(r['int8_macs']):>9}  {r['status']}"
         )
     return "\n".join(lines)
+
+
+def _share(value: float | None) -> str:
+    return "-" if value is None else f"{value:.0%}"
 
 
 def main() -> None:
@@ -158,6 +195,7 @@ def main() -> None:
     parser.add_argument("--samples", type=Path, default=ROOT / "sample_models", help="folder of sample models")
     parser.add_argument("--mobilenet", action="store_true", help="add MobileNetV2 on the bundled photos")
     parser.add_argument("--crops", type=int, default=0, help="with --mobilenet: also evaluate on N random crops")
+    parser.add_argument("--transformers", action="store_true", help="add BERT and GPT-2 (random weights)")
     parser.add_argument("--only", action="append", default=[], help="model names to run (repeatable)")
     parser.add_argument("--formats", default="tflite,onnx,executorch")
     parser.add_argument("--precisions", default=",".join(PRECISIONS))
@@ -176,6 +214,8 @@ def main() -> None:
         samples = [s for s in SAMPLES if not args.only or s.name in args.only]
         if args.mobilenet and (not args.only or "mobilenet_v2" in args.only):
             samples += mobilenet(out / "mobilenet", args.crops)
+        if args.transformers:
+            samples += [s for s in transformers(out / "transformers") if not args.only or s.name in args.only]
         for sample in samples:
             for fmt in (f for f in args.formats.split(",") if f in sample.formats):
                 runs = [(p, None) for p in args.precisions.split(",")]

@@ -85,10 +85,10 @@ def main() -> None:
 
     import torch
 
-    from edge_kit.export import ExportRequest, export
     from edge_kit.exporters.executorch import ExecutorchRunner
     from edge_kit.exporters.onnx import OnnxRunner
     from edge_kit.exporters.tflite import TfliteRunner
+    from edge_kit.pipeline import ExportRequest, export
     from sample_models.mobilenet import load_crops
 
     runners = {"tflite": TfliteRunner, "onnx": OnnxRunner, "executorch": ExecutorchRunner}

@@ -81,7 +81,8 @@ class _Tracker:
     """Counts builds and remembers which keep-set the artifact on disk was built with."""
 
     def __init__(self, build: Build, search: Search) -> None:
-        self.build, self.search, self.last = build, search, None
+        self.build, self.search = build, search
+        self.last: tuple[str, ...] | None = None
 
     def __call__(self, keep: tuple[str, ...]) -> Accuracy:
         self.search.quantizations += 1

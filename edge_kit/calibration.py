@@ -10,15 +10,17 @@ NaN/inf, empty folder, unreadable image) is one DataError, raised before anythin
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
+from edge_kit.documents.base import problem
 from edge_kit.errors import DataError, UsageError
-from edge_kit.recipes import COLORS, LAYOUTS, Preprocess, Recipe
-from edge_kit.signature import TensorSpec, random_inputs
+from edge_kit.recipes import Preprocess, Recipe
+from edge_kit.signature import TensorSpec, random_inputs, static_size
 
 RANDOM = "random"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff", ".ppm", ".pgm")
@@ -38,12 +40,11 @@ def merge_preprocess(base: Preprocess, overrides: dict[str, Any]) -> Preprocess:
     for key in ("mean", "std"):
         if key in given:
             given[key] = tuple(float(v) for v in given[key])
-    pre = replace(base, **given)
-    if pre.layout not in LAYOUTS or pre.color not in COLORS:
-        raise UsageError(f"preprocess layout must be one of {', '.join(LAYOUTS)}, color one of {', '.join(COLORS)}")
-    if any(s == 0 for s in pre.std) or pre.resize < 0 or pre.scale <= 0:
-        raise UsageError("--std must be non-zero, --resize >= 0 and --scale > 0")
-    return pre
+    try:
+        return Preprocess.model_validate({**base.model_dump(), **given})
+    except ValidationError as exc:
+        text, hint = problem(exc, Preprocess)
+        raise UsageError(f"--{text}", hint=hint) from None
 
 
 def load_calibration(
@@ -96,7 +97,7 @@ def load_calibration(
 
 def _image_geometry(spec: TensorSpec, pre: Preprocess) -> tuple[str, int, int, int]:
     """(layout, channels, height, width) of an image input, or a UsageError."""
-    shape = tuple(int(d) for d in spec.shape)
+    shape = tuple(static_size(d) for d in spec.shape)
     if len(shape) != 4:
         raise UsageError(
             f"a folder of images can calibrate only an image input; '{spec.name}' has shape {list(shape)}",
@@ -112,10 +113,10 @@ def _load_image(path: Path, channels: int, color: str, height: int, width: int, 
     from PIL import Image, UnidentifiedImageError
 
     try:
-        with Image.open(path) as img:
-            img.load()
+        with Image.open(path) as opened:
+            opened.load()
             mode = {"rgb": "RGB", "gray": "L"}.get(color) or ("L" if channels == 1 else "RGB")
-            img = img.convert(mode)
+            img = opened.convert(mode)
     except (UnidentifiedImageError, OSError, ValueError, Image.DecompressionBombError) as exc:
         raise DataError(
             f"cannot read image {path.name}: {str(exc).splitlines()[0][:120]}",
@@ -157,11 +158,11 @@ def image_batches(folder: Path, inputs: Sequence[TensorSpec], pre: Preprocess, l
             hint=f"put {', '.join(IMAGE_SUFFIXES[:4])}... files in it, or pass a .npz",
         )
     images = []
-    for path in files[: limit * int(spec.shape[0])]:
+    for path in files[: limit * static_size(spec.shape[0])]:
         pixels = _load_image(path, channels, pre.color, height, width, pre.resize)
         x = (pixels * pre.scale - mean) / std
         images.append(x.transpose(2, 0, 1) if layout == "NCHW" else x)
-    size = int(spec.shape[0])
+    size = static_size(spec.shape[0])
     if len(images) < size:
         raise DataError(f"calibration folder {folder} holds {len(images)} image(s); one batch needs {size}")
     return [

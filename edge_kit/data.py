@@ -12,12 +12,12 @@ import zipfile
 import zlib
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 import numpy as np
 
 from edge_kit.errors import DataError
-from edge_kit.signature import TensorSpec
+from edge_kit.signature import TensorSpec, static_size
 
 NPY_MAGIC = b"\x93NUMPY"
 MAX_DATA_BYTES = 8 << 30  # no single array of a data file may take more than 8 GiB of memory
@@ -83,7 +83,7 @@ def _read_npz(path: Path) -> dict[str, np.ndarray]:
         return {key: loaded[key] for key in loaded.files}
 
 
-def _check_header(handle: BinaryIO, size: int, name: str, path: Path) -> None:
+def _check_header(handle: IO[bytes], size: int, name: str, path: Path) -> None:
     """Refuse an array whose header promises more bytes than `size` holds, or than we accept."""
     version = np.lib.format.read_magic(handle)
     read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
@@ -121,7 +121,7 @@ def _check_array(name: str, array: np.ndarray, spec: TensorSpec, source: str) ->
             f"{source}: array '{name}' contains NaN or inf values",
             hint="clean the data before calibrating or evaluating",
         )
-    sample = tuple(int(d) for d in spec.shape[1:])
+    sample = tuple(static_size(d) for d in spec.shape[1:])
     if tuple(array.shape[1:]) != sample:
         raise DataError(
             f"{source}: array '{name}' has samples of shape {list(array.shape[1:])}, "
@@ -154,7 +154,7 @@ def input_batches(
     count = min(len(a) for a in chosen)
     if limit is not None:
         count = min(count, limit)
-    batch = [int(s.shape[0]) for s in specs]
+    batch = [static_size(s.shape[0]) for s in specs]
     return [[a[j : j + b] for a, b in zip(chosen, batch)] for j in range(0, count - max(batch) + 1, max(batch))]
 
 

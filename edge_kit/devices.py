@@ -1,4 +1,4 @@
-"""The devices inventory: real boards reachable over SSH, validated from `devices.toml`.
+"""The devices inventory: real boards reachable over SSH, read from `devices.toml` (edge_kit.documents).
 
     [ssh]                                   # optional, for every device
     known_hosts = "~/.ssh/known_hosts"      # UserKnownHostsFile
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import difflib
 import os
-import re
 import time
 import tomllib
 from concurrent.futures import ThreadPoolExecutor
@@ -29,14 +28,13 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from edge_kit.documents.base import validated
+from edge_kit.documents.devices import DeviceEntry, DevicesFile, SshOptions
 from edge_kit.errors import UsageError
 from edge_kit.remote import Address, SshClient, SshSettings, classify, parse_address
 
 DEFAULT_PATH = Path("~/.config/edgekit/devices.toml")
 ENV_VAR = "EDGEKIT_DEVICES"
-SSH_KEYS = {"known_hosts", "config", "identity", "connect_timeout"}
-DEVICE_KEYS = {"address", "target", "concurrency", "groups", "python", "description"} | SSH_KEYS
-_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 
 
 @dataclass(frozen=True)
@@ -128,80 +126,39 @@ def load_inventory(explicit: Path | None = None) -> Inventory:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
         raise UsageError(f"cannot read devices file {path}: {' '.join(str(exc).split())[:200]}") from None
-    _unknown(data, {"ssh", "devices"}, str(path))
-    ssh = data.get("ssh", {})
-    _unknown(ssh if isinstance(ssh, dict) else {}, SSH_KEYS, f"{path} [ssh]")
-    base = _ssh_settings(ssh, SshSettings(), path, "[ssh]")
-    table = data.get("devices", {})
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: 'devices' must be a table of [devices.NAME] entries")
-    devices = {name: _device(name, entry, base, path) for name, entry in table.items()}
+    document = validated(
+        DevicesFile, data, f"devices file {path}", UsageError, hint="see docs/devices.md for the format"
+    )
+    base = _ssh_settings(document.ssh, SshSettings())
+    devices = {name: _device(name, entry, base) for name, entry in document.devices.items()}
     return Inventory(path, True, devices, base)
 
 
-def _unknown(table: dict[str, Any], known: set[str], where: str) -> None:
-    extra = sorted(set(table) - known)
-    if extra:
-        raise UsageError(f"{where}: unknown key '{extra[0]}'", hint=f"known keys: {', '.join(sorted(known))}")
+def _ssh_settings(options: SshOptions, base: SshSettings) -> SshSettings:
+    """`base` with the options a table sets (paths expanded)."""
 
+    def given(value: str | None, default: Path | None) -> Path | None:
+        return Path(value).expanduser() if value is not None else default
 
-def _path(value: Any, where: str) -> Path:
-    if not isinstance(value, str) or not value:
-        raise UsageError(f"{where} must be a path string")
-    return Path(value).expanduser()
-
-
-def _ssh_settings(table: Any, base: SshSettings, path: Path, where: str) -> SshSettings:
-    if not isinstance(table, dict):
-        raise UsageError(f"{path}: {where} must be a table")
-
-    def given(key: str, default: Path | None) -> Path | None:
-        return _path(table[key], f"{path} {where} {key}") if key in table else default
-
-    out = replace(
+    return replace(
         base,
-        known_hosts=given("known_hosts", base.known_hosts),
-        config=given("config", base.config),
-        identity=given("identity", base.identity),
+        known_hosts=given(options.known_hosts, base.known_hosts),
+        config=given(options.config, base.config),
+        identity=given(options.identity, base.identity),
+        connect_timeout_s=options.connect_timeout or base.connect_timeout_s,
     )
-    if "connect_timeout" in table:
-        value = table["connect_timeout"]
-        if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= 300:
-            raise UsageError(f"{path} {where}: connect_timeout must be whole seconds between 1 and 300")
-        out = replace(out, connect_timeout_s=value)
-    return out
 
 
-def _device(name: str, entry: Any, base: SshSettings, path: Path) -> Device:
-    where = f"{path} [devices.{name}]"
-    if not _NAME.match(name) or not isinstance(entry, dict):
-        raise UsageError(f"{where}: a device needs a plain name (letters, digits, . _ -) and a table")
-    _unknown(entry, DEVICE_KEYS, where)
-    if "address" not in entry or not isinstance(entry["address"], str):
-        raise UsageError(f"{where}: 'address' (user@host[:port]) is required")
-    target = entry.get("target")
-    if target is not None:
-        from edge_kit.targets import get_target
-
-        target = get_target(str(target)).name  # an unknown name lists the known ones
-    concurrency = entry.get("concurrency", 1)
-    if not isinstance(concurrency, int) or isinstance(concurrency, bool) or not 1 <= concurrency <= 64:
-        raise UsageError(f"{where}: concurrency must be a whole number from 1 to 64")
-    groups = entry.get("groups", [])
-    if not isinstance(groups, list) or not all(isinstance(g, str) and _NAME.match(g) for g in groups):
-        raise UsageError(f"{where}: groups must be a list of plain names")
-    python = entry.get("python", "python3")
-    if not isinstance(python, str) or not python or any(c.isspace() for c in python):
-        raise UsageError(f"{where}: python must be a program name or path without spaces")
+def _device(name: str, entry: DeviceEntry, base: SshSettings) -> Device:
     return Device(
         name=name,
-        address=parse_address(entry["address"]),
-        target=target,
-        concurrency=concurrency,
-        groups=tuple(groups),
-        python=python,
-        description=str(entry.get("description", "")),
-        ssh=_ssh_settings(entry, base, path, f"[devices.{name}]"),
+        address=parse_address(entry.address),
+        target=entry.target,
+        concurrency=entry.concurrency,
+        groups=entry.groups,
+        python=entry.python,
+        description=entry.description,
+        ssh=_ssh_settings(entry, base),
     )
 
 

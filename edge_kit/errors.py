@@ -79,7 +79,7 @@ class EnvironmentSetupError(EdgeKitError):
 
 
 class RuntimeFailure(EdgeKitError):
-    """The model crashed, hung or failed inside its runtime (host, emulated or remote)."""
+    """The model crashed, hung or failed inside its runtime (host, emulated, container or remote)."""
 
     exit_code = 9
 
@@ -97,7 +97,7 @@ class TrustError(EdgeKitError):
 
 
 class DeviceError(EdgeKitError):
-    """A remote device is unreachable, refuses the key or lacks what the run needs."""
+    """A remote device, Docker engine or builder is unreachable, refuses the key or lacks what the run needs."""
 
     exit_code = 12
 

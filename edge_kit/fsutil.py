@@ -17,8 +17,9 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from edge_kit.errors import OutputError
+from edge_kit.errors import OutputError, UsageError
 
 TMP_PREFIX = ".edgekit-tmp-"
 
@@ -34,6 +35,16 @@ def sha256_file(path: Path, chunk: int = 1 << 20) -> str:
             while block := handle.read(chunk):
                 digest.update(block)
     return digest.hexdigest()
+
+
+def read_text(path: Path, what: str) -> str:
+    """A user's UTF-8 text file; unreadable or not UTF-8 is a UsageError naming it."""
+    try:
+        return Path(path).read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise UsageError(f"{what} {path} is not UTF-8 text (byte {exc.start})", hint="save it as UTF-8") from None
+    except OSError as exc:
+        raise UsageError(f"cannot read {what} {path}: {exc.strerror}") from None
 
 
 def check_writable(dest: Path, *, directory: bool = False) -> None:
@@ -205,3 +216,14 @@ def write_bytes_atomic(dest: Path, data: bytes) -> None:
 
 def write_text_atomic(dest: Path, text: str) -> None:
     write_bytes_atomic(dest, text.encode("utf-8"))
+
+
+def shipped_data(package: str, checkout_folder: str) -> Any:
+    """The folder of data files shipped as `package` in the wheel (e.g. edge_kit.targets_data);
+    from a source checkout that was never installed, the repository's own `checkout_folder`."""
+    from importlib import resources
+
+    try:
+        return resources.files(package)
+    except ModuleNotFoundError:
+        return Path(__file__).resolve().parents[1] / checkout_folder

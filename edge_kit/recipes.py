@@ -1,4 +1,4 @@
-"""Quantization recipes as data: `quantize/*.toml` validated into frozen dataclasses.
+"""Quantization recipes as data: `quantize/*.toml` validated into `Recipe` documents (edge_kit.documents).
 
 A recipe names the settings behind one precision of one format (per-channel or not,
 calibration method and sample count, activation/weight types, I/O type, ops kept in
@@ -13,247 +13,37 @@ from __future__ import annotations
 import difflib
 import os
 import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from edge_kit.documents.base import validated
+from edge_kit.documents.recipe import COLORS, DTYPES, LAYOUTS, QUANTIZED, Preprocess, Recipe
 from edge_kit.errors import UnsupportedError, UsageError
-from edge_kit.typecheck import NUMBER, ListOf, Spec, read_text, wrong_type
+from edge_kit.fsutil import read_text, shipped_data
 
-FORMATS = ("tflite", "onnx", "executorch")
-QUANTIZED = ("fp16", "int8-dynamic", "int8")
-FRAMEWORKS = ("torch", "tensorflow", "onnx")
-LAYOUTS = ("auto", "NCHW", "NHWC")
-COLORS = ("auto", "rgb", "gray")
-DTYPES = ("float32", "float16", "int8", "uint8")
-# Calibration methods each quantizer implements, by (format, source framework).
-CALIBRATION_METHODS: dict[tuple[str, str], tuple[str, ...]] = {
-    ("onnx", "torch"): ("minmax", "percentile", "entropy"),
-    ("onnx", "tensorflow"): ("minmax", "percentile", "entropy"),
-    ("onnx", "onnx"): ("minmax", "percentile", "entropy"),
-    ("tflite", "tensorflow"): ("minmax",),
-    ("tflite", "torch"): ("histogram", "minmax", "percentile"),
-    ("executorch", "torch"): ("histogram", "minmax", "percentile"),
-}
-
-
-@dataclass(frozen=True)
-class Preprocess:
-    """How a folder of images becomes calibration inputs (flags override each field).
-
-    The shorter side is resized to `resize` (0: the model's input size), the centre is
-    cropped to the input size, pixels are multiplied by `scale`, then `(x - mean) / std`.
-    """
-
-    resize: int = 0
-    mean: tuple[float, ...] = (0.0,)
-    std: tuple[float, ...] = (1.0,)
-    scale: float = 1.0 / 255.0
-    layout: str = "auto"
-    color: str = "auto"
-
-    def describe(self) -> dict[str, Any]:
-        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """The named settings behind one precision of one format."""
-
-    name: str
-    description: str
-    format: str
-    precision: str
-    sources: tuple[str, ...]
-    tool: str
-    default: bool = False
-    per_channel: bool = True
-    calibration_method: str | None = None
-    calibration_samples: int = 0  # 0: no calibration (fp16, dynamic)
-    percentile: float = 99.999  # percentile calibration: the range kept
-    histogram_bins: int = 2048  # percentile / entropy calibration histograms
-    activation_type: str = "float32"
-    weight_type: str = "int8"
-    io_type: str = "float32"
-    quant_format: str = "qdq"
-    symmetric_activations: bool = False
-    equalize_streams: bool = False  # torch static int8: equalize linear residual streams first
-    equalize_activations: bool = False  # torch static int8: equalize ReLU/ReLU6 -> depthwise channels first
-    bias_correction: bool = False  # torch static per-channel int8: undo the weight rounding's mean output shift
-    keep_float_ops: tuple[str, ...] = ()  # the format's own op names: Gemm (ONNX), MEAN (TFLite), linear (PT2E)
-    preprocess: Preprocess = field(default_factory=Preprocess)
-    origin: str = ""
-
-    @property
-    def needs_calibration(self) -> bool:
-        return self.calibration_samples > 0
-
-    @property
-    def prepares_source(self) -> bool:
-        """True when a torch source is transformed before quantizing (equalization, bias correction)."""
-        return self.equalize_streams or self.equalize_activations or self.bias_correction
-
-    def settings(self) -> dict[str, Any]:
-        """The quantization settings, as recorded in manifests and `edgekit recipes --json`."""
-        skip = {"name", "description", "format", "precision", "sources", "tool", "default", "origin", "preprocess"}
-        if self.calibration_method != "percentile":
-            skip.add("percentile")
-        if self.calibration_method not in ("percentile", "entropy"):
-            skip.add("histogram_bins")
-        out = {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items() if k not in skip}
-        if self.needs_calibration:
-            out["preprocess"] = self.preprocess.describe()
-        return out
-
-    def summary(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "format": self.format,
-            "precision": self.precision,
-            "sources": list(self.sources),
-            "default": is_default(self),
-            "tool": self.tool,
-            "description": self.description,
-            "settings": self.settings(),
-            "origin": self.origin,
-        }
-
-
-_REQUIRED = ("name", "description", "format", "precision", "sources", "tool")
-_S, _B = (str,), (bool,)
-_TYPES: dict[str, Spec] = {
-    "name": _S,
-    "description": _S,
-    "format": _S,
-    "precision": _S,
-    "sources": ListOf(_S),
-    "tool": _S,
-    "default": _B,
-    "per_channel": _B,
-    "calibration_method": _S,
-    "calibration_samples": (int,),
-    "percentile": NUMBER,
-    "histogram_bins": (int,),
-    "activation_type": _S,
-    "weight_type": _S,
-    "io_type": _S,
-    "quant_format": _S,
-    "symmetric_activations": _B,
-    "equalize_streams": _B,
-    "equalize_activations": _B,
-    "bias_correction": _B,
-    "keep_float_ops": ListOf(_S),
-    "preprocess": (dict,),
-}
-_PREPROCESS_TYPES: dict[str, Spec] = {
-    "resize": (int,),
-    "mean": ListOf(NUMBER),
-    "std": ListOf(NUMBER),
-    "scale": NUMBER,
-    "layout": _S,
-    "color": _S,
-}
+__all__ = [
+    "COLORS",
+    "DTYPES",
+    "LAYOUTS",
+    "QUANTIZED",
+    "Preprocess",
+    "Recipe",
+    "all_recipes",
+    "default_recipe",
+    "get_recipe",
+    "resolve",
+]
 
 
 def _fail(origin: str, problem: str, hint: str | None = None) -> UsageError:
     return UsageError(f"recipe file {origin}: {problem}", hint=hint)
 
 
-def _preprocess(data: dict[str, Any], origin: str) -> Preprocess:
-    known = {f.name for f in fields(Preprocess)}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise _fail(
-            origin,
-            f"unknown [preprocess] field(s) {', '.join(unknown)}",
-            hint=f"known fields: {', '.join(sorted(known))}",
-        )
-    values = {**data}
-    for key in ("mean", "std"):
-        if key in values:
-            values[key] = tuple(float(v) for v in values[key])
-    pre = Preprocess(**values)
-    if pre.layout not in LAYOUTS or pre.color not in COLORS:
-        raise _fail(
-            origin, f"preprocess layout must be one of {', '.join(LAYOUTS)} and color one of {', '.join(COLORS)}"
-        )
-    if any(s == 0 for s in pre.std) or pre.resize < 0 or pre.scale <= 0:
-        raise _fail(origin, "preprocess std must be non-zero, resize >= 0 and scale > 0")
-    return pre
-
-
-def _check(recipe: Recipe, origin: str) -> None:
-    if recipe.format not in FORMATS:
-        raise _fail(origin, f"format must be one of {', '.join(FORMATS)}")
-    if recipe.precision not in QUANTIZED:
-        raise _fail(origin, f"precision must be one of {', '.join(QUANTIZED)} (fp32 needs no recipe)")
-    bad = [s for s in recipe.sources if s not in FRAMEWORKS]
-    if bad or not recipe.sources:
-        raise _fail(origin, f"sources must be a non-empty list of {', '.join(FRAMEWORKS)}")
-    for dtype in (recipe.activation_type, recipe.weight_type, recipe.io_type):
-        if dtype not in DTYPES:
-            raise _fail(origin, f"unknown type '{dtype}'", hint=f"use one of {', '.join(DTYPES)}")
-    if recipe.io_type != "float32" and (recipe.format, recipe.sources) != ("tflite", ("tensorflow",)):
-        raise _fail(origin, "io_type other than float32 exists only for tflite from tensorflow sources")
-    static = recipe.precision == "int8"
-    if static != recipe.needs_calibration or (static and recipe.calibration_method is None):
-        raise _fail(
-            origin,
-            "int8 (static) recipes need calibration_method and calibration_samples > 0; "
-            "fp16 and int8-dynamic recipes take none",
-        )
-    for framework in recipe.sources if static else ():
-        allowed = CALIBRATION_METHODS.get((recipe.format, framework), ())
-        if recipe.calibration_method not in allowed:
-            raise _fail(
-                origin,
-                f"calibration_method '{recipe.calibration_method}' is not available for {framework} → {recipe.format}",
-                hint=f"use one of {', '.join(allowed)}",
-            )
-    if not 0.0 < recipe.percentile <= 100.0 or recipe.histogram_bins < 128:
-        raise _fail(origin, "percentile must be in (0, 100] and histogram_bins at least 128")
-    if recipe.bias_correction and not recipe.per_channel:
-        raise _fail(origin, "bias_correction needs per_channel = true (it models the per-channel int8 weight grid)")
-    for flag in ("equalize_streams", "equalize_activations", "bias_correction"):
-        if getattr(recipe, flag) and (not static or recipe.sources != ("torch",)):
-            raise _fail(
-                origin,
-                f"{flag} applies to static int8 recipes whose only source is torch",
-                hint=f'set sources = ["torch"] and precision = "int8", or drop {flag}',
-            )
-    if recipe.quant_format not in ("qdq", "qoperator"):
-        raise _fail(origin, "quant_format must be qdq or qoperator")
-
-
 def parse(data: dict[str, Any], origin: str) -> Recipe:
-    """Validate one recipe table; every problem names the file and the field."""
-    known = {f.name for f in fields(Recipe)} - {"origin"}
-    unknown = sorted(set(data) - known)
-    if unknown:
-        raise _fail(origin, f"unknown field(s) {', '.join(unknown)}", hint=f"known fields: {', '.join(sorted(known))}")
-    missing = [key for key in _REQUIRED if key not in data]
-    if missing:
-        raise _fail(origin, f"missing field(s) {', '.join(missing)}")
-    problem = wrong_type(data, _TYPES) or wrong_type(data.get("preprocess", {}), _PREPROCESS_TYPES, "preprocess.")
-    if problem:
-        raise _fail(origin, problem)
-    values = {
-        **data,
-        "origin": origin,
-        "sources": tuple(data["sources"]),
-        "keep_float_ops": tuple(data.get("keep_float_ops", ())),
-        "preprocess": _preprocess(dict(data.get("preprocess", {})), origin),
-    }
-    try:
-        recipe = Recipe(**values)
-    except TypeError as exc:
-        raise _fail(origin, str(exc)) from None
-    if not isinstance(recipe.calibration_samples, int) or recipe.calibration_samples < 0:
-        raise _fail(origin, "calibration_samples must be a non-negative integer")
-    _check(recipe, origin)
-    return recipe
+    """Validate one recipe table; every problem is one line naming the file and the field."""
+    return validated(Recipe, data, f"recipe file {origin}", UsageError, origin=origin)
 
 
 def _user_dirs() -> list[Path]:
@@ -263,7 +53,7 @@ def _user_dirs() -> list[Path]:
 
 
 def _texts(user_dirs: tuple[Path, ...]) -> list[tuple[str, str, bool]]:
-    shipped = resources.files("edge_kit.recipes_data")
+    shipped = shipped_data("edge_kit.recipes_data", "quantize")
     out = [
         (entry.name, entry.read_text(encoding="utf-8"), False)
         for entry in sorted(shipped.iterdir(), key=lambda e: e.name)

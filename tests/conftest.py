@@ -100,3 +100,61 @@ def torch_reference(model: Path, eval_npz: Path) -> tuple[float, int]:
         with FlopCounterMode(display=False) as counter:
             module(x[:1])
     return float((predictions == y).mean() * 100), counter.get_total_flops() // 2
+
+
+def convert_with(source, fmt: str, dest: Path, options) -> dict:
+    """Convert a loaded source to `fmt` by its first route, as the export's convert stage does."""
+    from edge_kit.pipeline.stages import build
+    from edge_kit.registry import get_format, routes_for
+
+    return build(get_format(fmt), routes_for(source.framework, fmt)[0], source, dest, options)
+
+
+def layers_of(source, fmt: str, options) -> list:
+    """The layers the first route to `fmt` can keep in float at `options.precision`."""
+    from edge_kit.pipeline.stages import quantizable_layers
+    from edge_kit.registry import get_format, routes_for
+
+    return quantizable_layers(get_format(fmt), routes_for(source.framework, fmt)[0], source, options)
+
+
+# Markers by module, in one place (the fast inner loop is `make test-fast` = `-m unit`):
+# unit = pure logic and small files, seconds each; emulation = runs the arm64 guest (QEMU or
+# Docker); slow = minutes each (outside models, MobileNetV2, the full bad-input catalogue).
+UNIT = (
+    "tests/inputs/test_inputspec.py",
+    "tests/test_signature.py",
+    "tests/test_targets.py",
+    "tests/test_recipes.py",
+    "tests/test_packaging.py",
+    "tests/test_budget.py",
+    "tests/emulation/test_cpuinfo.py",
+    "tests/emulation/test_insn_classes.py",
+    "tests/estimate/test_model.py",
+    "tests/estimate/test_calibrate.py",
+    "tests/report/",
+    "tests/documents/",
+    "tests/devices/test_inventory.py",
+    "tests/packager/test_archive.py",
+    "tests/packager/test_metadata.py",
+)
+EMULATION = (
+    "tests/emulation/",
+    "tests/profiler/",
+    "tests/devices/test_ssh.py",
+    "tests/devices/test_fanout.py",
+    "tests/docker/",
+    "tests/harness/",
+    "tests/packager/test_linux.py",
+    "tests/benchmark/test_bench.py",
+    "tests/inputs/test_real_models.py",
+)
+SLOW = ("tests/zoo/", "tests/quant/test_mobilenet.py", "tests/hardening/test_catalogue.py")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        path = Path(str(item.fspath)).relative_to(ROOT).as_posix()
+        for marker, prefixes in (("unit", UNIT), ("emulation", EMULATION), ("slow", SLOW)):
+            if path.startswith(prefixes) and not (marker == "unit" and path.startswith(EMULATION)):
+                item.add_marker(getattr(pytest.mark, marker))

@@ -8,7 +8,7 @@ import pytest
 
 from edge_kit.accuracy import Accuracy, load_eval, outputs, wilson95
 from edge_kit.errors import DataError
-from edge_kit.export import ExportRequest, export
+from edge_kit.pipeline import ExportRequest, export
 from edge_kit.signature import TensorSpec
 from tests.conftest import assert_clean_error, run_cli, snapshot
 

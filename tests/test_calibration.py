@@ -119,7 +119,7 @@ def test_bad_calibration_gives_one_clear_error_and_leaves_nothing(
 
 
 def test_an_image_folder_calibrates_a_real_export(tiny: dict, tmp_path: Path):
-    from edge_kit.export import ExportRequest, export
+    from edge_kit.pipeline import ExportRequest, export
 
     folder = _images(tmp_path / "imgs", 12, size=(20, 16))
     result = export(

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
+from edge_kit import registry
 from edge_kit.errors import UnsupportedError, UsageError
-from edge_kit.exporters import EXPORTERS
 from edge_kit.recipes import _load_all, all_recipes, default_recipe, get_recipe, resolve
 from tests.conftest import ROOT, run_cli
 
@@ -19,11 +19,19 @@ def _fresh_catalog():
 
 
 def test_every_quantized_path_an_exporter_supports_has_exactly_one_default():
-    for exporter in EXPORTERS.values():
-        for framework, precisions in exporter.support.items():
-            for precision in (p for p in precisions if p != "fp32"):
-                recipe = default_recipe(exporter.name, precision, framework)
-                assert recipe.format == exporter.name and framework in recipe.sources
+    from edge_kit.pipeline.stages import recipe_for
+
+    for (framework, fmt), precisions in registry.pairs().items():
+        route = registry.routes_for(framework, fmt)[0]
+        for precision in (p for p in precisions if p != "fp32"):
+            recipe = recipe_for(registry.get_format(fmt), route, precision, None)
+            assert recipe is not None and recipe.format == fmt and recipe.precision == precision
+            own = framework in recipe.sources  # else the format's own quantizer's recipe (ONNX from jax)
+            assert (
+                own
+                or recipe.sources == (registry.get_format(fmt).artifact_recipe_framework,)
+                or "onnx" in recipe.sources
+            )
 
 
 def test_shipped_recipes_carry_readable_names_and_settings():

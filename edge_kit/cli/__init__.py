@@ -64,6 +64,7 @@ def main(argv: list[str] | None = None) -> None:
     """Console entry point."""
     args = sys.argv[1:] if argv is None else argv
     debug = "--debug" in args or os.environ.get("EDGEKIT_DEBUG") == "1"
+    args = (["--debug"] if "--debug" in args else []) + [a for a in args if a != "--debug"]  # anywhere on the line
     signal.signal(signal.SIGTERM, _on_sigterm)
     _redirect_stdout()
     try:

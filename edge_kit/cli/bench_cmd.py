@@ -86,17 +86,20 @@ def bench(
     output: Path,
     input_shapes: list[tuple[int, ...]],
     input_dtypes: tuple[str, ...],
+    input_specs: tuple[str, ...],
+    dims: tuple[str, ...],
     model_class: str | None,
     trust_model: bool,
     as_json: bool,
 ) -> None:
     """Export MODEL to every format × precision, validate, measure and profile each; rank them."""
-    from edge_kit.bench import BenchRequest
-    from edge_kit.bench import bench as run_bench
-    from edge_kit.bench.report import text
+    from edge_kit.benchmark import BenchRequest
+    from edge_kit.benchmark import bench as run_bench
+    from edge_kit.benchmark.report import text
 
     extra = [a for s in input_shapes for a in ("--input-shape", ",".join(map(str, s)))]
     extra += [a for d in input_dtypes for a in ("--input-dtype", d)]
+    extra += [a for s in input_specs for a in ("--input-spec", s)] + [a for d in dims for a in ("--dim", d)]
     extra += (["--model-class", model_class] if model_class else []) + (["--trust-model"] if trust_model else [])
     board = run_bench(
         BenchRequest(

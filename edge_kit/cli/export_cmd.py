@@ -46,7 +46,13 @@ from edge_kit.cli.output import emit_json
     type=click.Choice(["dynamo", "legacy"]),
     default="dynamo",
     show_default=True,
-    help="torch.onnx exporter.",
+    help="torch.onnx exporter (legacy = --route torch-onnx-legacy).",
+)
+@click.option(
+    "--route",
+    default=None,
+    metavar="NAME",
+    help="Use only this conversion route (see `edgekit routes`; default: try them in order).",
 )
 @click.option("--portable", is_flag=True, help="ExecuTorch: portable kernels only, no XNNPACK delegate.")
 @click.option(
@@ -83,10 +89,13 @@ def export(
     output: Path | None,
     input_shapes: list[tuple[int, ...]],
     input_dtypes: tuple[str, ...],
+    input_specs: tuple[str, ...],
+    dims: tuple[str, ...],
     model_class: str | None,
     trust_model: bool,
     opset: int | None,
     onnx_exporter: str,
+    route: str | None,
     portable: bool,
     sample_inputs: Path | None,
     num_samples: int,
@@ -101,50 +110,38 @@ def export(
     **preprocess: Any,
 ) -> None:
     """Export MODEL for a target and prove the artifact matches it (quantized: measure what it costs)."""
-    from edge_kit.errors import ValidationError
-    from edge_kit.export import ExportRequest
-    from edge_kit.export import export as run_export
+    from edge_kit import api
 
-    result = run_export(
-        ExportRequest(
-            model=model,
-            target=target,
-            format=fmt,
-            precision=precision,
-            output=output,
-            input_shapes=list(input_shapes),
-            input_dtypes=list(input_dtypes),
-            model_class=model_class,
-            trust_model=trust_model,
-            opset=opset,
-            onnx_exporter=onnx_exporter,
-            portable=portable,
-            sample_inputs=sample_inputs,
-            num_samples=num_samples,
-            input_range=input_range,
-            recipe=recipe,
-            calibration=calibration,
-            calibration_samples=calibration_samples,
-            preprocess=preprocess,
-            eval_data=eval_data,
-            max_accuracy_drop=max_accuracy_drop,
-        )
+    result = api.export(
+        model,
+        target=target,
+        format=fmt,
+        quantize=precision,
+        output=output,
+        allow_mismatch=True,
+        input_shapes=list(input_shapes),
+        input_dtypes=list(input_dtypes),
+        input_specs=list(input_specs),
+        dims=list(dims),
+        model_class=model_class,
+        trust_model=trust_model,
+        route=route or ("torch-onnx-legacy" if onnx_exporter == "legacy" else None),
+        opset=opset,
+        portable=portable,
+        sample_inputs=sample_inputs,
+        num_samples=num_samples,
+        input_range=input_range,
+        recipe=recipe,
+        calibration=calibration,
+        calibration_samples=calibration_samples,
+        preprocess=preprocess,
+        eval_data=eval_data,
+        max_accuracy_drop=max_accuracy_drop,
     )
     if as_json:
         emit_json(result.manifest)
-    if result.status == "over_budget":
-        budget = result.manifest["accuracy"]["budget"]
-        raise ValidationError(
-            f"{result.artifact.name}: accuracy drop {budget['final_drop']:.2f} points exceeds "
-            f"--max-accuracy-drop {budget['max_drop']}: {budget['reason']}",
-            hint="the best attempt and its manifest were kept; try another --recipe or budget",
-        )
-    if result.status != "ok" and not allow_mismatch:
-        reasons = "; ".join(result.manifest["validation"]["reasons"])
-        raise ValidationError(
-            f"{result.artifact.name} is outside tolerance: {reasons}",
-            hint="the artifact and manifest were kept; inspect them or pass --allow-mismatch",
-        )
+    if not allow_mismatch or result.status == "over_budget":
+        result.raise_for_status()
 
 
 def register(group: click.Group) -> None:

@@ -1,4 +1,4 @@
-"""Informational commands: `targets`, `recipes` (and later `doctor`)."""
+"""Informational commands: `targets`, `recipes`, `schema` (and later `doctor`)."""
 
 from __future__ import annotations
 
@@ -46,6 +46,55 @@ def recipes(as_json: bool) -> None:
         )
 
 
+@click.command()
+@json_option
+def routes(as_json: bool) -> None:
+    """List the conversion routes, by source framework and format, in the order they are tried."""
+    from edge_kit import registry
+
+    rows = [
+        {
+            "framework": fw,
+            "format": fmt,
+            "route": r.name,
+            "precisions": list(r.precisions),
+            "description": r.description,
+        }
+        for fw in registry.frameworks()
+        for fmt in registry.formats()
+        for r in registry.routes_for(fw, fmt)
+    ]
+    if as_json:
+        emit_json(rows)
+        return
+    echo(f"{'from':<12}{'to':<12}{'route':<44}{'precisions':<34}description")
+    for row in rows:
+        echo(
+            f"{row['framework']:<12}{row['format']:<12}{row['route']:<44}"
+            f"{','.join(row['precisions']):<34}{row['description']}"
+        )
+    echo("(fp16 and int8 of onnx are quantized from its fp32 model whatever route made it)")
+
+
+@click.command()
+@click.argument("name", required=False)
+@json_option
+def schema(name: str | None, as_json: bool) -> None:
+    """Print the JSON Schema of document NAME (target, recipe, devices, manifest, profile, bench,
+    package-metadata); without NAME, list them."""
+    from edge_kit.documents import MODELS, shipped_schema
+
+    if name is not None:
+        emit_json(shipped_schema(name))
+    elif as_json:
+        emit_json([{"name": n, "document": what} for n, (_, _, what) in MODELS.items()])
+    else:
+        for n, (_, _, what) in MODELS.items():
+            echo(f"{n:<18}{what}")
+
+
 def register(group: click.Group) -> None:
     group.add_command(targets)
     group.add_command(recipes)
+    group.add_command(routes)
+    group.add_command(schema)

@@ -8,8 +8,6 @@ from typing import Any
 
 import click
 
-from edge_kit.signature import parse_shape
-
 PRECISION_CHOICES = ("fp32", "fp16", "int8-dynamic", "int8")
 F = Callable[..., Any]
 
@@ -18,6 +16,8 @@ def _shapes(_ctx: click.Context, _param: click.Parameter, values: tuple[str, ...
     from edge_kit.errors import UsageError
 
     try:
+        from edge_kit.signature import parse_shape  # numpy: imported only when the option is used
+
         return [parse_shape(v) for v in values]
     except UsageError as exc:
         raise click.BadParameter(exc.one_line()) from None
@@ -56,6 +56,21 @@ model_input_options = stack(
         callback=_shapes,
         metavar="1,3,224,224",
         help="Input shape when the model declares none (repeat per input).",
+    ),
+    click.option(
+        "--input-spec",
+        "input_specs",
+        multiple=True,
+        metavar="KEY=SHAPE[:DTYPE][:VALUES]",
+        help="One input by name or position: shape (empty for a scalar; names for dynamic dims), dtype, values "
+        "(tokens, tokens<N, mask, LOW..HIGH, or a constant), e.g. sr=:int64:16000 (repeat per input).",
+    ),
+    click.option(
+        "--dim",
+        "dims",
+        multiple=True,
+        metavar="NAME=N|NAME=MIN..MAX",
+        help="Fix a dynamic dimension (seq=64) or keep it dynamic within bounds (seq=8..128).",
     ),
     click.option(
         "--input-dtype",

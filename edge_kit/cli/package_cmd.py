@@ -89,8 +89,8 @@ def package(
     as_json: bool,
 ) -> None:
     """Package an exported ARTIFACT (with its manifest) for an Android app, an iOS app or a Linux board."""
-    from edge_kit.package import Normalization, PackageRequest
-    from edge_kit.package import package as run_package
+    from edge_kit.packager import Normalization, PackageRequest
+    from edge_kit.packager import package as run_package
 
     result = run_package(
         PackageRequest(

@@ -20,7 +20,18 @@ from edge_kit.cli.output import echo, emit_json
     help="qemu (default for ARM targets), docker (buildx, needs an engine), host, or ssh (a real "
     "device; the default with --device).",
 )
-@click.option("--builder", default=None, help="docker buildx builder (e.g. a remote native arm64 node).")
+@click.option(
+    "--builder",
+    default=None,
+    help="docker: run the profile in the build on this buildx builder (e.g. a native arm64 node).",
+)
+@click.option(
+    "--base-image",
+    default=None,
+    metavar="IMAGE",
+    help="docker: build the profiling image on this local linux/arm64 image (python3.11 + numpy + runtimes) "
+    "instead of edgekit's own arm64 root filesystem.",
+)
 @click.option(
     "--device",
     default=None,
@@ -106,6 +117,7 @@ def profile(
     target: str | None,
     backend: str | None,
     builder: str | None,
+    base_image: str | None,
     device: str | None,
     provision: bool,
     devices_file: Path | None,
@@ -125,13 +137,14 @@ def profile(
 ) -> None:
     """Profile an exported ARTIFACT (.tflite, .onnx, .pte) on a target, or on a real device over SSH."""
     from edge_kit.fsutil import check_writable
-    from edge_kit.profile import ProfileRequest
-    from edge_kit.profile import profile as run_profile
-    from edge_kit.profile.report import summary_text, write_report_dir
+    from edge_kit.profiler import ProfileRequest
+    from edge_kit.profiler import profile as run_profile
+    from edge_kit.profiler.report import summary_text, write_report_dir
 
     if report_dir is not None:
         check_writable(report_dir, directory=True)
-    if device is not None and click.get_current_context().get_parameter_source("target").name == "DEFAULT":
+    default = click.core.ParameterSource.DEFAULT
+    if device is not None and click.get_current_context().get_parameter_source("target") is default:
         target = None  # the device's own target (from the inventory)
     report = run_profile(
         ProfileRequest(
@@ -139,6 +152,7 @@ def profile(
             target=target,
             backend=backend,
             builder=builder,
+            base_image=base_image,
             device=device,
             provision=provision,
             devices_file=devices_file,

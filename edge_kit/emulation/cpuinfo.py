@@ -87,7 +87,7 @@ def render_sysfs(target: Target) -> dict[str, str]:
         "kernel_max": str(max(n - 1, 0)),
         "offline": "",
     }
-    firsts = {}
+    firsts: dict[int, int] = {}
     for index, cluster_index, cluster in cores(target):
         first = firsts.setdefault(cluster_index, index)
         siblings = _span(first, cluster.count)

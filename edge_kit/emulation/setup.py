@@ -40,8 +40,8 @@ def _cached(name: str, find: object, fix: str) -> Check:
     return Check(name, path is not None, str(path) if path else "not built yet", None if path else fix)
 
 
-def doctor(name: str) -> list[Check]:
-    """Every check for `name`, each with the one command that fixes it."""
+def doctor(name: str, *, docker: bool = False) -> list[Check]:
+    """Every check for `name`, each with the one command that fixes it (`docker`: the docker backend's too)."""
     from edge_kit.emulation.etruntime import cached_et_runtime, host_arch
     from edge_kit.emulation.plugin import cached_plugin
 
@@ -69,6 +69,10 @@ def doctor(name: str) -> list[Check]:
             _cached("ExecuTorch runtime (aarch64)", lambda: cached_et_runtime("aarch64"), fix),
         ]
     checks.append(_cached(f"ExecuTorch runtime ({host_arch()})", lambda: cached_et_runtime(host_arch()), fix))
+    if docker:
+        from edge_kit.docker.setup import docker_checks
+
+        checks = [c for c in checks if not c.name.startswith("docker")] + docker_checks()
     return checks
 
 

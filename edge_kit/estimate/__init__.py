@@ -2,9 +2,11 @@
 
     from edge_kit.estimate import estimate_from_report, format_estimate
     section = estimate_from_report(profile_report, target, clock_ghz=None)
-    print(format_estimate(section, target))   # estimated on Raspberry Pi 4: 17.3 ms (±15%)
+    print(format_estimate(section, target))   # estimated on Raspberry Pi 4: 17.0 ms (±15%)
 
-The method, its two fitted parameters and their leave-one-out error: docs/estimate.md.
+The method (a per-operator roofline on counted instructions and spilled bytes), its five
+parameters, the published rows each comes from and their leave-one-model-out errors:
+docs/estimate.md.
 """
 
 from __future__ import annotations

@@ -73,19 +73,20 @@ def _elements(shape: Any) -> int:
 
 
 def analyse(path: Path, fmt: str | None = None) -> ModelCost:
-    """Static cost of `path` by format ('tflite', 'onnx', else size only); never raises on a
-    file it cannot read: the result then says 'size-only'."""
+    """Static cost of `path` from its format's op-cost reader (the format named, else the one
+    its content shows), else its size only; never raises on a file it cannot read: the result
+    then says 'size-only'."""
+    from edge_kit.registry import format_of_file, get_format
+
     path = Path(path)
-    fmt = fmt or {".tflite": "tflite", ".onnx": "onnx"}.get(path.suffix.lower(), "")
-    size = path.stat().st_size
     try:
-        if fmt == "tflite":
-            return ModelCost(tuple(_tflite_ops(path)), "tflite-static", size)
-        if fmt == "onnx":
-            return ModelCost(tuple(_onnx_ops(path)), "onnx-static", size)
+        found = get_format(fmt) if fmt else format_of_file(path)
+        cost = found.op_cost(path) if found is not None else None
+        if cost is not None:
+            return cost
     except Exception:  # noqa: BLE001, S110 - a private API or odd file: fall back, the estimate says so
         pass
-    return ModelCost((), "size-only", size)
+    return ModelCost((), "size-only", path.stat().st_size)
 
 
 def _tflite_macs(op: str, out_shape: Any, filt: Any) -> int:
@@ -101,7 +102,7 @@ def _tflite_macs(op: str, out_shape: Any, filt: Any) -> int:
     return 0
 
 
-def _tflite_ops(path: Path) -> list[OpCost]:
+def tflite_ops(path: Path) -> list[OpCost]:
     import numpy as np
     from ai_edge_litert.interpreter import Interpreter, OpResolverType
 
@@ -161,7 +162,7 @@ def _onnx_reduction(node: Any, w_shape: list[int]) -> int:
     return int(w_shape[-2] if len(w_shape) >= 2 else w_shape[0])  # MatMul: B is K x N
 
 
-def _onnx_ops(path: Path) -> list[OpCost]:
+def onnx_ops(path: Path) -> list[OpCost]:
     import onnx
     from onnx import helper, shape_inference
 

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit.errors import ModelLoadError, UnsupportedError
-from edge_kit.exporters.base import Exporter, ExportOptions, package_version
-from edge_kit.models.base import SourceModel
+from edge_kit.exporters.base import PRECISIONS, PT2E_CALIBRATION, ExportOptions, Format, Route
 from edge_kit.signature import TensorSpec, guess_layout
+
+if TYPE_CHECKING:
+    from edge_kit.quant.share import Int8Share
+    from edge_kit.registry import Registry
 
 # c10::ScalarType codes used in ExecuTorch tensor metadata.
 SCALAR_TYPES = {
@@ -41,6 +44,15 @@ def _meta_spec(name: str, meta: Any) -> TensorSpec:
     )
 
 
+def _quantized_kernels() -> None:
+    """Register ExecuTorch's quantized kernels (`embedding_byte`, ...) with the host runtime;
+    devices link `kernels_quantized` for the same reason."""
+    try:
+        import executorch.kernels.quantized  # noqa: F401 - registers the kernels on import
+    except ImportError:
+        pass
+
+
 class ExecutorchRunner:
     def __init__(self, path: Path, threads: int = 0) -> None:
         from edge_kit.exporters.quiet import quiet_fds
@@ -48,6 +60,7 @@ class ExecutorchRunner:
         with quiet_fds():
             from executorch.runtime import Runtime
 
+            _quantized_kernels()
             runtime = Runtime.get()
         try:
             program = runtime.load_program(str(path))
@@ -68,52 +81,148 @@ class ExecutorchRunner:
         return [o.detach().numpy() if hasattr(o, "detach") else np.asarray(o) for o in self.method.execute(tensors)]
 
 
+def _dequantized_tables(program: Any) -> bool:
+    """Whether an embedding looks up a dequantized (int8-stored) table."""
+    return any(
+        node.op == "call_function"
+        and "embedding" in str(node.target)
+        and node.args
+        and "dequantize" in str(getattr(node.args[0], "target", ""))
+        for node in program.graph.nodes
+    )
+
+
 def lower(program: Any, portable: bool) -> bytes:
-    """Lower an ExportedProgram (XNNPACK unless portable) and serialize it to `.pte` bytes."""
-    from executorch.exir import to_edge_transform_and_lower
+    """Lower an ExportedProgram (XNNPACK unless portable) and serialize it to `.pte` bytes.
+
+    Quantized embedding tables are fused into `embedding_byte` (the quant fusion pass), so the
+    table stays int8 in the file and in memory instead of being dequantized whole per run."""
+    from executorch.exir import ExecutorchBackendConfig, to_edge_transform_and_lower
 
     partitioners = []
     if not portable:
         from executorch.backends.xnnpack.partition.xnnpack_partitioner import XnnpackPartitioner
 
         partitioners = [XnnpackPartitioner()]
+    fuse = _dequantized_tables(program)
     edge = to_edge_transform_and_lower(program, partitioner=partitioners)
-    return edge.to_executorch().buffer
+    return edge.to_executorch(ExecutorchBackendConfig(do_quant_fusion_and_const_prop=fuse)).buffer
 
 
-class ExecutorchExporter(Exporter):
-    name = "executorch"
-    suffix = ".pte"
-    runtime = "executorch"
-    description = "ExecuTorch program (.pte), XNNPACK delegate by default"
-    support = {"torch": ("fp32", "fp16", "int8-dynamic", "int8")}
-
-    def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
-        if options.portable and options.precision.startswith("int8"):
-            raise UnsupportedError(
-                "portable ExecuTorch programs have no kernels for quantized ops",
-                hint="drop --portable (int8 runs in the XNNPACK delegate) or use fp32/fp16",
-            )
-        if options.precision == "fp32":
-            program = source.exported_program  # type: ignore[attr-defined]
-        else:
-            from edge_kit.quant import executorch as quant
-
-            program = quant.program(source, options)
-        dest.write_bytes(lower(program, options.portable))
-        return {"delegate": None if options.portable else "xnnpack"}
-
-    def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:
+def _xnnpack(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    if options.portable and options.precision.startswith("int8"):
+        raise UnsupportedError(
+            "portable ExecuTorch programs have no kernels for quantized ops",
+            hint="drop --portable (int8 runs in the XNNPACK delegate) or use fp32/fp16",
+        )
+    if options.precision == "fp32":
+        program = source.exported_program
+    else:
         from edge_kit.quant import executorch as quant
 
-        return quant.layers(source, options)
+        program = quant.program(source, options)
+    dest.write_bytes(lower(program, options.portable))
+    facts: dict[str, Any] = {"delegate": None if options.portable else "xnnpack"}
+    shared = _shared_weights(source.exported_program, dest)
+    if shared and shared["stored_twice_bytes"]:
+        names = " = ".join(shared["tied"][0])
+        facts["warnings"] = [
+            f"tied weights {names} are stored twice in the .pte (+{shared['stored_twice_bytes']:,} bytes): "
+            "ExecuTorch 1.5.1 cannot share one weight between a portable embedding lookup and an XNNPACK "
+            "linear within one file (manifest: artifact.shared_weights)"
+        ]
+    return {**facts, "shared_weights": shared} if shared else facts
+
+
+SHARED_WHY = (
+    "ExecuTorch 1.5.1 keeps the XNNPACK delegate's weights in the file's named data and the portable "
+    "kernels' weights (an embedding lookup) in the program's constant segment, and a .pte cannot point "
+    "one at the other (a tensor in named data needs a separate .ptd at load time), so a weight tied "
+    "between an embedding and a delegated linear is stored once per store"
+)
+
+
+def tied_weights(program: Any) -> list[list[str]]:
+    """Groups of state_dict names that share one tensor (tied weights, e.g. embedding and LM head)."""
+    groups: dict[tuple[Any, ...], list[str]] = {}
+    for name, tensor in program.state_dict.items():
+        if hasattr(tensor, "data_ptr") and tensor.numel():
+            groups.setdefault((tensor.data_ptr(), tuple(tensor.shape), tensor.dtype), []).append(name)
+    return [names for names in groups.values() if len(names) > 1]
+
+
+def _shared_weights(program: Any, dest: Path) -> dict[str, Any] | None:
+    """For a source with tied weights: whether the `.pte` stores them once, and why not."""
+    tied = tied_weights(program)
+    if not tied:
+        return None
+    from edge_kit.quant import share_pte
+
+    shapes = {tuple(program.state_dict[names[0]].shape) for names in tied}
+    twice = share_pte.stored_twice(dest, shapes)
+    record: dict[str, Any] = {"tied": tied, "stored": "twice" if twice else "once", "stored_twice_bytes": twice}
+    if twice:
+        record["why"] = SHARED_WHY
+    return record
+
+
+def _layers(source: Any, options: ExportOptions) -> list[str]:
+    from edge_kit.quant import executorch as quant
+
+    return quant.layers(source, options)
+
+
+class ExecutorchFormat(Format):
+    name = "executorch"
+    suffix = ".pte"
+    aliases = ("pte", "et")
+    runtime = "executorch"
+    description = "ExecuTorch program (.pte), XNNPACK delegate by default"
+    harness_runtime = "executorch"
+    int8_weight_scale_floor = 2**-12
+    needs_et_shim = True
+    runtime_distributions = ("executorch",)
+    quantize_more_hint = "the XNNPACK quantizer leaves other op types in float; try --format tflite or onnx"
+    package_runtime = "ExecuTorch"
+    package_platforms = ("android", "ios", "linux")
+    package_versions = {"executorch": ("executorch", "1.5.1")}
+    package_dependencies = {
+        "android": ('implementation("org.pytorch:executorch-android:{executorch}")',),
+        "spm": (
+            '.package(url: "https://github.com/pytorch/executorch", branch: "swiftpm-{executorch}")',
+            '.product(name: "executorch", package: "executorch")',
+            '.product(name: "backend_xnnpack", package: "executorch")',
+            '.product(name: "kernels_optimized", package: "executorch")',
+            '.product(name: "kernels_quantized", package: "executorch")',
+        ),
+        "cocoapods": (),
+        "python": (),
+    }
+
+    def detect(self, path: Path, head: bytes) -> bool:
+        return head[4:6] == b"ET" and head[6:8].isdigit()
+
+    def quantized_share(self, path: Path) -> Int8Share:
+        from edge_kit.quant import share_pte
+
+        return share_pte.measure(path)
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> ExecutorchRunner:
         return ExecutorchRunner(path, threads)
 
-    def versions(self, source: SourceModel | None = None) -> dict[str, str | None]:
-        return {
-            "executorch": package_version("executorch"),
-            "torch": package_version("torch"),
-            "torchao": package_version("torchao"),
-        }
+
+def register(registry: Registry) -> None:
+    registry.add_format(ExecutorchFormat())
+    registry.add_route(
+        Route(
+            "torch-export-xnnpack",
+            "torch",
+            "executorch",
+            _xnnpack,
+            PRECISIONS,
+            layers=_layers,
+            description="torch.export → to_edge_transform_and_lower (XNNPACK; PT2E for int8)",
+            calibration_methods=PT2E_CALIBRATION,
+            versions=("torch", "torchao"),
+        )
+    )

@@ -1,22 +1,27 @@
-"""ONNX: torch.onnx (dynamo by default, legacy on request), Keras/SavedModel via tf2onnx.
+"""ONNX: the format, its runtime (onnxruntime, CPU execution provider) and its routes —
+torch.onnx (dynamo, then the legacy TorchScript exporter), Keras' own ONNX export then
+tf2onnx for TensorFlow sources, and a copy for ONNX sources.
 
-Runs in onnxruntime (CPU execution provider). fp16 and int8 come from `edge_kit.quant.onnx`,
-applied to the float model this module exports first.
+Every route writes fp32; fp16 and int8 are derived from that fp32 model by
+`edge_kit.quant.onnx`, whatever made it.
 """
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit.errors import ExportError
-from edge_kit.exporters.base import Exporter, ExportOptions, package_version
-from edge_kit.models.base import SourceModel
+from edge_kit.exporters.base import ExportOptions, Format, Route
 from edge_kit.signature import TensorSpec
+
+if TYPE_CHECKING:
+    from edge_kit.estimate.opcost import ModelCost
+    from edge_kit.quant.share import Int8Share
+    from edge_kit.registry import Registry
 
 DEFAULT_OPSET = 18
 
@@ -34,57 +39,15 @@ class OnnxRunner:
         return [np.asarray(o) for o in self.session.run(None, feed)]
 
 
-def _export_torch(source: Any, dest: Path, options: ExportOptions, opset: int) -> None:
-    import torch
-
-    names = [s.name for s in source.inputs]
-    if options.onnx_exporter == "legacy":
-        model = source.obj if isinstance(source.obj, torch.jit.ScriptModule) else source.module()
-        torch.onnx.export(
-            model, source.example_inputs(), str(dest), dynamo=False, opset_version=opset, input_names=names
-        )
-        return
-    program = torch.onnx.export(
-        source.exported_program,
-        source.example_inputs(),
-        dynamo=True,
-        opset_version=opset,
-        input_names=names,
-        verbose=False,
-    )
-    program.save(str(dest), external_data=False)
-
-
-def _export_tensorflow(source: Any, dest: Path, opset: int) -> None:
-    from edge_kit.models.tf_models import KerasSource, import_tf
-
-    tf = import_tf()
-    specs = [tf.TensorSpec([int(d) for d in s.shape], s.dtype, name=s.name) for s in source.inputs]
-    if isinstance(source, KerasSource):
-        source.model.export(str(dest), format="onnx", input_signature=specs, opset_version=opset, verbose=False)
-        return
-    import tf2onnx
-    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
-
-    patch_tf2onnx()
-    names = source.input_names()
-    fn = tf.function(lambda *args: source.signature(**dict(zip(names, args))), input_signature=specs)
-    tf2onnx.convert.from_function(fn, input_signature=specs, opset=opset, output_path=str(dest))
-
-
-def _facts(dest: Path, source: Any, options: ExportOptions) -> dict[str, Any]:
+def _facts(dest: Path, exporter: str | None = None) -> dict[str, Any]:
+    """The opset of a written model (and which exporter wrote it); an empty graph is a failure."""
     import onnx
 
     model = onnx.load(str(dest), load_external_data=False)
-    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
     if not model.graph.node:
         raise ExportError("the ONNX exporter produced an empty graph")
-    return {
-        "opset": opsets.get("ai.onnx"),
-        "onnx_exporter": options.onnx_exporter
-        if source.framework == "torch"
-        else ("tf2onnx" if source.framework == "tensorflow" else "copy"),
-    }
+    opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
+    return {"opset": opsets.get("ai.onnx"), **({"onnx_exporter": exporter} if exporter else {})}
 
 
 def strip_debug_info(path: Path) -> None:
@@ -104,53 +67,224 @@ def strip_debug_info(path: Path) -> None:
     onnx.save(model, str(path))
 
 
-class OnnxExporter(Exporter):
+def _torch_dynamo(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    import torch
+
+    program = torch.onnx.export(
+        source.exported_program,
+        source.example_inputs(),
+        dynamo=True,
+        opset_version=options.opset or DEFAULT_OPSET,
+        input_names=[s.name for s in source.inputs],
+        verbose=False,
+    )
+    if program is None:
+        raise ExportError("torch.onnx.export (dynamo) returned no program")
+    program.save(str(dest), external_data=False)
+    strip_debug_info(dest)
+    return _facts(dest, "dynamo")
+
+
+def _torch_legacy(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    import torch
+
+    model = source.obj if isinstance(source.obj, torch.jit.ScriptModule) else source.module()
+    torch.onnx.export(
+        model,
+        source.example_inputs(),
+        str(dest),
+        dynamo=False,
+        opset_version=options.opset or DEFAULT_OPSET,
+        input_names=[s.name for s in source.inputs],
+    )
+    strip_debug_info(dest)
+    return _facts(dest, "legacy")
+
+
+def _keras_export(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    source.model.export(
+        str(dest),
+        format="onnx",
+        input_signature=source.tf_input_specs(),
+        opset_version=options.opset or DEFAULT_OPSET,
+        verbose=False,
+    )
+    return _facts(dest, "keras")
+
+
+def _tf2onnx(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
+
+    from edge_kit.models.tf_models import import_tf
+
+    import_tf()
+    patch_tf2onnx()
+    from tensorflow.python.framework.convert_to_constants import convert_variables_to_constants_v2
+
+    # Frozen first: every variable (a Normalization layer's mean and variance too) becomes a
+    # constant, never a graph input.
+    frozen = convert_variables_to_constants_v2(source.concrete_function())
+    tf2onnx.convert.from_graph_def(
+        frozen.graph.as_graph_def(),
+        input_names=[t.name for t in frozen.inputs],
+        output_names=[t.name for t in frozen.outputs],
+        opset=options.opset or DEFAULT_OPSET,
+        output_path=str(dest),
+    )
+    return _facts(dest, "tf2onnx")
+
+
+def _tf2onnx_keras(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    """tf2onnx's own Keras entry: it freezes variables the traced function would take as inputs
+    (e.g. a Normalization layer's mean and variance)."""
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
+
+    patch_tf2onnx()
+    tf2onnx.convert.from_keras(
+        source.model,
+        input_signature=source.tf_input_specs(),
+        opset=options.opset or DEFAULT_OPSET,
+        output_path=str(dest),
+    )
+    return _facts(dest, "tf2onnx")
+
+
+def _tf2onnx_tflite(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    import tf2onnx
+    from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
+
+    from edge_kit.models.tf_models import import_tf
+
+    import_tf()
+    patch_tf2onnx()
+    model, _ = tf2onnx.convert.from_tflite(str(source.path), opset=options.opset or DEFAULT_OPSET)
+    import onnx
+
+    onnx.save(model, str(dest))
+    return _facts(dest, "tf2onnx-tflite")
+
+
+def _copy(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    """The model itself, its inputs fixed to the sizes this export fixed (the ones it keeps
+    dynamic stay dynamic) — or, when the runtime rejects the fixed graph (shape inference through
+    control flow can), unchanged, which the manifest then says."""
+    import onnx
+
+    from edge_kit.errors import ModelLoadError
+    from edge_kit.models.onnx_models import ort_session
+
+    original = source.model_bytes()
+    model = onnx.load_model_from_string(original)
+    fixed = _fix_inputs(model, source)
+    dest.write_bytes(model.SerializeToString() if fixed else original)
+    if not fixed:
+        return _facts(dest, "copy")
+    try:
+        ort_session(dest)
+    except ModelLoadError as exc:
+        dest.write_bytes(original)
+        return {**_facts(dest, "copy"), "inputs_left_dynamic": exc.message[:200]}
+    return {**_facts(dest, "copy"), "fixed_inputs": fixed}
+
+
+def _fix_inputs(model: Any, source: Any) -> list[str]:
+    """Make the graph inputs this export fixed static; the names of those changed."""
+    from onnxruntime.tools.onnx_model_utils import make_input_shape_fixed
+
+    declared = {s.name: s for s in source.declared_inputs()}
+    fixed = []
+    for spec in source.inputs:
+        if spec.name in declared and not declared[spec.name].static and not spec.dims and spec.shape:
+            make_input_shape_fixed(model.graph, spec.name, [int(d) for d in spec.shape])
+            fixed.append(spec.name)
+    return fixed
+
+
+def _is_keras(source: Any) -> bool:
+    return hasattr(source, "model") and hasattr(source.model, "export")
+
+
+class OnnxFormat(Format):
     name = "onnx"
     suffix = ".onnx"
+    other_suffixes = (".ort",)
     runtime = "onnxruntime"
     description = "ONNX, run by ONNX Runtime"
-    support = {fw: ("fp32", "fp16", "int8-dynamic", "int8") for fw in ("torch", "tensorflow", "onnx")}
+    harness_runtime = "onnxruntime"
+    board_distributions = ("onnxruntime",)
+    runtime_distributions = ("onnx", "onnxruntime")
+    artifact_precisions = ("fp16", "int8-dynamic", "int8")
+    artifact_calibration_methods = ("minmax", "percentile", "entropy")
+    artifact_recipe_framework = "onnx"
+    quantize_more_hint = (
+        "try --quantize int8-dynamic (onnx_int8_dynamic_per_channel) or a --recipe whose op types cover it"
+    )
+    package_runtime = "ONNX Runtime"
+    package_platforms = ("android", "ios", "linux")
+    package_versions = {"onnxruntime": ("onnxruntime", "1.31.1")}
+    package_dependencies = {
+        "android": ('implementation("com.microsoft.onnxruntime:onnxruntime-android:{onnxruntime}")',),
+        "spm": (
+            '.package(url: "https://github.com/microsoft/onnxruntime-swift-package-manager", from: "{onnxruntime}")',
+            '.product(name: "onnxruntime", package: "onnxruntime-swift-package-manager")',
+        ),
+        "cocoapods": ("pod 'onnxruntime-objc', '~> {onnxruntime}'",),
+        "python": ("onnxruntime>={onnxruntime}",),
+    }
 
-    def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
-        if options.precision == "fp32":
-            return self._export_fp32(source, dest, options)
-        from edge_kit.quant import onnx as quant
+    def detect(self, path: Path, head: bytes) -> bool:
+        from edge_kit.models.sniff import is_onnx
 
-        facts = quant.quantize(self._float_model(source, options), dest, options)
-        return {**_facts(dest, source, options), **facts}
+        # No magic number: anything else's signature first, then parse the protobuf.
+        return not head.startswith((b"PK", b"\x89HDF")) and head[4:8] != b"TFL3" and is_onnx(path)
 
-    def quantizable_layers(self, source: SourceModel, options: ExportOptions) -> list[str]:
-        from edge_kit.quant import onnx as quant
+    def quantized_share(self, path: Path) -> Int8Share:
+        from edge_kit.quant import share_onnx
 
-        return quant.layers(self._float_model(source, options), options)
-
-    def _float_model(self, source: SourceModel, options: ExportOptions) -> Path:
-        """The float model quantization starts from (exported once per export, then reused)."""
-        from edge_kit.quant import scratch
-
-        path = scratch(options) / "fp32.onnx"
-        if not path.exists():
-            self._export_fp32(source, path, options)
-        return path
-
-    def _export_fp32(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
-        opset = options.opset or DEFAULT_OPSET
-        if source.framework == "torch":
-            _export_torch(source, dest, options, opset)
-            strip_debug_info(dest)
-        elif source.framework == "tensorflow":
-            _export_tensorflow(source, dest, opset)
-        else:
-            shutil.copyfile(source.path, dest)
-        return _facts(dest, source, options)
+        return share_onnx.measure(path)
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> OnnxRunner:
         return OnnxRunner(path, threads)
 
-    def versions(self, source: SourceModel | None = None) -> dict[str, str | None]:
-        out = {"onnx": package_version("onnx"), "onnxruntime": package_version("onnxruntime")}
-        if source is None or source.framework == "torch":
-            out.update(torch=package_version("torch"), onnxscript=package_version("onnxscript"))
-        if source is None or source.framework == "tensorflow":
-            out.update(tensorflow=package_version("tensorflow-cpu"), tf2onnx=package_version("tf2onnx"))
-        return out
+    def op_cost(self, path: Path) -> ModelCost | None:
+        from edge_kit.estimate.opcost import ModelCost, onnx_ops
+
+        return ModelCost(tuple(onnx_ops(path)), "onnx-static", path.stat().st_size)
+
+    def quantize_artifact(self, fp32: Path, dest: Path, options: ExportOptions) -> dict[str, Any]:
+        from edge_kit.quant import onnx as quant
+
+        return {**quant.quantize(fp32, dest, options), **_facts(dest)}
+
+    def artifact_layers(self, fp32: Path, options: ExportOptions) -> list[str]:
+        from edge_kit.quant import onnx as quant
+
+        return quant.layers(fp32, options)
+
+
+def register(registry: Registry) -> None:
+    registry.add_format(OnnxFormat())
+    tf_versions = ("tensorflow-cpu", "tf2onnx")
+    # (name, framework, convert, accepts, description, versions), in the order they are tried
+    table: list[tuple[str, str, Any, Any, str, tuple[str, ...]]] = [
+        ("torch-onnx-dynamo", "torch", _torch_dynamo, None, "torch.onnx (dynamo)", ("torch", "onnxscript")),
+        ("torch-onnx-legacy", "torch", _torch_legacy, None, "torch.onnx (TorchScript exporter)", ("torch",)),
+        (
+            "keras-export-onnx",
+            "tensorflow",
+            _keras_export,
+            _is_keras,
+            "Keras model.export(format='onnx')",
+            ("tensorflow-cpu", "keras"),
+        ),
+        ("tf2onnx-keras", "tensorflow", _tf2onnx_keras, _is_keras, "tf2onnx.convert.from_keras", tf_versions),
+        ("tf2onnx", "tensorflow", _tf2onnx, None, "tf2onnx on the traced function", tf_versions),
+        ("copy", "onnx", _copy, None, "the ONNX model itself", ()),
+        ("tf2onnx-tflite", "tflite", _tf2onnx_tflite, None, "tf2onnx's TFLite front end", ("tf2onnx",)),
+    ]
+    for name, framework, convert, accepts, description, versions in table:
+        registry.add_route(
+            Route(name, framework, "onnx", convert, accepts=accepts, description=description, versions=versions)
+        )

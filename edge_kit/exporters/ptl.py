@@ -7,14 +7,17 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit.errors import ModelLoadError
-from edge_kit.exporters.base import Exporter, ExportOptions, package_version
-from edge_kit.models.base import SourceModel, flatten_outputs
+from edge_kit.exporters.base import ExportOptions, Format, Route
+from edge_kit.models.base import flatten_outputs
 from edge_kit.signature import TensorSpec
+
+if TYPE_CHECKING:
+    from edge_kit.registry import Registry
 
 
 class PtlRunner:
@@ -35,27 +38,42 @@ class PtlRunner:
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
 
+        args = [
+            np.asarray(a).item()
+            if spec.kind == "const" and not spec.shape
+            else torch.from_numpy(np.ascontiguousarray(a))
+            for spec, a in zip(self.inputs, arrays)
+        ]  # a constant scalar argument (TorchScript `int sr`) goes in as a Python number, as forward takes it
         with torch.no_grad():
-            return flatten_outputs(self.module(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays]))
+            return flatten_outputs(self.module(*args))
 
 
-class PtlExporter(Exporter):
+def _lite(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    import torch
+
+    frozen = torch.jit.freeze(source.torchscript().eval())
+    frozen._save_for_lite_interpreter(str(dest))
+    return {"frozen": True}
+
+
+class PtlFormat(Format):
     name = "ptl"
     suffix = ".ptl"
+    aliases = ("torchscript-lite",)
     runtime = "torch-lite-interpreter"
     description = "TorchScript-lite for the PyTorch Mobile lite interpreter (deprecated upstream)"
-    support = {"torch": ("fp32",)}
     deprecation = "PyTorch Mobile (.ptl) is deprecated upstream; prefer --format executorch for new deployments"
+    runtime_distributions = ("torch",)
 
-    def export(self, source: SourceModel, dest: Path, options: ExportOptions) -> dict[str, Any]:
-        import torch
+    def detect(self, path: Path, head: bytes) -> bool:
+        from edge_kit.models.sniff import Kind, sniff
 
-        frozen = torch.jit.freeze(source.torchscript().eval())  # type: ignore[attr-defined]
-        frozen._save_for_lite_interpreter(str(dest))
-        return {"frozen": True}
+        return head.startswith(b"PK") and sniff(path) is Kind.TORCHSCRIPT_LITE
 
     def load(self, path: Path, source_inputs: Sequence[TensorSpec], threads: int = 0) -> PtlRunner:
         return PtlRunner(path, source_inputs)
 
-    def versions(self, source: SourceModel | None = None) -> dict[str, str | None]:
-        return {"torch": package_version("torch")}
+
+def register(registry: Registry) -> None:
+    registry.add_format(PtlFormat())
+    registry.add_route(Route("torchscript-lite", "torch", "ptl", _lite, description="freeze + lite interpreter"))

@@ -71,7 +71,7 @@ def profile_host(
     """Prefill/decode timings of `artifact` in a fresh harness process (medians over `runs`).
 
     backend 'host' measures natively; 'qemu' runs the same loop on the emulated `target`."""
-    from edge_kit.profile.backends import get_backend
+    from edge_kit.profiler.backends import get_backend
     from edge_kit.targets import get_target
 
     tgt = get_target(target)

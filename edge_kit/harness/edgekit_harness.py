@@ -21,13 +21,14 @@ plugin uses to count only inside inferences. Progress goes to stderr as
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -35,10 +36,13 @@ HARNESS_VERSION = "1"
 MARK_FD = 0x7EDC  # 32476: never an open descriptor
 MARK_START, MARK_STOP = 1, 2
 
-try:  # imported as edge_kit.harness.edgekit_harness (tests, host backend)
+if TYPE_CHECKING:  # the type checker sees the package import only (both bind the same module)
     from .harness_runtimes import EXIT_LOAD, EXIT_RUN, EXIT_USAGE, HarnessError, detect_runtime, make_runtime
-except ImportError:  # run as a script: the sibling module is on sys.path[0]
-    from harness_runtimes import EXIT_LOAD, EXIT_RUN, EXIT_USAGE, HarnessError, detect_runtime, make_runtime
+else:
+    try:  # imported as edge_kit.harness.edgekit_harness (tests, host backend)
+        from .harness_runtimes import EXIT_LOAD, EXIT_RUN, EXIT_USAGE, HarnessError, detect_runtime, make_runtime
+    except ImportError:  # run as a script: the sibling module is on sys.path[0]
+        from harness_runtimes import EXIT_LOAD, EXIT_RUN, EXIT_USAGE, HarnessError, detect_runtime, make_runtime
 
 
 def mark(code: int) -> None:
@@ -146,20 +150,31 @@ def _inputs_from_npz(specs: list[dict[str, Any]], npz: str) -> list[Any]:
     arrays = []
     for i, spec in enumerate(specs):
         array = data[spec["name"]] if spec["name"] in keys else data[keys[i]]
-        shape = [d if isinstance(d, int) and d > 0 else 1 for d in spec["shape"]]
-        if list(array.shape) != shape and list(array.shape[1:]) == shape[1:] and len(array) >= shape[0]:
-            array = array[: shape[0]]
-        if list(array.shape) != shape:
+        declared = [d if isinstance(d, int) and d > 0 else None for d in spec["shape"]]  # None: any size
+        if not _fits(array.shape, declared) and len(array.shape) == len(declared) + 1 and len(array):
+            array = array[0]  # an [N, ...] data set: its first sample
+        if not _fits(array.shape, declared) and declared[:1] and declared[0] and len(array) >= declared[0]:
+            array = array[: declared[0]]
+        if not _fits(array.shape, declared):
+            shown = [d if d is not None else "?" for d in declared]
             raise HarnessError(
-                f"{npz}: array for {spec['name']} has shape {list(array.shape)}, the model takes {shape}", EXIT_USAGE
+                f"{npz}: array for {spec['name']} has shape {list(array.shape)}, the model takes {shown}", EXIT_USAGE
             )
         arrays.append(np.ascontiguousarray(array.astype(spec["dtype"], copy=False)))
     return arrays
 
 
+def _fits(shape: Any, declared: list[Any]) -> bool:
+    """Whether an array shape fits a declared one whose None dims take any size."""
+    return len(shape) == len(declared) and all(d is None or d == s for s, d in zip(shape, declared))
+
+
 def machine_info() -> dict[str, Any]:
     """The machine as the program sees it (under QEMU: the emulated CPU's files)."""
-    parts, implementers, features, processors = [], [], [], 0
+    parts: list[str] = []
+    implementers: list[str] = []
+    features: list[str] = []
+    processors = 0
     try:
         with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as handle:
             for line in handle:
@@ -206,6 +221,8 @@ def output_summary(specs: list[dict[str, Any]], outputs: list[Any]) -> list[dict
                 "min": float(f.min()),
                 "max": float(f.max()),
                 "all_finite": bool(np.isfinite(f).all()),
+                # the exact bytes: two backends (or a device) agree bitwise when these match
+                "sha256": hashlib.sha256(np.ascontiguousarray(a).tobytes()).hexdigest(),
             }
         )
     return rows
@@ -336,7 +353,15 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     return {
         "runtime": {"name": rt.name, "version": rt.version, "num_threads": args.num_threads},
         "model": {"path": os.path.abspath(args.model), "size_bytes": os.path.getsize(args.model)},
-        "inputs": [{**s, "source": "npz" if args.input else f"random(seed={args.seed})"} for s in in_specs],
+        "inputs": [
+            {
+                **s,
+                "shape": list(np.shape(a)),
+                "declared_shape": s["shape"],
+                "source": "npz" if args.input else f"random(seed={args.seed})",
+            }
+            for s, a in zip(in_specs, inputs)
+        ],  # the shape each input ran at (a dynamic dim at the size it was given)
         "outputs": output_summary(_guarded("cannot read the outputs", EXIT_RUN, rt.output_specs), ran["outputs"]),
         "timing": {"load_ms": load_ms, **ran["timing"]},
         "memory": _memory(rss, _guarded("cannot read memory figures", EXIT_RUN, rt.static_memory)),

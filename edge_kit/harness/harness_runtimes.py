@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 EXTENSIONS = {
     ".onnx": "onnxruntime",
@@ -248,10 +248,13 @@ class ExecuTorch:
                 "EDGEKIT_ET_LIB to libedgekit_et.so" + (f" (not found: {lib})" if lib else ""),
                 EXIT_MISSING,
             )
-        try:
-            from . import et_runtime  # imported as edge_kit.harness.harness_runtimes
-        except ImportError:
-            import et_runtime  # run next to the harness script
+        if TYPE_CHECKING:  # the type checker sees the package import only (both bind the same module)
+            from . import et_runtime
+        else:
+            try:
+                from . import et_runtime  # imported as edge_kit.harness.harness_runtimes
+            except ImportError:
+                import et_runtime  # run next to the harness script
 
         self.et, self.lib = et_runtime, lib
         self.version = et_runtime.load_library(lib).et_version().decode()

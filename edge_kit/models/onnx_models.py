@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit.errors import ModelLoadError
-from edge_kit.models.base import SourceModel
+from edge_kit.models.base import LoadOptions, SourceModel
 from edge_kit.models.sniff import Kind
 from edge_kit.signature import TensorSpec, guess_layout
+
+if TYPE_CHECKING:
+    from edge_kit.registry import Registry
 
 ORT_DTYPES = {
     "tensor(float)": "float32",
@@ -25,8 +30,8 @@ ORT_DTYPES = {
 }
 
 
-def ort_session(path: Path, threads: int = 0) -> Any:
-    """An onnxruntime CPU session, with a one-line error for a model it cannot load."""
+def ort_session(path: Path | bytes, threads: int = 0) -> Any:
+    """An onnxruntime CPU session (of a file or serialized bytes), one line for a model it cannot load."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -34,11 +39,12 @@ def ort_session(path: Path, threads: int = 0) -> Any:
     if threads:
         options.intra_op_num_threads = threads
     try:
-        return ort.InferenceSession(model_ref(path), options, providers=["CPUExecutionProvider"])
+        model = path if isinstance(path, bytes) else model_ref(path)
+        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception types
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(
-            f"onnxruntime cannot load {Path(path).name}: {first[:200]}",
+            f"onnxruntime cannot load {'the model' if isinstance(path, bytes) else Path(path).name}: {first[:200]}",
             hint="the model may use an operator or opset onnxruntime lacks",
         ) from None
 
@@ -55,26 +61,90 @@ def model_ref(path: Path) -> str | bytes:
 
 
 def ort_specs(args: Sequence[Any]) -> list[TensorSpec]:
+    """Specs of an onnxruntime session's inputs or outputs; named dynamic dims keep their names."""
     specs = []
     for arg in args:
-        shape = tuple(d if isinstance(d, int) else None for d in arg.shape)
+        shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)
+        dims = tuple(d if isinstance(d, str) and d else None for d in arg.shape)
         specs.append(
             TensorSpec(
-                name=arg.name, shape=shape, dtype=ORT_DTYPES.get(arg.type, arg.type), layout=guess_layout(shape, "onnx")
+                name=arg.name,
+                shape=shape,
+                dtype=ORT_DTYPES.get(arg.type, arg.type),
+                layout=guess_layout(shape, "onnx"),
+                dims=dims if any(dims) else (),
             )
         )
     return specs
 
 
+def token_vocabularies(model: Any) -> dict[str, int]:
+    """Graph inputs used as indices into an embedding table (Gather on an initializer): their vocabulary."""
+    tables = {i.name: (list(i.dims) or [0])[0] for i in model.graph.initializer}
+    inputs = {i.name for i in model.graph.input}
+    return {
+        node.input[1]: int(tables[node.input[0]])
+        for node in model.graph.node
+        if node.op_type == "Gather" and len(node.input) > 1 and node.input[0] in tables and node.input[1] in inputs
+    }
+
+
+def image_size(model: Any) -> tuple[int, int] | None:
+    """The image size an exporter recorded in the model's metadata (Ultralytics' `imgsz`)."""
+    import json
+
+    meta = {p.key: p.value for p in model.metadata_props}
+    try:
+        size = json.loads(meta.get("imgsz", "null"))
+    except ValueError:
+        return None
+    return (int(size[0]), int(size[1])) if isinstance(size, list) and len(size) == 2 else None
+
+
 class OnnxSource(SourceModel):
+    """An ONNX model file (or, from the Python API, an `onnx.ModelProto`'s bytes), run by onnxruntime."""
+
     framework = "onnx"
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path | None, data: bytes | None = None) -> None:
         super().__init__(path, Kind.ONNX)
-        self.session = ort_session(path)
+        self.data = data
+        self.session = ort_session(data if data is not None else Path(str(path)))
+
+    def model_bytes(self) -> bytes:
+        return self.data if self.data is not None else Path(str(self.path)).read_bytes()
+
+    def weights_digest(self) -> str | None:
+        import hashlib
+
+        return hashlib.sha256(self.model_bytes()).hexdigest()
+
+    @cached_property
+    def graph(self) -> Any:
+        """The ONNX model, without its external weights (for what the session does not say)."""
+        import onnx
+
+        return (
+            onnx.load_model_from_string(self.model_bytes())
+            if self.data is not None
+            else onnx.load(str(self.path), load_external_data=False)
+        )
 
     def declared_inputs(self) -> list[TensorSpec]:
-        return ort_specs(self.session.get_inputs())
+        vocab = token_vocabularies(self.graph)
+        return [
+            replace(s, kind="tokens", high=float(vocab[s.name])) if s.name in vocab else s
+            for s in ort_specs(self.session.get_inputs())
+        ]
+
+    def suggested_sizes(self) -> dict[str, int]:
+        size = image_size(self.graph)
+        out: dict[str, int] = {}
+        for spec in self.declared_inputs():
+            if size and len(spec.shape) == 4 and spec.dims:
+                axes = (1, 2) if spec.layout == "NHWC" else (2, 3)
+                out.update({spec.dims[a]: v for a, v in zip(axes, size) if spec.dims[a]})  # type: ignore[misc]
+        return out
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         names = [i.name for i in self.session.get_inputs()]
@@ -92,3 +162,36 @@ def load_onnx(path: Path) -> OnnxSource:
             hint="re-export it, or check missing initializers / unknown operators",
         ) from None
     return OnnxSource(path)
+
+
+def _is_onnx_proto(obj: Any) -> bool:
+    import sys
+
+    onnx = sys.modules.get("onnx")
+    return onnx is not None and isinstance(obj, onnx.ModelProto)
+
+
+def _wrap_proto(obj: Any, options: LoadOptions) -> OnnxSource:
+    """A live `onnx.ModelProto` (checked like a file)."""
+    import onnx
+
+    try:
+        onnx.checker.check_model(obj)
+    except Exception as exc:  # noqa: BLE001 - onnx.checker raises ValidationError and others
+        raise ModelLoadError(f"the ONNX model is not valid: {str(exc).splitlines()[0][:200]}") from None
+    return OnnxSource(None, obj.SerializeToString())
+
+
+def register(registry: Registry) -> None:
+    from edge_kit.registry import SourceType
+
+    registry.add_source(
+        SourceType(
+            Kind.ONNX.value,
+            "onnx",
+            "ONNX",
+            load=lambda path, options: load_onnx(path),
+            accepts=_is_onnx_proto,
+            wrap=_wrap_proto,
+        )
+    )

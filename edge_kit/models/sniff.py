@@ -28,9 +28,14 @@ class Kind(str, Enum):
     TFLITE = "tflite"
     EXECUTORCH = "executorch"
     TORCHSCRIPT_LITE = "torchscript_lite"
+    TORCH_MODULE = "torch_module"  # a live nn.Module handed to the Python API (no file)
+    JAX_EXPORT = "jax_export"  # a serialized jax.export artifact (detected by edge_kit.models.jax_files)
+    FLAX_CHECKPOINT = "flax_checkpoint"  # flax.serialization msgpack bytes (+ a module:factory)
+    JAX_FUNCTION = "jax_function"  # an in-memory JAX function or Flax module (Python API)
 
 
 SOURCE_KINDS = (
+    Kind.TFLITE,  # someone else's .tflite, to ONNX
     Kind.TORCHSCRIPT,
     Kind.EXPORTED_PROGRAM,
     Kind.TORCH_PICKLE,
@@ -79,7 +84,7 @@ def _zip_kind(path: Path) -> Kind:
     )
 
 
-def _is_onnx(path: Path) -> bool:
+def is_onnx(path: Path) -> bool:
     import onnx
     from google.protobuf.message import DecodeError
 
@@ -126,7 +131,7 @@ def sniff(path: Path) -> Kind:
         return Kind.EXECUTORCH
     if head[:1] == b"\x80" and head[1:2] in (b"\x02", b"\x03", b"\x04", b"\x05"):
         return Kind.TORCH_PICKLE  # legacy (non-zip) torch.save
-    if _is_onnx(path):
+    if is_onnx(path):
         return Kind.ONNX
     what = "text" if _looks_like_text(head) else "data"
     raise ModelLoadError(
@@ -140,22 +145,6 @@ def _short(path: Path, limit: int = 120) -> str:
     """A path for a message: long ones keep their start and their file name."""
     text = str(path)
     return text if len(text) <= limit else f"{text[:40]}...{text[-(limit - 43) :]}"
-
-
-def check_artifact(path: Path, kind: Kind) -> None:
-    """Refuse an exported artifact whose structure its runtime's verifier rejects (a corrupt
-    flatbuffer), before it is copied anywhere or run; other kinds are checked when they load."""
-    if kind is not Kind.TFLITE:
-        return
-    from ai_edge_litert.interpreter import Interpreter
-
-    try:
-        Interpreter(model_path=str(path))  # verifies the flatbuffer; allocates no tensors
-    except (ValueError, RuntimeError) as exc:
-        raise ModelLoadError(
-            f"{path.name} is a corrupt TFLite model: {str(exc).splitlines()[0][:160]}",
-            hint="export it again; the file may be truncated or damaged",
-        ) from None
 
 
 def _looks_like_text(head: bytes) -> bool:

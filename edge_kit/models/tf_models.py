@@ -7,16 +7,20 @@ refused) unless the user passes the trust flag.
 from __future__ import annotations
 
 import os
+from abc import abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from edge_kit.errors import ModelLoadError, TrustError
-from edge_kit.models.base import SourceModel, flatten_outputs
+from edge_kit.models.base import LoadOptions, SourceModel, digest_arrays, flatten_outputs
 from edge_kit.models.sniff import Kind
-from edge_kit.signature import TensorSpec, guess_layout
+from edge_kit.signature import TensorSpec, guess_layout, static_size
+
+if TYPE_CHECKING:
+    from edge_kit.registry import Registry
 
 
 def import_tf() -> Any:
@@ -34,12 +38,34 @@ def _spec(name: str, shape: Sequence[Any], dtype: Any) -> TensorSpec:
     )
 
 
-class KerasSource(SourceModel):
-    """A Keras 3 model loaded from `.keras` or `.h5`."""
+class TensorFlowSource(SourceModel):
+    """A TensorFlow model: what the TFLite and ONNX routes need from any of them."""
 
     framework = "tensorflow"
 
-    def __init__(self, path: Path, kind: Kind, model: Any) -> None:
+    @abstractmethod
+    def tflite_converter(self) -> Any:
+        """A `tf.lite.TFLiteConverter` for this model."""
+
+    @abstractmethod
+    def call(self, *args: Any) -> Any:
+        """The model as a function of its input tensors (traced by tf.function)."""
+
+    def tf_input_specs(self) -> list[Any]:
+        """`tf.TensorSpec`s of this export's concrete inputs."""
+        tf = import_tf()
+        return [tf.TensorSpec([static_size(d) for d in s.shape], s.dtype, name=s.name) for s in self.inputs]
+
+    def concrete_function(self) -> Any:
+        """The model traced at this export's fixed input shapes."""
+        tf = import_tf()
+        return tf.function(self.call, input_signature=self.tf_input_specs()).get_concrete_function()
+
+
+class KerasSource(TensorFlowSource):
+    """A Keras 3 model, loaded from `.keras` / `.h5` or handed over live."""
+
+    def __init__(self, path: Path | None, kind: str, model: Any) -> None:
         super().__init__(path, kind)
         self.model = model
 
@@ -50,11 +76,18 @@ class KerasSource(SourceModel):
         args = list(arrays) if len(arrays) > 1 else arrays[0]
         return flatten_outputs(self.model(args, training=False))
 
+    def call(self, *args: Any) -> Any:
+        return self.model(list(args) if len(args) > 1 else args[0], training=False)
 
-class SavedModelSource(SourceModel):
+    def tflite_converter(self) -> Any:
+        return import_tf().lite.TFLiteConverter.from_keras_model(self.model)
+
+    def weights_digest(self) -> str | None:
+        return digest_arrays([np.asarray(w) for w in self.model.get_weights()])
+
+
+class SavedModelSource(TensorFlowSource):
     """A TensorFlow SavedModel folder, used through its `serving_default` signature."""
-
-    framework = "tensorflow"
 
     def __init__(self, path: Path, loaded: Any) -> None:
         super().__init__(path, Kind.SAVED_MODEL)
@@ -73,8 +106,15 @@ class SavedModelSource(SourceModel):
         result = self.signature(**{n: tf.constant(a) for n, a in zip(self.input_names(), arrays)})
         return [np.asarray(result[key]) for key in sorted(result)]
 
+    def call(self, *args: Any) -> Any:
+        return self.signature(**dict(zip(self.input_names(), args)))
 
-def load_tf(path: Path, kind: Kind, trust: bool) -> SourceModel:
+    def tflite_converter(self) -> Any:
+        assert self.path is not None
+        return import_tf().lite.TFLiteConverter.from_saved_model(str(self.path))
+
+
+def load_tf(path: Path, kind: Kind, trust: bool) -> TensorFlowSource:
     """Load a Keras file or SavedModel folder."""
     import_tf()
     if kind is Kind.SAVED_MODEL:
@@ -109,3 +149,34 @@ def load_tf(path: Path, kind: Kind, trust: bool) -> SourceModel:
             hint="the file may be damaged or saved by an incompatible Keras",
         ) from None
     return KerasSource(path, kind, model)
+
+
+def _is_keras(obj: Any) -> bool:
+    import sys
+
+    keras = sys.modules.get("keras")
+    return keras is not None and isinstance(obj, keras.Model)
+
+
+def _wrap_keras(obj: Any, options: LoadOptions) -> KerasSource:
+    return KerasSource(None, Kind.KERAS, obj)
+
+
+def register(registry: Registry) -> None:
+    from edge_kit.registry import SourceType
+
+    for kind, what in ((Kind.KERAS, "Keras .keras"), (Kind.KERAS_H5, "Keras .h5"), (Kind.SAVED_MODEL, "SavedModel")):
+
+        def load(path: Path, options: LoadOptions, kind: Kind = kind) -> TensorFlowSource:
+            return load_tf(path, kind, options.trust)
+
+        registry.add_source(
+            SourceType(
+                kind.value,
+                "tensorflow",
+                what,
+                load=load,
+                accepts=_is_keras if kind is Kind.KERAS else None,
+                wrap=_wrap_keras if kind is Kind.KERAS else None,
+            )
+        )

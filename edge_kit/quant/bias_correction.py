@@ -28,7 +28,13 @@ from edge_kit.quant.pt2e import attr_target as _attr
 from edge_kit.quant.pt2e import module_path, op_name
 
 LAYERS = ("conv1d", "conv2d", "linear")
-GRID_EPS = {"onnx": 0.0, "executorch": 2**-12, "tflite": 2**-12}  # smallest weight scale per format
+
+
+def _scale_floor(fmt: str) -> float:
+    """The smallest weight scale the format's int8 quantizer uses."""
+    from edge_kit.registry import get_format
+
+    return get_format(fmt).int8_weight_scale_floor
 
 
 @dataclass(frozen=True)
@@ -53,11 +59,11 @@ def _target(layer: Any, graph_module: Any) -> tuple[str, Any] | None:
 
     users = list(layer.users)
     bn = users[0] if len(users) == 1 and op_name(users[0]) == "batch_norm" else None
-    if bn is not None and _attr(bn.args[1]) and _attr(bn.args[2]) and not bn.args[5]:
+    if bn is not None and _attr(bn.args[1]) and (shift := _attr(bn.args[2])) and not bn.args[5]:
         var = _tensor(graph_module, bn.args[4])
-        return _attr(bn.args[2]), _tensor(graph_module, bn.args[1]) / torch.sqrt(var + bn.args[7])
-    bias = layer.args[2] if len(layer.args) > 2 else None
-    return (_attr(bias), None) if _attr(bias) else None
+        return shift, _tensor(graph_module, bn.args[1]) / torch.sqrt(var + bn.args[7])
+    bias = _attr(layer.args[2] if len(layer.args) > 2 else None)
+    return (bias, None) if bias else None
 
 
 def _grid_error(weight: Any, eps: float) -> Any:
@@ -81,10 +87,10 @@ def measure(program: Any, batches: Sequence[Sequence[np.ndarray]], fmt: str) -> 
             else None
         )
         found = _target(node, graph_module) if weight is not None else None
-        if found is not None and found[0] in state:
+        if weight is not None and found is not None and found[0] in state:
             param, fold = found
             folded = weight if fold is None else weight * fold.reshape([-1] + [1] * (weight.dim() - 1))
-            errors[node] = (param, _grid_error(folded.detach(), GRID_EPS[fmt]))
+            errors[node] = (param, _grid_error(folded.detach(), _scale_floor(fmt)))
     sums: dict[Any, Any] = {}
     counts: dict[Any, int] = {}
 

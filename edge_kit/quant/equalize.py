@@ -59,6 +59,13 @@ def _op(node: Any) -> str:
     return op_name(node) if node.op == "call_function" else ""
 
 
+def _param(node: Any) -> str:
+    """The state entry of a parameter node the pattern checks already matched (`_attr` is set)."""
+    name = _attr(node)
+    assert name is not None, f"{node} is not a parameter"
+    return name
+
+
 def _is_writer(node: Any) -> bool:
     """An affine batch_norm (inference) or a conv: output channel c scales with its parameters."""
     if _op(node) == "batch_norm":
@@ -139,7 +146,7 @@ def _writer_params(writer: Any) -> list[str]:
 
 def _params(stream: Stream) -> list[str]:
     """The parameter names a stream's scaling writes."""
-    return [p for w in stream.writers for p in _writer_params(w)] + [_attr(r.args[1]) for r in stream.readers]
+    return [p for w in stream.writers for p in _writer_params(w)] + [_param(r.args[1]) for r in stream.readers]
 
 
 def _exclusive(streams: list[Stream]) -> list[Stream]:
@@ -181,7 +188,7 @@ def _scales(stream: Stream, x_range: Any, state: dict[str, Any]) -> Any:
     import torch
 
     w_range = torch.stack(
-        [state[_attr(r.args[1])].abs().transpose(0, 1).flatten(1).amax(1) for r in stream.readers]
+        [state[_param(r.args[1])].abs().transpose(0, 1).flatten(1).amax(1) for r in stream.readers]
     ).amax(0)
     scale = x_range.clamp_min(1e-12) ** ALPHA / w_range.clamp_min(1e-12) ** (1 - ALPHA)
     # A channel the calibration data never moved says nothing about its range: leave it as is.
@@ -195,7 +202,7 @@ def _apply(stream: Stream, scale: Any, state: dict[str, Any]) -> None:
     for name in (p for w in stream.writers for p in _writer_params(w)):
         state[name].data.div_(with_dims(state[name], 0))
     for reader in stream.readers:
-        weight = state[_attr(reader.args[1])]
+        weight = state[_param(reader.args[1])]
         weight.data.mul_(with_dims(weight, 1))
 
 
@@ -210,7 +217,8 @@ def _cap(node: Any) -> float | None:
 
 def _is_depthwise_reader_of(node: Any, value: Any, state: dict[str, Any]) -> bool:
     """A depthwise conv (one output channel per input channel) taking `value` as its input."""
-    weight = state.get(_attr(node.args[1])) if _op(node) in _CONVS and len(node.args) > 6 else None
+    name = _attr(node.args[1]) if _op(node) in _CONVS and len(node.args) > 6 else None
+    weight = state.get(name) if name is not None else None
     return (
         weight is not None
         and node.args[0] is value
@@ -225,7 +233,9 @@ def find_gates(graph_module: Any, state: dict[str, Any]) -> list[Gate]:
     gates = []
     for node in graph_module.graph.nodes:
         cap = _cap(node) if node.op == "call_function" and node.args else None
-        writer = node.args[0] if cap is not None else None
+        if cap is None:
+            continue
+        writer = node.args[0]
         if writer is None or not _is_writer(writer) or len(writer.users) != 1:
             continue
         readers = list(node.users)
@@ -253,7 +263,7 @@ def _apply_gate(gate: Gate, scale: Any, state: dict[str, Any]) -> None:
     for name in _writer_params(gate.writer):
         state[name].data.mul_(scale.reshape([-1] + [1] * (state[name].dim() - 1)))
     for reader in gate.readers:
-        weight = state[_attr(reader.args[1])]
+        weight = state[_param(reader.args[1])]
         weight.data.div_(scale.reshape([-1] + [1] * (weight.dim() - 1)))
 
 

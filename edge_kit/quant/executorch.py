@@ -2,7 +2,9 @@
 
 int8 static: per-channel (or per-tensor) symmetric weights, activations observed on the
 calibration batches; int8-dynamic: weights only, activations quantized at run time (conv and linear).
-Both are lowered to the XNNPACK delegate. Layers kept in float stay unannotated.
+Both are lowered to the XNNPACK delegate. Embedding tables, which XNNPACK cannot run, are
+quantized weight-only per row and run as `quantized_decomposed::embedding_byte` (ExecuTorch's
+quantized kernels library). Layers kept in float stay unannotated.
 """
 
 from __future__ import annotations
@@ -19,15 +21,14 @@ def _quantizer(options: ExportOptions) -> Any:
         get_symmetric_quantization_config,
     )
 
-    recipe = options.recipe
+    recipe = options.need_recipe()
     config = get_symmetric_quantization_config(
         is_per_channel=recipe.per_channel, is_dynamic=options.precision == "int8-dynamic"
     )
     config = pt2e.with_activation_calibration(config, recipe)
     quantizer = XNNPACKQuantizer().set_global(config)
-    if options.keep_float or recipe.keep_float_ops:
-        quantizer.set_filter_function(pt2e.keep_filter(options.keep_float, recipe.keep_float_ops))
-    return quantizer
+    quantizer.set_filter_function(pt2e.keep_filter(options.keep_float, recipe.keep_float_ops))
+    return pt2e.with_embedding_tables(quantizer, options.keep_float)
 
 
 def program(source: Any, options: ExportOptions) -> Any:

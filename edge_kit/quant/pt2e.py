@@ -52,13 +52,22 @@ def op_name(node: Any) -> str:
     return str(getattr(node.target, "__name__", node.target)).split(".")[0]
 
 
+def float_only(node: Any) -> bool:
+    """False for a node that reads or writes integer / bool tensors (token ids, positions, masks,
+    shapes): quantizing those casts indices to float (an embedding's ids, an index op's positions)."""
+    values = [node.meta.get("val"), *(arg.meta.get("val") for arg in node.all_input_nodes)]
+    return not any(
+        hasattr(v, "dtype") and hasattr(v, "is_floating_point") and not v.is_floating_point() for v in values
+    )
+
+
 def keep_filter(keep: Sequence[str], ops: Sequence[str] = ()) -> Callable[[Any], bool]:
     """A node filter: True for nodes the quantizer may annotate (not inside a kept module,
-    not an op type kept in float, e.g. `linear`)."""
+    not an op type kept in float, e.g. `linear`, no integer tensor in or out)."""
     kept, kept_ops = set(keep), set(ops)
 
     def quantize_node(node: Any) -> bool:
-        if node.op == "call_function" and op_name(node) in kept_ops:
+        if node.op == "call_function" and (op_name(node) in kept_ops or not float_only(node)):
             return False
         stack = node.meta.get("nn_module_stack") or {}
         return not any(path.removeprefix("L['self'].") in kept for path, _ in stack.values())
@@ -70,7 +79,7 @@ OBSERVER_EPS = 2**-12  # the XNNPACK quantizer's smallest activation scale
 
 
 @functools.cache
-def _percentile_observer() -> type:
+def _percentile_observer() -> type[Any]:
     """A HistogramObserver whose range keeps the central `percentile` % of the observed values
     ((100 - p) / 2 % cut on each side, like onnxruntime's percentile calibration) instead of its
     own L2 search."""
@@ -157,6 +166,80 @@ def fuse_clamp_outputs(quantizer: Any) -> Any:
     return quantizer
 
 
+def _float_scalars_to_attrs(model: Any) -> Any:
+    """The quantizers' scalar-to-tensor pass for float add/mul only.
+
+    XNNPACK's and litert-torch's `transform_for_annotation` turn every scalar operand of an
+    add/mul into a float32 tensor constant so it can be observed, including integer arithmetic
+    such as `arange(n) + offset` (transformers' position ids): the positions then index as
+    floats and the model fails (IndexError). Integer add/mul keep their scalars here."""
+    import torch
+    from torchao.quantization.pt2e.utils import get_new_attr_name_with_prefix
+
+    targets = (torch.ops.aten.add.Tensor, torch.ops.aten.mul.Tensor)
+    for node in model.graph.nodes:
+        val = node.meta.get("val")
+        if node.op != "call_function" or node.target not in targets or not getattr(val, "is_floating_point", bool)():
+            continue
+        args = []
+        for arg in node.args:
+            if isinstance(arg, (int, float)) and not isinstance(arg, bool):
+                name = get_new_attr_name_with_prefix("_tensor_constant_")(model)
+                model.register_buffer(name, torch.tensor(float(arg)))
+                with model.graph.inserting_before(node):
+                    arg = model.graph.create_node("get_attr", name, (), {})
+                    arg.meta["val"] = val.fake_mode.from_tensor(getattr(model, name), static_shapes=True)
+            args.append(arg)
+        node.args = tuple(args)
+    model.recompile()
+    return model
+
+
+def integer_safe(quantizer: Any) -> Any:
+    """`quantizer` whose scalar-to-tensor transform leaves integer arithmetic alone (see above)."""
+    quantizer.transform_for_annotation = _float_scalars_to_attrs
+    return quantizer
+
+
+def _is_table(node: Any) -> bool:
+    """An aten.embedding whose table is a constant of the graph (a weight, not an activation)."""
+    import torch
+
+    table = node.args[0] if node.args else None
+    return node.target is torch.ops.aten.embedding.default and getattr(table, "op", None) == "get_attr"
+
+
+def with_embedding_tables(quantizer: Any, keep: Sequence[str] = ()) -> Any:
+    """`quantizer` that also quantizes embedding tables weight-only: 8-bit per row, float scales
+    and zero points (torchao's embedding spec; ExecuTorch fuses it into `embedding_byte`).
+
+    The XNNPACK quantizer leaves embeddings alone (the delegate has no lookup), so a
+    transformer's largest tensor stayed float. Ids are never observed; tables inside kept
+    modules stay float."""
+    from torchao.quantization.pt2e.quantizer import QuantizationAnnotation
+    from torchao.quantization.pt2e.quantizer.embedding_quantizer import get_embedding_operators_config
+
+    spec = get_embedding_operators_config().config.weight
+    annotate, kept = quantizer.annotate, keep_filter(keep)
+
+    def annotate_with_tables(model: Any) -> Any:
+        model = annotate(model)
+        for node in model.graph.nodes:
+            if node.op == "call_function" and _is_table(node) and kept(node.args[0]):
+                node.meta["quantization_annotation"] = QuantizationAnnotation(
+                    input_qspec_map={node.args[0]: spec}, _annotated=True
+                )
+        return model
+
+    quantizer.annotate = annotate_with_tables
+    return quantizer
+
+
+def has_tables(graph_module: Any) -> bool:
+    """Whether the graph looks up rows of a constant embedding table."""
+    return any(node.op == "call_function" and _is_table(node) for node in graph_module.graph.nodes)
+
+
 def graph_module(source: Any) -> Any:
     """A fresh, independent graph module of the source (PT2E mutates what it is given)."""
     return copy.deepcopy(source.exported_program.module())
@@ -175,6 +258,7 @@ def quantize(
     import torch
     from torchao.quantization.pt2e.quantize_pt2e import convert_pt2e, prepare_pt2e
 
+    quantizer = integer_safe(quantizer)
     if calibration:  # static int8: quantize after ReLU6 like the fused kernels do
         quantizer = fuse_clamp_outputs(quantizer)
     prepared = prepare_pt2e(graph_module(source), quantizer)
@@ -182,6 +266,7 @@ def quantize(
         for arrays in calibration or [[a.numpy() for a in source.example_inputs()]]:
             prepared(*[torch.from_numpy(np.ascontiguousarray(a)) for a in arrays])
     converted = convert_pt2e(prepared, fold_quantize=fold_quantize)
+    drop_unused_state(converted)
     if (
         not any("quantize" in str(node.target) for node in converted.graph.nodes if node.op == "call_function")
         and not keep_all
@@ -191,6 +276,20 @@ def quantize(
             hint="try another precision or format; see `edgekit recipes`",
         )
     return converted
+
+
+def drop_unused_state(graph_module: Any) -> int:
+    """Delete the parameters and buffers no node reads any more; how many.
+
+    convert_pt2e folds each quantized weight into a new int8 constant but leaves the float
+    original registered: as a buffer (TorchScript sources keep weights as buffers) it would be
+    exported and serialized next to its int8 copy."""
+    used = {node.target for node in graph_module.graph.nodes if node.op == "get_attr"}
+    unused = [name for name, _ in (*graph_module.named_parameters(), *graph_module.named_buffers()) if name not in used]
+    for name in unused:
+        owner, _, leaf = name.rpartition(".")
+        delattr(graph_module.get_submodule(owner) if owner else graph_module, leaf)
+    return len(unused)
 
 
 def half_module(module: Any) -> Any:

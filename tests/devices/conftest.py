@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.devices.loopback import SSHD, Loopback
-from tests.profile.conftest import digits_artifacts  # noqa: F401  (the session fixture, shared)
+from tests.profiler.conftest import digits_artifacts  # noqa: F401  (the session fixture, shared)
 
 DEVICES = {
     "pi-a": ("arm", "raspi4"),

@@ -87,8 +87,8 @@ def test_each_device_gets_its_own_queue_of_concurrency_workers(tmp_path: Path, m
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from edge_kit.bench import fanout
-    from edge_kit.bench.cells import CellSpec
+    from edge_kit.benchmark import fanout
+    from edge_kit.benchmark.cells import CellSpec
     from edge_kit.devices import Device
     from edge_kit.remote import parse_address
 

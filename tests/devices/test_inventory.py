@@ -59,12 +59,12 @@ def test_inventory_is_validated_into_frozen_dataclasses(tmp_path: Path):
 @pytest.mark.parametrize(
     "text, needle",
     [
-        ('[devices.x]\naddress = "h"\nport = 22\n', "unknown key 'port'"),
+        ('[devices.x]\naddress = "h"\nport = 22\n', "unknown field 'port'"),
         ('[devices.x]\ntarget = "raspi4"\n', "'address'"),
         ('[devices.x]\naddress = "-oProxyCommand=evil"\n', "not an SSH address"),
         ('[devices.x]\naddress = "h"\ntarget = "raspi9"\n', "raspi9"),
         ('[devices.x]\naddress = "h"\nconcurrency = 0\n', "concurrency"),
-        ('[ssh]\naddress = "h"\n', "unknown key 'address'"),
+        ('[ssh]\naddress = "h"\n', "unknown field 'address'"),
         ("[devices.x\n", "cannot read"),
     ],
 )

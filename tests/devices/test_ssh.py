@@ -9,8 +9,8 @@ import pytest
 
 from edge_kit import remote
 from edge_kit.errors import DeviceError, EnvironmentSetupError
-from edge_kit.profile import ProfileRequest, profile
-from edge_kit.profile import provision as prov
+from edge_kit.profiler import ProfileRequest, profile
+from edge_kit.profiler import provision as prov
 from tests.conftest import assert_clean_error, run_cli
 from tests.devices.loopback import Loopback
 

@@ -5,7 +5,6 @@ Real QEMU, real arm64 rootfs (built once into the edgekit cache, then reused).
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 import time
 from pathlib import Path
@@ -132,7 +131,7 @@ def test_nonzero_exit_carries_the_last_error_line(raspi4: GuestEnvironment) -> N
 
 
 def test_memory_is_capped_at_the_target_ram() -> None:
-    small = dataclasses.replace(get_target("raspi4"), memory_mb=512)
+    small = get_target("raspi4").model_copy(update={"memory_mb": 512})
     env = guest_environment(small)
     ok = env.run_python(["-c", "import numpy as np; a = np.ones(100 << 17); print(a.nbytes >> 20)"], timeout_s=60)
     assert ok.stdout.strip() == "100"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from edge_kit.export import ExportRequest, export
+from edge_kit.pipeline import ExportRequest, export
 from tests.conftest import SAMPLES, torch_reference
 
 
@@ -32,7 +32,7 @@ def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 @pytest.fixture(scope="session")
 def raspi4_report(digits: dict[str, Path]) -> dict[str, Any]:
     """A real `edgekit profile` report: emulated Cortex-A72, instructions counted on one thread."""
-    from edge_kit.profile import ProfileRequest, profile
+    from edge_kit.profiler import ProfileRequest, profile
 
     return profile(
         ProfileRequest(artifact=digits["tflite"], target="raspi4", num_threads=4, num_runs=2, profile_ops=False)

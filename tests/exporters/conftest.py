@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from edge_kit.export import ExportRequest, ExportResult, export
+from edge_kit.pipeline import ExportRequest, ExportResult, export
 
 
 def export_ok(model: Path, fmt: str, out: Path, **kwargs) -> ExportResult:

@@ -40,10 +40,11 @@ def test_impossible_paths_name_the_ones_that_exist(tiny: dict, out: Path, name: 
 
 def test_onnx_legacy_exporter_and_opset(tiny: dict, out: Path):
     result = export_ok(
-        tiny["cnn.pt"], "onnx", out / "legacy.onnx", input_shapes=[(1, 1, 8, 8)], onnx_exporter="legacy", opset=17
+        tiny["cnn.pt"], "onnx", out / "legacy.onnx", input_shapes=[(1, 1, 8, 8)], route="torch-onnx-legacy", opset=17
     )
     assert result.manifest["artifact"]["opset"] == 17
     assert result.manifest["artifact"]["onnx_exporter"] == "legacy"
+    assert result.manifest["artifact"]["route"] == "torch-onnx-legacy"
 
 
 def test_executorch_portable_has_no_delegate(tiny: dict, out: Path):

@@ -75,7 +75,7 @@ def mounts() -> Iterator[Mounts]:
 @pytest.fixture(scope="session")
 def onnx_artifact(tiny: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny CNN exported to ONNX, with its manifest."""
-    from edge_kit.export import ExportRequest, export
+    from edge_kit.pipeline import ExportRequest, export
 
     dest = tmp_path_factory.mktemp("hardening-artifact") / "cnn.onnx"
     export(ExportRequest(model=tiny["cnn.pt2"], format="onnx", output=dest, num_samples=2))

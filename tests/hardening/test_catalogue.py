@@ -161,9 +161,15 @@ CASES = [
     ),
     Case(
         "artifact-given-as-source",
-        lambda w: w.export(bad.write(w.inp / "m.pt", b"\x1c\x00\x00\x00TFL3" + bytes(64))),
+        lambda w: w.export(bad.write(w.inp / "m.pt", b"\x00\x00\x00\x00ET12" + bytes(64))),
         4,
-        "already an exported tflite",
+        "already an exported executorch",
+    ),
+    Case(
+        "corrupt-tflite-as-source",
+        lambda w: w.export(bad.write(w.inp / "m.pt", b"\x1c\x00\x00\x00TFL3" + bytes(64))),
+        3,
+        "corrupt tflite",
     ),
     # --- files that would run code when loaded
     Case(

@@ -126,11 +126,15 @@ model_bytes = st.one_of(
 @settings(settings.get_profile(PROFILE))
 @given(data=model_bytes, suffix=st.sampled_from(SUFFIXES))
 def test_sniff_any_bytes(data: bytes, suffix: str) -> None:
-    from edge_kit.models.sniff import Kind, check_artifact, sniff
+    from edge_kit.models.sniff import Kind, sniff
+    from edge_kit.registry import format_of_file
 
     kind = _typed_or_result(sniff, _file(data, "model" + suffix))
     if isinstance(kind, Kind):
-        _typed_or_result(check_artifact, _file(data, "artifact" + suffix), kind)
+        path = _file(data, "artifact" + suffix)
+        fmt = _typed_or_result(format_of_file, path)
+        if fmt is not None and not isinstance(fmt, BaseException):
+            _typed_or_result(fmt.check_artifact, path)
 
 
 # --- manifests and the package metadata built from them
@@ -145,8 +149,8 @@ JSON_VALUES = st.recursive(
 )
 
 
-def _tensor() -> st.SearchStrategy[Any]:
-    good = st.fixed_dictionaries(
+def _good_tensor() -> st.SearchStrategy[dict[str, Any]]:
+    return st.fixed_dictionaries(
         {
             "name": st.text(max_size=6),
             "shape": st.lists(st.one_of(st.integers(0, 16), st.none()), max_size=4),
@@ -158,61 +162,127 @@ def _tensor() -> st.SearchStrategy[Any]:
             "zero_point": st.integers(-3, 3),
         },
     )
-    return st.one_of(good, JSON_VALUES)
 
 
-def _manifest() -> st.SearchStrategy[dict[str, Any]]:
-    tensors = st.one_of(st.lists(_tensor(), max_size=3), JSON_VALUES)
-    artifact = st.fixed_dictionaries(
-        {"sha256": st.text(max_size=8)},
+def _tensor() -> st.SearchStrategy[Any]:
+    return st.one_of(_good_tensor(), JSON_VALUES)
+
+
+SHA256 = st.text("0123456789abcdef", min_size=64, max_size=64)
+# A complete, valid manifest: the strategies below vary the parts the package metadata is built
+# from (tensors, calibration preprocessing, artifact facts) or replace one section by junk.
+BASE_MANIFEST: dict[str, Any] = {
+    "schema": "edgekit.manifest",
+    "schema_version": 1,
+    "edgekit_version": "0.1.0",
+    "created_utc": "2026-12-02T00:00:00Z",
+    "status": "ok",
+    "artifact": {
+        "file": "m.onnx",
+        "format": "onnx",
+        "runtime": "onnxruntime",
+        "precision": "fp32",
+        "sha256": "ab" * 32,
+        "size_bytes": 10,
+    },
+    "source": {"path": "/m.pt2", "kind": "exported_program", "framework": "torch", "sha256": "cd" * 32},
+    "target": {
+        "name": "raspi4",
+        "aliases": [],
+        "description": "Raspberry Pi 4",
+        "arch": "aarch64",
+        "docker_platform": "linux/arm64",
+        "qemu_cpu": "cortex-a72",
+        "cores": 4,
+        "clock_ghz": 1.5,
+        "memory_mb": 4096,
+        "isa": ["neon"],
+        "preferred_formats": ["onnx"],
+        "default_precision": "fp32",
+    },
+    "inputs": [{"name": "x", "shape": [1, 3, 4, 4], "dtype": "float32", "layout": "NCHW"}],
+    "source_inputs": [{"name": "x", "shape": [1, 3, 4, 4], "dtype": "float32", "layout": "NCHW"}],
+    "outputs": [{"name": "y", "shape": [1, 3], "dtype": "float32", "layout": None}],
+    "validation": {
+        "status": "ok",
+        "samples": 2,
+        "max_abs_diff": 0.0,
+        "mean_abs_diff": 0.0,
+        "cosine_similarity": 1.0,
+        "top1_agreement": 1.0,
+        "tolerance": {"atol": 1e-4, "rtol": 1e-4, "min_cosine": 0.99999, "min_top1": 1.0},
+        "reasons": [],
+        "layout_transposed": False,
+        "inputs": "random",
+    },
+    "versions": {"onnxruntime": "1.31.1"},
+    "timings_s": {"load_s": 1.0, "export_s": 1.0, "validate_s": 1.0},
+}
+
+
+def _quantization() -> st.SearchStrategy[Any]:
+    numbers = st.one_of(st.floats(-2, 2), st.integers(-2, 2))
+    preprocess = st.fixed_dictionaries(
+        {},
         optional={
-            "format": st.sampled_from(["onnx", "tflite", "executorch", "ptl", 3]),
-            "size_bytes": st.one_of(st.integers(0, 99), st.text(max_size=3)),
-            "precision": JSON_SCALARS,
-            "runtime": JSON_SCALARS,
-            "file": JSON_SCALARS,
+            "scale": st.one_of(numbers, JSON_SCALARS),
+            "mean": st.lists(st.one_of(numbers, JSON_SCALARS), max_size=3),
+            "std": st.lists(numbers, max_size=3),
         },
     )
     calibration = st.one_of(
+        st.fixed_dictionaries(
+            {"kind": st.just("images"), "path": st.just("imgs"), "samples": st.integers(0, 9), "preprocess": preprocess}
+        ),
         st.none(),
         JSON_VALUES,
-        st.fixed_dictionaries(
-            {},
-            optional={
-                "kind": JSON_SCALARS,
-                "preprocess": st.one_of(
-                    JSON_VALUES,
-                    st.fixed_dictionaries(
-                        {},
-                        optional={
-                            "scale": JSON_SCALARS,
-                            "mean": st.lists(JSON_SCALARS, max_size=3),
-                            "std": st.lists(JSON_SCALARS, max_size=3),
-                        },
-                    ),
-                ),
-            },
-        ),
     )
     return st.fixed_dictionaries(
         {
-            "schema": st.just("edgekit.manifest"),
-            "schema_version": st.sampled_from([1, 0, 2, "1"]),
-            "artifact": st.one_of(artifact, JSON_VALUES),
-            "source": JSON_VALUES,
-            "inputs": tensors,
-            "outputs": tensors,
-            "status": JSON_SCALARS,
-        },
-        optional={
-            "source_inputs": tensors,
-            "target": JSON_VALUES,
-            "validation": JSON_VALUES,
-            "accuracy": JSON_VALUES,
-            "versions": JSON_VALUES,
-            "quantization": st.one_of(JSON_VALUES, st.fixed_dictionaries({"calibration": calibration})),
-        },
+            "recipe": st.just("r"),
+            "tool": st.just("t"),
+            "settings": st.just({}),
+            "calibration": calibration,
+            "keep_float": st.just([]),
+        }
     )
+
+
+def _manifest() -> st.SearchStrategy[dict[str, Any]]:
+    """Manifests whose tensors, artifact facts and calibration vary (most parse, so the metadata
+    built from them is exercised), and manifests with a junk header or one junk section."""
+    tensors = st.lists(_good_tensor(), min_size=1, max_size=3)
+    artifact = st.fixed_dictionaries(
+        {
+            "file": st.just("m.onnx"),
+            "format": st.sampled_from(["onnx", "tflite", "executorch", "ptl"]),
+            "runtime": st.just("onnxruntime"),
+            "precision": st.sampled_from(["fp32", "int8", None]),
+            "sha256": SHA256,
+            "size_bytes": st.integers(0, 99),
+        },
+        optional={"opset": st.integers(7, 21)},
+    )
+    varied = st.fixed_dictionaries(
+        {
+            **{key: st.just(value) for key, value in BASE_MANIFEST.items()},
+            "artifact": artifact,
+            "inputs": tensors,
+            "source_inputs": tensors,
+            "outputs": tensors,
+        },
+        optional={"quantization": _quantization()},
+    )
+    header = st.fixed_dictionaries(
+        {
+            "schema_version": st.one_of(st.sampled_from([0, 2, "1", True]), JSON_SCALARS),
+            "status": JSON_SCALARS,
+        }
+    ).map(lambda junk: {**BASE_MANIFEST, **junk})
+    one_section_junk = st.sampled_from(sorted(BASE_MANIFEST)).flatmap(
+        lambda key: st.one_of(JSON_VALUES, st.lists(_tensor(), max_size=3)).map(lambda v: {**BASE_MANIFEST, key: v})
+    )
+    return st.one_of(varied, header, one_section_junk)
 
 
 @settings(settings.get_profile(PROFILE))
@@ -239,7 +309,7 @@ def test_package_metadata_from_any_manifest(
     manifest: dict[str, Any], labels: list[str] | None, mean: list[float] | None
 ) -> None:
     from edge_kit.manifest import parse_manifest
-    from edge_kit.package.metadata import Normalization, build_metadata, to_json
+    from edge_kit.packager.metadata import Normalization, build_metadata, to_json
 
     parsed = _typed_or_result(parse_manifest, json.dumps(manifest), "fuzz.json")
     if isinstance(parsed, EdgeKitError):

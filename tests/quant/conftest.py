@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from edge_kit.export import ExportRequest, ExportResult, export
+from edge_kit.pipeline import ExportRequest, ExportResult, export
 from tests.conftest import SAMPLES
 
 SUFFIX = {"tflite": ".tflite", "onnx": ".onnx", "executorch": ".pte"}

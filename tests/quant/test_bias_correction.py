@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from edge_kit.export import ExportRequest, export
 from edge_kit.exporters.base import ExportOptions
+from edge_kit.pipeline import ExportRequest, export
 from edge_kit.quant import bias_correction, pt2e
 from edge_kit.quant.bias_correction import corrected, measure, restore_excluded
 from tests.tiny_models import DepthwiseGate, image_batches

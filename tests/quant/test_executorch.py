@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from edge_kit.errors import UnsupportedError
-from edge_kit.exporters import get_exporter
 from edge_kit.exporters.base import ExportOptions
 from edge_kit.models import load_model
 from edge_kit.recipes import get_recipe
+from tests.conftest import convert_with, layers_of
 from tests.quant.conftest import digits, quantize, sample
 
 
@@ -41,11 +41,10 @@ def test_layers_kept_in_float_keep_their_float_weights(out: Path):
         recipe=get_recipe("xnnpack_pt2e_int8_static_per_tensor"),
         calibration=[[calib[i : i + 1]] for i in range(len(calib))],
     )
-    exporter = get_exporter("executorch")
-    assert exporter.quantizable_layers(source, options) == ["0", "2", "6", "8"]
-    exporter.export(source, out / "all.pte", options)
+    assert layers_of(source, "executorch", options) == ["0", "2", "6", "8"]
+    convert_with(source, "executorch", out / "all.pte", options)
     options.keep_float = ("6",)
-    exporter.export(source, out / "kept.pte", options)
+    convert_with(source, "executorch", out / "kept.pte", options)
     assert (out / "kept.pte").stat().st_size > (out / "all.pte").stat().st_size + 60_000  # 512x64 in fp32
 
 

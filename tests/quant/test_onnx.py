@@ -7,10 +7,10 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from edge_kit.exporters import get_exporter
 from edge_kit.exporters.base import ExportOptions
 from edge_kit.models import load_model
 from edge_kit.recipes import get_recipe
+from tests.conftest import convert_with, layers_of
 from tests.quant.conftest import digits, quantize, sample
 
 
@@ -59,17 +59,16 @@ def test_calibration_methods_give_different_ranges(out: Path):
 
 def test_layers_are_node_names_and_kept_nodes_stay_float(out: Path):
     source = load_model(sample("digits_cnn.pt2"))
-    exporter = get_exporter("onnx")
     options = ExportOptions(
         precision="int8",
         recipe=get_recipe("onnx_int8_static_qdq_per_channel_minmax"),
         calibration=[[np.zeros((1, 1, 8, 8), np.float32)]],
         workdir=out,
     )
-    layers = exporter.quantizable_layers(source, options)
+    layers = layers_of(source, "onnx", options)
     assert len(layers) == 4  # two convs, two linear layers
     options.keep_float = tuple(layers)
-    exporter.export(source, out / "kept.onnx", options)
+    convert_with(source, "onnx", out / "kept.onnx", options)
     graph = onnx.load(str(out / "kept.onnx")).graph
     weights = {n.input[1] for n in graph.node if n.name in layers}
     assert all(i.data_type == onnx.TensorProto.FLOAT for i in graph.initializer if i.name in weights)

@@ -1,7 +1,5 @@
 """PT2E helpers: the activation observers a recipe's calibration_method picks."""
 
-from dataclasses import replace
-
 import numpy as np
 import pytest
 import torch
@@ -36,21 +34,21 @@ def data() -> torch.Tensor:
 
 
 def test_percentile_keeps_the_central_values_and_cuts_outliers(data: torch.Tensor):
-    recipe = replace(
-        get_recipe("xnnpack_pt2e_int8_static_per_channel"), calibration_method="percentile", percentile=99.99
+    recipe = get_recipe("xnnpack_pt2e_int8_static_per_channel").model_copy(
+        update={"calibration_method": "percentile", "percentile": 99.99}
     )
     low, high = _observed_range(with_activation_calibration(_config(), recipe), data)
     # 0.005 % of 100,005 values on each side: 5 values, i.e. the outliers above, ~ -3.9 below
     assert -4.5 < low < -3.5 and 3.5 < high < 5.0
-    minmax = replace(recipe, calibration_method="minmax")
+    minmax = recipe.model_copy(update={"calibration_method": "minmax"})
     low, high = _observed_range(with_activation_calibration(_config(), minmax), data)
     assert high == pytest.approx(50.0, rel=0.01) and low == pytest.approx(float(data.min()), rel=0.01)
 
 
 def test_a_wider_percentile_keeps_a_wider_range(data: torch.Tensor):
-    recipe = replace(get_recipe("xnnpack_pt2e_int8_static_per_channel"), calibration_method="percentile")
+    recipe = get_recipe("xnnpack_pt2e_int8_static_per_channel").model_copy(update={"calibration_method": "percentile"})
     widths = [
-        _observed_range(with_activation_calibration(_config(), replace(recipe, percentile=p)), data)
+        _observed_range(with_activation_calibration(_config(), recipe.model_copy(update={"percentile": p})), data)
         for p in (99.0, 99.99, 100.0)
     ]
     assert widths[0][1] < widths[1][1] < widths[2][1] == pytest.approx(50.0, rel=0.01)

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from ai_edge_litert.interpreter import Interpreter
 
-from edge_kit.exporters import get_exporter
 from edge_kit.exporters.base import ExportOptions
 from edge_kit.models import load_model
 from edge_kit.recipes import get_recipe
+from tests.conftest import convert_with, layers_of
 from tests.quant.conftest import digits, quantize, sample
 
 
@@ -62,12 +62,11 @@ def test_keras_layers_kept_in_float_are_denylisted_tensors(out: Path):
     source = load_model(sample("digits_cnn.keras"))
     calib = np.load(sample("digits_calib_nhwc.npz"))["x"][:32]
     options = _options("int8", "tflite_int8_full_integer_float_io", calib)
-    exporter = get_exporter("tflite")
-    exporter.export(source, out / "all.tflite", options)
-    layers = exporter.quantizable_layers(source, options)
+    convert_with(source, "tflite", out / "all.tflite", options)
+    layers = layers_of(source, "tflite", options)
     assert len(layers) == 4
     options.keep_float = (layers[-1],)
-    exporter.export(source, out / "kept.tflite", options)
+    convert_with(source, "tflite", out / "kept.tflite", options)
     # Intermediate tensor names are shortened in the written artifact: find the layers by op order.
     interpreter = Interpreter(model_path=str(out / "kept.tflite"))
     dtypes = {d["index"]: d["dtype"] for d in interpreter.get_tensor_details()}
@@ -79,9 +78,8 @@ def test_torch_layers_are_module_paths(out: Path):
     source = load_model(sample("digits_cnn.pt2"))
     calib = np.load(sample("digits_calib.npz"))["x"][:32]
     options = _options("int8", "litert_pt2e_int8_static_per_channel", calib)
-    exporter = get_exporter("tflite")
-    assert exporter.quantizable_layers(source, options) == ["0", "2", "6", "8"]
+    assert layers_of(source, "tflite", options) == ["0", "2", "6", "8"]
     options.keep_float = ("6",)
-    exporter.export(source, out / "kept.tflite", options)
-    exporter.export(source, out / "all.tflite", options.__class__(**{**options.__dict__, "keep_float": ()}))
+    convert_with(source, "tflite", out / "kept.tflite", options)
+    convert_with(source, "tflite", out / "all.tflite", options.__class__(**{**options.__dict__, "keep_float": ()}))
     assert (out / "kept.tflite").stat().st_size > (out / "all.tflite").stat().st_size + 60_000  # 512x64 in fp32
