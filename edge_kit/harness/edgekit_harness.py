@@ -372,10 +372,13 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
 
 def generate(args: argparse.Namespace) -> dict[str, Any]:
     """--generate: the generation loop of harness_generate.py (prefill + greedy decode)."""
-    try:
+    if TYPE_CHECKING:  # the type checker sees the package import only (both bind the same module)
         from .harness_generate import DecoderLoadError, GenerationError, harness_generate
-    except ImportError:
-        from harness_generate import DecoderLoadError, GenerationError, harness_generate
+    else:
+        try:
+            from .harness_generate import DecoderLoadError, GenerationError, harness_generate
+        except ImportError:
+            from harness_generate import DecoderLoadError, GenerationError, harness_generate
     if not os.path.isfile(args.model):
         raise HarnessError(f"no such model file: {args.model}", EXIT_USAGE)
     if args.prompt_len < 1 or args.new_tokens < 1:
