@@ -49,12 +49,26 @@ def export(
     """Export `model` (a file path, or a live torch.nn.Module / ExportedProgram / keras.Model /
     onnx.ModelProto) and prove the artifact matches it; returns the artifact path and manifest.
 
+    A causal LM (a checkpoint folder, a config.json or `preset:NAME` with seeded random weights,
+    a live transformers causal LM) is exported with a static KV cache (`cache_len`, default
+    128; `quantize` fp32/int8/int4) and validated by 8 greedy steps in its runtime
+    (`edge_kit.generative.request.export_generative`; docs/generative.md).
+
     Live torch modules need `example_inputs` (a tuple of tensors: they define the signature);
     live models need `output`. Other options: see `edgekit export --help` (`input_shapes`,
     `recipe`, `calibration`, `eval_data`, `max_accuracy_drop`, `route`, ...). An artifact outside
     tolerance (or over its accuracy budget) is written and then raises ValidationError, unless
     `allow_mismatch`.
     """
+    from edge_kit.generative.request import is_generative
+
+    if is_generative(model):  # a causal LM: exported with a static KV cache, validated by greedy decoding
+        from edge_kit.generative.request import export_generative
+
+        return export_generative(  # type: ignore[no-any-return]
+            model, format=format, target=target, quantize=quantize, output=output, allow_mismatch=allow_mismatch,
+            **options,
+        )  # fmt: skip
     from edge_kit.pipeline import export as run
 
     if example_inputs is not None and not isinstance(example_inputs, (tuple, list)):

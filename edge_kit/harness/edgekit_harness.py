@@ -257,6 +257,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--prompt-len", dest="prompt_len", type=int, default=32, help="--generate: prompt tokens")
     p.add_argument("--new-tokens", dest="new_tokens", type=int, default=32, help="--generate: tokens to generate")
     p.add_argument("--prompt", help="--generate: comma-separated prompt token ids (default: random)")
+    p.add_argument(
+        "--count-phase",
+        dest="count_phase",
+        choices=("prefill", "decode"),
+        help="--generate: mark this phase (the prefill, or each decode step) for instruction counting",
+    )
     p.add_argument("--out", help="report path (default: stdout)")
     args = p.parse_args(argv)
     if args.num_threads < 1 or args.num_runs < 1 or args.warmup_runs < 0 or args.profile_runs < 1:
@@ -384,7 +390,7 @@ def generate(args: argparse.Namespace) -> dict[str, Any]:
     if args.prompt_len < 1 or args.new_tokens < 1:
         raise HarnessError("--prompt-len and --new-tokens must be >= 1", EXIT_USAGE)
     try:
-        report = harness_generate(args, stage, status_kb)
+        report = harness_generate(args, stage, status_kb, mark)
     except GenerationError as exc:
         raise HarnessError(str(exc), EXIT_USAGE) from None
     except DecoderLoadError as exc:

@@ -233,16 +233,30 @@ def argmax(logits: np.ndarray) -> int:
     return int(np.argmax(logits))
 
 
-def greedy(decoder: Any, prompt: Sequence[int], steps: int) -> dict[str, Any]:
-    """Prefill `prompt`, then `steps` greedy tokens (the first comes from the prefill's logits)."""
+def greedy(
+    decoder: Any, prompt: Sequence[int], steps: int, mark: Callable[[int], None] | None = None, phase: str = ""
+) -> dict[str, Any]:
+    """Prefill `prompt`, then `steps` greedy tokens (the first comes from the prefill's logits).
+
+    With `mark`, the prefill (phase 'prefill') or each decode step (phase 'decode') is marked
+    for the instruction-counting plugin (1 = starts, 2 = ends)."""
+
+    def run(tokens: Sequence[int], pos: int, counted: bool) -> np.ndarray:
+        if counted and mark is not None:
+            mark(1)
+        logits = decoder.step(tokens, pos)
+        if counted and mark is not None:
+            mark(2)
+        return logits
+
     decoder.reset()
     t0 = time.perf_counter()
-    logits = decoder.step(prompt, 0)
+    logits = run(prompt, 0, phase == "prefill")
     tokens, all_logits, times = [argmax(logits)], [logits], [(time.perf_counter() - t0) * 1e3]
     pos = len(prompt)
     for _ in range(steps - 1):
         t0 = time.perf_counter()
-        logits = decoder.step([tokens[-1]], pos)
+        logits = run([tokens[-1]], pos, phase == "decode")
         tokens.append(argmax(logits))
         times.append((time.perf_counter() - t0) * 1e3)
         all_logits.append(logits)
@@ -262,9 +276,16 @@ def _stats(values: list[float]) -> dict[str, float]:
 
 
 def profile_generation(
-    decoder: Any, prompt: Sequence[int], new_tokens: int, runs: int = 3, warmup: int = 1
+    decoder: Any,
+    prompt: Sequence[int],
+    new_tokens: int,
+    runs: int = 3,
+    warmup: int = 1,
+    count: tuple[str, int, Callable[[int], None]] | None = None,
 ) -> dict[str, Any]:
-    """Time to first token (prefill of `prompt` + its argmax) and decode speed over `runs` generations."""
+    """Time to first token (prefill of `prompt` + its argmax) and decode speed over `runs` generations.
+
+    `count` = (phase, runs, mark): mark that phase in the first `runs` timed generations."""
     if len(prompt) + new_tokens > decoder.cache_len:
         raise GenerationError(
             f"{len(prompt)} prompt + {new_tokens} new tokens exceed the cache of {decoder.cache_len} positions"
@@ -272,8 +293,9 @@ def profile_generation(
     for _ in range(warmup):
         greedy(decoder, prompt, min(new_tokens, 4))
     ttft, decode = [], []
-    for _ in range(max(runs, 1)):
-        run = greedy(decoder, prompt, new_tokens)
+    for i in range(max(runs, 1)):
+        counted = count is not None and i < count[1]
+        run = greedy(decoder, prompt, new_tokens, count[2] if counted else None, count[0] if counted else "")
         ttft.append(run["step_ms"][0])
         decode.extend(run["step_ms"][1:])
     per_token = float(np.mean(decode)) if decode else float("nan")
@@ -286,6 +308,7 @@ def profile_generation(
         "decode_tokens_per_s": 1e3 / per_token if decode else None,
         "decode_tokens_per_s_p50": 1e3 / float(np.median(decode)) if decode else None,
         "tokens": run["tokens"],
+        "counted": {"phase": count[0], "runs": min(count[1], max(runs, 1))} if count else None,
         "timed_region": "prefill = set inputs + run + read logits + argmax; decode step = the same for one token",
     }
 
@@ -349,7 +372,10 @@ def pte_constants(path: str) -> dict[str, int]:
 
 
 def harness_generate(
-    args: Any, stage: Callable[[str], None], status_kb: Callable[[], dict[str, int]]
+    args: Any,
+    stage: Callable[[str], None],
+    status_kb: Callable[[], dict[str, int]],
+    mark: Callable[[int], None] | None = None,
 ) -> dict[str, Any]:
     """The harness's --generate mode: load the decoder, then time prefill and decode.
 
@@ -374,7 +400,11 @@ def harness_generate(
         vocab = decoder.vocab or 2
         prompt = [int(t) for t in np.random.default_rng(args.seed).integers(0, vocab, args.prompt_len)]
     stage(f"generating {args.new_tokens} tokens after a {len(prompt)}-token prompt ({args.num_runs} runs)")
-    report = profile_generation(decoder, prompt, args.new_tokens, runs=args.num_runs, warmup=args.warmup_runs)
+    phase = getattr(args, "count_phase", None)
+    count = (phase, int(args.count_runs), mark) if phase and mark is not None and args.count_runs else None
+    report = profile_generation(
+        decoder, prompt, args.new_tokens, runs=args.num_runs, warmup=args.warmup_runs, count=count
+    )
     rss["end"] = status_kb()
     cache = decoder.cache_bytes() if hasattr(decoder, "cache_bytes") else None
     return {
