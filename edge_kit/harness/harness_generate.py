@@ -294,8 +294,8 @@ def profile_generation(
         greedy(decoder, prompt, min(new_tokens, 4))
     ttft, decode = [], []
     for i in range(max(runs, 1)):
-        counted = count is not None and i < count[1]
-        run = greedy(decoder, prompt, new_tokens, count[2] if counted else None, count[0] if counted else "")
+        phase, mark = (count[0], count[2]) if count is not None and i < count[1] else ("", None)
+        run = greedy(decoder, prompt, new_tokens, mark, phase)
         ttft.append(run["step_ms"][0])
         decode.extend(run["step_ms"][1:])
     per_token = float(np.mean(decode)) if decode else float("nan")
