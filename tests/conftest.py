@@ -137,6 +137,7 @@ UNIT = (
     "tests/devices/test_inventory.py",
     "tests/packager/test_archive.py",
     "tests/packager/test_metadata.py",
+    "tests/generative/test_source.py",
 )
 EMULATION = (
     "tests/emulation/",
@@ -148,8 +149,14 @@ EMULATION = (
     "tests/packager/test_linux.py",
     "tests/benchmark/test_bench.py",
     "tests/inputs/test_real_models.py",
+    "tests/generative/test_profile_raspi.py",
 )
-SLOW = ("tests/zoo/", "tests/quant/test_mobilenet.py", "tests/hardening/test_catalogue.py")
+SLOW = (
+    "tests/zoo/",
+    "tests/quant/test_mobilenet.py",
+    "tests/hardening/test_catalogue.py",
+    "tests/generative/test_export.py",  # every format x precision of two decoders: ExecuTorch lowering dominates
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -6,10 +6,13 @@ once, on first use, and shared by every test that needs it.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.conftest import run_cli
 
 CACHE_LEN = 48
 
@@ -46,3 +49,22 @@ def tiny_lms() -> dict[str, Any]:
 @pytest.fixture(scope="session")
 def exports(tmp_path_factory: pytest.TempPathFactory, tiny_lms: dict[str, Any]) -> Exports:
     return Exports(tmp_path_factory.mktemp("generative"), tiny_lms)
+
+
+@pytest.fixture(scope="session")
+def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Llama checkpoint folder (config.json + safetensors + tokenizer), random weights."""
+    from edge_kit.generative import random_causal_lm
+    from edge_kit.generative.source import save_checkpoint
+
+    folder = tmp_path_factory.mktemp("ckpt") / "tiny-llama"
+    return save_checkpoint(random_causal_lm("llama-tiny", seed=3), folder)
+
+
+@pytest.fixture(scope="session")
+def exported(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """`edgekit export FOLDER -o x.onnx --cache-len 48 --json`: the artifact and the printed manifest."""
+    out = tmp_path_factory.mktemp("cli") / "llama.onnx"
+    result = run_cli("export", checkpoint, "-o", out, "--cache-len", "48", "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    return out, json.loads(result.stdout)
