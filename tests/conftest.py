@@ -133,10 +133,10 @@ UNIT = (
     "tests/estimate/test_model.py",
     "tests/estimate/test_calibrate.py",
     "tests/report/",
-    "tests/documents/",
+    "tests/documents/test_data_files.py",
+    "tests/documents/test_schemas.py",
     "tests/devices/test_inventory.py",
     "tests/packager/test_archive.py",
-    "tests/packager/test_metadata.py",
     "tests/generative/test_source.py",
 )
 EMULATION = (

@@ -29,6 +29,7 @@ def test_every_quantized_path_an_exporter_supports_has_exactly_one_default():
             own = framework in recipe.sources  # else the format's own quantizer's recipe (ONNX from jax)
             assert (
                 own
+                or route.recipe_framework in recipe.sources  # a bridged route quantizes as its last framework
                 or recipe.sources == (registry.get_format(fmt).artifact_recipe_framework,)
                 or "onnx" in recipe.sources
             )

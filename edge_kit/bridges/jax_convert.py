@@ -142,11 +142,13 @@ def _by_jax2onnx(source: JaxSource, opset: int) -> Any:
         )
 
 
-def _by_tflite(source: JaxSource, opset: int) -> Any:
+def _by_tflite(source: JaxSource, opset: int, dynamic: bool = True) -> Any:
+    """`dynamic` keeps the symbolic dimensions; fixed shapes give a graph without tf2onnx's
+    shape arithmetic (TopK/Unique for broadcasting), which onnx2torch cannot convert."""
     import tf2onnx
     from keras.src.export.tf2onnx_lib import patch_tf2onnx  # numpy-2 fixes Keras applies too
 
-    model = tflite_converter(source, dynamic=True).convert()
+    model = tflite_converter(source, dynamic=dynamic).convert()
     patch_tf2onnx()
     with tempfile.TemporaryDirectory(prefix="edgekit-jax-") as tmp:
         path = Path(tmp) / "float.tflite"
@@ -174,7 +176,7 @@ def onnx_input_dims(proto: Any) -> list[list[int | str]]:
     return [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in proto.graph.input]
 
 
-def _convert_onnx(source: JaxSource, opset: int, route: str) -> tuple[Any, dict[str, Any]]:
+def _convert_onnx(source: JaxSource, opset: int, route: str, dynamic: bool = True) -> tuple[Any, dict[str, Any]]:
     facts: dict[str, Any] = {}
     if route in ("auto", ROUTE_JAX2ONNX) and source.exported is None:
         try:
@@ -195,20 +197,23 @@ def _convert_onnx(source: JaxSource, opset: int, route: str) -> tuple[Any, dict[
             hint=f"use the {ROUTE_VIA_TFLITE} route, or export the Python function itself",
         )
     try:
-        return _by_tflite(source, opset), {**facts, "onnx_route": ROUTE_VIA_TFLITE}
+        return _by_tflite(source, opset, dynamic), {**facts, "onnx_route": ROUTE_VIA_TFLITE}
     except EdgeKitError:
         raise
     except Exception as exc:  # noqa: BLE001 - tf2onnx raises assorted errors
         raise _converter_error(exc, "tf2onnx (TFLite front end)") from None
 
 
-def onnx_fp32(source: JaxSource, dest: Path, opset: int | None = None, route: str = "auto") -> dict[str, Any]:
-    """Write the float ONNX model to `dest`; return facts (route, opset, input dims)."""
+def onnx_fp32(
+    source: JaxSource, dest: Path, opset: int | None = None, route: str = "auto", dynamic: bool = True
+) -> dict[str, Any]:
+    """Write the float ONNX model to `dest`; return facts (route, opset, input dims). `dynamic`
+    keeps the declared symbolic dimensions on the TFLite route (jax2onnx keeps them anyway)."""
     import onnx
 
     if route not in ROUTES:
         raise UsageError(f"unknown JAX → ONNX route '{route}'", hint=f"use one of {', '.join(ROUTES)}")
-    proto, facts = _convert_onnx(source, opset or DEFAULT_OPSET, route)
+    proto, facts = _convert_onnx(source, opset or DEFAULT_OPSET, route, dynamic)
     if not proto.graph.node:
         raise ExportError("the JAX → ONNX converter produced an empty graph")
     onnx.save(proto, str(dest))
@@ -232,7 +237,7 @@ def to_onnx_source(source: JaxSource, options: ExportOptions) -> Any:
     from edge_kit.models.onnx_models import OnnxSource
 
     path = options.scratch() / "jax-bridge.onnx"
-    onnx_fp32(source, path, options.opset)
+    onnx_fp32(source, path, options.opset, dynamic=bool(source.ranges))  # only the dims the export keeps
     bridged = OnnxSource(path)
     bridged.inputs, bridged.ranges = list(source.inputs), dict(source.ranges)
     return bridged

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
+import tempfile
 import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -178,11 +179,32 @@ def explicit_pads(model: Any) -> int:
     return done
 
 
+def fold_constants(model: Any) -> Any:
+    """ONNX Runtime's basic (semantics-preserving, standard-op) optimizations on a graph with fixed
+    input shapes: shape arithmetic the converters emit for broadcasting (Shape → TopK → Unique, as
+    tf2onnx writes for a batch-polymorphic matmul) folds to constants onnx2torch can take."""
+    import onnx
+    import onnxruntime as ort
+
+    with tempfile.TemporaryDirectory(prefix="edgekit-fold-") as tmp:
+        source, folded = Path(tmp) / "in.onnx", Path(tmp) / "folded.onnx"
+        onnx.save(model, str(source))
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_BASIC
+        options.optimized_model_filepath = str(folded)
+        options.log_severity_level = 3
+        ort.InferenceSession(str(source), options, providers=["CPUExecutionProvider"])
+        return onnx.load(str(folded))
+
+
 # ---------------------------------------------------------------------------------------------- stage 2
 
 
 def _blocking_converter(model: Any) -> tuple[Blocker | None, BaseException | None]:
     """Replay onnx2torch's per-node conversion to find the first node it cannot convert."""
+    from edge_kit.bridges.onnx2torch_compat import load_onnx2torch
+
+    load_onnx2torch()  # onnx2torch's converters import torchvision: the compat loader stands in for it
     from onnx2torch.node_converters import get_converter
     from onnx2torch.onnx_graph import OnnxGraph
 
@@ -315,6 +337,12 @@ def convert(path: Path, input_specs: Sequence[TensorSpec], dynamic: Dynamic | No
     result.nodes_after = len(model.graph.node)
     result.seconds["clean-up"] = time.perf_counter() - clock
     clock = time.perf_counter()
+    if not dynamic and _blocking_converter(model)[0] is not None:
+        try:
+            model = fold_constants(model)
+            result.notes.append("constants folded by onnxruntime (a node onnx2torch lacks was shape arithmetic)")
+        except Exception as exc:  # noqa: BLE001 - keep the unfolded graph: to_torch names the blocker
+            result.notes.append(f"constant folding skipped ({first_line(exc)})")
     module = to_torch(model, path)
     result.seconds["convert"] = time.perf_counter() - clock
     clock = time.perf_counter()

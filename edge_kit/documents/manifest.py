@@ -56,6 +56,15 @@ class RouteFailure(Record):
     error: str
 
 
+class SharedWeights(Record):
+    """Tied weights (one tensor under several names, e.g. embedding and LM head) and how the file stores them."""
+
+    tied: list[list[str]]
+    stored: Literal["once", "twice"]
+    stored_twice_bytes: int
+    why: str | None = None
+
+
 class Artifact(Record):
     """The exported file, and the format's own facts about it (opset, converter, delegate, ...)."""
 
@@ -78,6 +87,7 @@ class Artifact(Record):
     fixed_inputs: list[str] | None = Field(default=None, description="onnx copy: inputs made static")
     input_dims: list[list[int | str]] | None = Field(default=None, description="jax → onnx: each input's dims")
     pre_process: dict[str, Any] | None = Field(default=None, description="onnx int8: the pre-process attempts")
+    shared_weights: SharedWeights | None = Field(default=None, description="executorch: tied weights")
 
 
 class Source(Record):
@@ -267,6 +277,7 @@ class Timings(Record):
     accuracy_s: float | None = None
     plan_s: float | None = None
     prepare_s: float | None = None
+    int8_s: float | None = None
 
 
 class Manifest(Record):

@@ -199,6 +199,9 @@ class HarnessTensor(Record):
     dtype: str
     quantization: list[float] | None = Field(default=None, description="[scale, zero_point] (LiteRT)")
     source: str | None = Field(default=None, description="inputs: npz or random(seed=N)")
+    declared_shape: list[int | str | None] | None = Field(
+        default=None, description="inputs: the model's own shape when it has dynamic dimensions"
+    )
 
 
 class OutputSummary(HarnessTensor):
@@ -207,6 +210,7 @@ class OutputSummary(HarnessTensor):
     min: float
     max: float
     all_finite: bool
+    sha256: str | None = Field(default=None, description="the output's exact bytes (backends agree bitwise)")
 
 
 class Cpu(Record):

@@ -99,7 +99,10 @@ PERCENTILE = RECIPES["onnx_int8_static_qdq_per_channel_percentile.toml"]
         ({"calibration_samples": True}, "recipe file r.toml: calibration_samples must be an integer, not a boolean"),
         ({"percentile": 101}, "recipe file r.toml: percentile must be less than or equal to 100"),
         ({"sources": ["torch", 1]}, "recipe file r.toml: sources[1] must be a string, not an integer"),
-        ({"sources": ["caffe"]}, "recipe file r.toml: sources must be a non-empty list of torch, tensorflow, onnx"),
+        (
+            {"sources": ["caffe"]},
+            "recipe file r.toml: sources must be a non-empty list of jax, onnx, tensorflow, tflite, torch",
+        ),
         ({"weight_type": "int4"}, "recipe file r.toml: weight_type must be one of 'float32', 'float16', 'int8'"),
         ({"preprocess": {"std": [0.5, 0]}}, "recipe file r.toml: preprocess.std must be non-zero"),
         ({"preprocess": {"mean": ["0.5"]}}, "recipe file r.toml: preprocess.mean[0] must be a number, not a string"),

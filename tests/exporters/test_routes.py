@@ -58,7 +58,8 @@ def test_a_forced_route_is_the_only_one_tried(tmp_path: Path) -> None:
 def test_onnx_and_jax_sources_reach_executorch(tmp_path: Path) -> None:
     onnx_model = tmp_path / "cnn.onnx"
     run_cli("export", SAMPLES / "digits_cnn.pt2", "-f", "onnx", "-o", onnx_model)
-    for source, out in ((onnx_model, "o.pte"), (SAMPLES / "digits_flax.msgpack", "j.pte")):
+    jax_sources = ((SAMPLES / "digits_flax.msgpack", "j.pte"), (SAMPLES / "digits_flax.jaxexport", "x.pte"))
+    for source, out in ((onnx_model, "o.pte"), *jax_sources):  # jaxexport: tf2onnx shape arithmetic folded
         extra = ["--model-class", "sample_models.digits_flax:make_model"] if source.suffix == ".msgpack" else []
         result = run_cli("export", source, "-f", "executorch", *extra, "-o", tmp_path / out, "--json")
         assert result.code == 0, result.stderr[-1500:]
