@@ -97,6 +97,16 @@ class ProfileResult:
         return dict(self.report["latency"])
 
     @property
+    def ttft_ms(self) -> float:
+        """Generative decoders: median time to first token (prefill of the prompt)."""
+        return float(self.report["prefill"]["ttft_p50_ms"])
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        """Generative decoders: decode speed (from the mean step time; emulated or measured: see `kind`)."""
+        return float(self.report["decode"]["tokens_per_s"])
+
+    @property
     def estimate(self) -> dict[str, Any] | None:
         """The device-latency estimate (with how it was derived), when there is one."""
         return self.report.get("estimate")

@@ -134,3 +134,12 @@ def test_profile_refuses_more_tokens_than_the_cache(exported: tuple[Path, dict[s
     out, _ = exported
     result = run_cli("profile", out, "--target", "host", "--prompt-len", "40", "--new-tokens", "20")
     assert_clean_error(result, 2, "exceed llama.onnx's KV cache of 48 positions")
+
+
+def test_profile_through_the_api(exported: tuple[Path, dict[str, Any]]) -> None:
+    import edge_kit
+
+    out, _ = exported
+    result = edge_kit.profile(out, target="host", prompt_len=6, new_tokens=4, num_runs=1)
+    assert result.report["kind"] == "measured"
+    assert result.ttft_ms > 0 and result.decode_tokens_per_s > 0
