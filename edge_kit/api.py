@@ -143,7 +143,15 @@ class BenchResult:
 
 
 def bench(model: str | Path, *, output: str | Path = "edgekit-bench", **options: Any) -> BenchResult:
-    """Every format × precision of `model`, validated, measured and ranked; see `edgekit bench --help`."""
+    """Every format × precision of `model`, validated, measured and ranked; see `edgekit bench --help`.
+
+    A causal LM (see `export`) is ranked by decode tokens/s (edge_kit/generative/bench.py)."""
+    from edge_kit.generative.request import is_generative
+
+    if is_generative(model):
+        from edge_kit.generative.bench import bench_generative
+
+        return BenchResult(bench_generative(model, output=Path(output), **options), Path(output))
     from edge_kit.benchmark import BenchRequest
     from edge_kit.benchmark import bench as run
 

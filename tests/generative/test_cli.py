@@ -143,3 +143,18 @@ def test_profile_through_the_api(exported: tuple[Path, dict[str, Any]]) -> None:
     result = edge_kit.profile(out, target="host", prompt_len=6, new_tokens=4, num_runs=1)
     assert result.report["kind"] == "measured"
     assert result.ttft_ms > 0 and result.decode_tokens_per_s > 0
+
+
+def test_bench_ranks_cells_by_decode_tokens_per_s(tmp_path: Path) -> None:
+    out = tmp_path / "bench"
+    args = ("--target", "host", "--formats", "onnx", "--quantize", "fp32,int4,fp16", "--num-runs", "1")
+    result = run_cli("bench", "preset:llama-tiny", *args, "-o", out, "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    board = json.loads(result.stdout)
+    assert board == json.loads((out / "bench.json").read_text()) and (out / "bench.md").is_file()
+    rows = {r["precision"]: r for r in board["rows"]}
+    assert rows["fp16"]["status"] == "failed" and "no fp16 export" in rows["fp16"]["error"]
+    assert rows["fp16"]["rank"] == 3  # a failed cell ranks last
+    ok = [r for r in board["rows"] if r["status"] == "ok"]
+    assert [r["rank"] for r in ok] == [1, 2] and ok[0]["decode_tokens_per_s"] >= ok[1]["decode_tokens_per_s"]
+    assert rows["int4"]["size_vs_fp32"] < 1 and rows["fp32"]["size_vs_fp32"] == 1
