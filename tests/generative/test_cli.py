@@ -158,3 +158,10 @@ def test_bench_ranks_cells_by_decode_tokens_per_s(tmp_path: Path) -> None:
     ok = [r for r in board["rows"] if r["status"] == "ok"]
     assert [r["rank"] for r in ok] == [1, 2] and ok[0]["decode_tokens_per_s"] >= ok[1]["decode_tokens_per_s"]
     assert rows["int4"]["size_vs_fp32"] < 1 and rows["fp32"]["size_vs_fp32"] == 1
+
+
+def test_package_says_decoders_are_not_packaged_yet(exported: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
+    out, _ = exported
+    result = run_cli("package", out, "--platform", "linux", "-o", tmp_path / "pkg")
+    assert_clean_error(result, 4, "belongs to a generative decoder")
+    assert not (tmp_path / "pkg").exists()
