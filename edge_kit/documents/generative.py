@@ -74,6 +74,8 @@ class GreedyValidation(Record):
     forced_max_abs_logit_diff: float | None
     divergence_margin: float | None
     message: str
+    tie_tolerance: float | None = Field(default=None, description="logits: a divergence within it is a near tie")
+    ties: int = Field(default=0, description="teacher-forced steps accepted as near ties")
 
 
 class GenTimings(Record):

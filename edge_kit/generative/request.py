@@ -255,6 +255,8 @@ def build_manifest(
             "forced_max_abs_logit_diff": _finite(check.forced_max_abs_logit_diff),
             "divergence_margin": _finite(check.divergence_margin),
             "message": check.message,
+            "tie_tolerance": check.tie_tolerance,
+            "ties": check.ties,
         },
         "versions": {name: package_version(name) for name in dists},
         "timings_s": {

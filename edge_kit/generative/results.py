@@ -91,6 +91,10 @@ class GreedyCheck(Record):
     # At the first divergence: how far apart the two tokens were in the reference's own logits
     # (a margin below the logit difference means a near tie broken by rounding, not a wrong export).
     divergence_margin: float | None = None
+    # Near ties accepted (check_greedy's tie_tolerance, logits): teacher-forced steps whose token
+    # differs only where the reference's own margin is within the tolerance.
+    tie_tolerance: float | None = None
+    ties: int = 0
 
 
 @dataclass(frozen=True)

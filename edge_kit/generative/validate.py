@@ -50,11 +50,38 @@ def forced(decoder: Any, prompt: Sequence[int], ref_tokens: Sequence[int]) -> li
     return logits
 
 
+def _ties(got: list[np.ndarray], ref_logits: list[np.ndarray], ref_tokens: Sequence[int], tol: float) -> int | None:
+    """Teacher-forced steps whose token differs only by a near tie (the reference's own margin
+    between its token and the artifact's <= tol); None when a step differs by more, or any
+    logit by more than tol."""
+    ties = 0
+    for g, r, t in zip(got, ref_logits, ref_tokens):
+        if float(np.abs(g - r).max()) > tol:
+            return None
+        chosen = int(np.argmax(g))
+        if chosen != t:
+            if float(r[t] - r[chosen]) > tol:
+                return None
+            ties += 1
+    return ties
+
+
 def check_greedy(
-    decoder: Any, reference: Any, prompt: Sequence[int], *, steps: int = 8, reference_label: str = "source fp32"
+    decoder: Any,
+    reference: Any,
+    prompt: Sequence[int],
+    *,
+    steps: int = 8,
+    reference_label: str = "source fp32",
+    tie_tolerance: float | None = None,
 ) -> GreedyCheck:
     """N greedy steps of the artifact against the reference model, token for token; then the
-    same N steps teacher-forced on the reference's tokens, which stay comparable after a divergence."""
+    same N steps teacher-forced on the reference's tokens, which stay comparable after a divergence.
+
+    With `tie_tolerance` (logits), a free-running divergence still passes when every
+    teacher-forced step is within the tolerance and chooses the reference's token or one the
+    reference itself ranks within the tolerance (a near tie broken by the artifact's rounding:
+    with random weights top-2 margins are hundredths). Exact matches are always reported."""
     run = greedy(decoder, prompt, steps)
     ref_tokens, ref_logits = reference_greedy(reference, prompt, steps)
     matched = 0
@@ -70,8 +97,14 @@ def check_greedy(
         at = ref_logits[matched]
         margin = float(at[ref_tokens[matched]] - at[run["tokens"][matched]])
     got = forced(decoder, prompt, ref_tokens)
+    ties = _ties(got, ref_logits, ref_tokens, tie_tolerance) if (not ok and tie_tolerance is not None) else None
+    if ties is not None:
+        message += (
+            f" (a near tie: the reference ranks them {margin:.4f} apart; every teacher-forced step is within "
+            f"{tie_tolerance} logits and chooses the reference's token or a near tie, {ties} ties)"
+        )
     return GreedyCheck(
-        status="ok" if ok else "mismatch",
+        status="ok" if ok or ties is not None else "mismatch",
         reference=reference_label,
         prompt=tuple(int(t) for t in prompt),
         steps=steps,
@@ -84,6 +117,8 @@ def check_greedy(
         forced_matches=sum(int(np.argmax(g)) == t for g, t in zip(got, ref_tokens)),
         forced_max_abs_logit_diff=max(float(np.abs(g - r).max()) for g, r in zip(got, ref_logits)),
         divergence_margin=margin,
+        tie_tolerance=tie_tolerance,
+        ties=ties or 0,
     )
 
 

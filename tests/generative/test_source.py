@@ -122,3 +122,20 @@ def test_export_decoder_refuses_bad_requests_before_exporting(tmp_path: Path) ->
     with pytest.raises(UsageError, match="beyond the model's"):
         export_decoder(lm, tmp_path / "m.onnx", cache_len=10_000)
     assert not list(tmp_path.iterdir())
+
+
+def test_near_tie_rule_accepts_only_ties_within_the_tolerance() -> None:
+    import numpy as np
+
+    from edge_kit.generative.validate import _ties
+
+    ref = [np.array([1.0, 0.99, 0.0]), np.array([0.0, 1.0, 0.5])]
+    tokens = [0, 1]
+    tie = [np.array([0.99, 1.0, 0.0]), np.array([0.0, 1.0, 0.5])]  # step 1 flips a 0.01 tie
+    assert _ties(tie, ref, tokens, 0.05) == 1
+    assert _ties(tie, ref, tokens, 0.001) is None  # the same flip beyond a tighter tolerance
+    wrong = [np.array([0.0, 0.0, 1.0]), np.array([0.0, 1.0, 0.5])]  # chooses a token the reference ranks 1.0 lower
+    assert _ties(wrong, ref, tokens, 0.05) is None
+    drift = [np.array([1.0, 0.99, 0.0]), np.array([0.0, 1.2, 0.5])]  # same tokens, a logit 0.2 off
+    assert _ties(drift, ref, tokens, 0.05) is None
+    assert _ties(ref, ref, tokens, 0.05) == 0
