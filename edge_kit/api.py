@@ -49,12 +49,26 @@ def export(
     """Export `model` (a file path, or a live torch.nn.Module / ExportedProgram / keras.Model /
     onnx.ModelProto) and prove the artifact matches it; returns the artifact path and manifest.
 
+    A causal LM (a checkpoint folder, a config.json or `preset:NAME` with seeded random weights,
+    a live transformers causal LM) is exported with a static KV cache (`cache_len`, default
+    128; `quantize` fp32/int8/int4) and validated by 8 greedy steps in its runtime
+    (`edge_kit.generative.request.export_generative`; docs/generative.md).
+
     Live torch modules need `example_inputs` (a tuple of tensors: they define the signature);
     live models need `output`. Other options: see `edgekit export --help` (`input_shapes`,
     `recipe`, `calibration`, `eval_data`, `max_accuracy_drop`, `route`, ...). An artifact outside
     tolerance (or over its accuracy budget) is written and then raises ValidationError, unless
     `allow_mismatch`.
     """
+    from edge_kit.generative.request import is_generative
+
+    if is_generative(model):  # a causal LM: exported with a static KV cache, validated by greedy decoding
+        from edge_kit.generative.request import export_generative
+
+        return export_generative(  # type: ignore[no-any-return]
+            model, format=format, target=target, quantize=quantize, output=output, allow_mismatch=allow_mismatch,
+            **options,
+        )  # fmt: skip
     from edge_kit.pipeline import export as run
 
     if example_inputs is not None and not isinstance(example_inputs, (tuple, list)):
@@ -81,6 +95,16 @@ class ProfileResult:
     @property
     def latency(self) -> dict[str, Any]:
         return dict(self.report["latency"])
+
+    @property
+    def ttft_ms(self) -> float:
+        """Generative decoders: median time to first token (prefill of the prompt)."""
+        return float(self.report["prefill"]["ttft_p50_ms"])
+
+    @property
+    def decode_tokens_per_s(self) -> float:
+        """Generative decoders: decode speed (from the mean step time; emulated or measured: see `kind`)."""
+        return float(self.report["decode"]["tokens_per_s"])
 
     @property
     def estimate(self) -> dict[str, Any] | None:
@@ -119,7 +143,15 @@ class BenchResult:
 
 
 def bench(model: str | Path, *, output: str | Path = "edgekit-bench", **options: Any) -> BenchResult:
-    """Every format × precision of `model`, validated, measured and ranked; see `edgekit bench --help`."""
+    """Every format × precision of `model`, validated, measured and ranked; see `edgekit bench --help`.
+
+    A causal LM (see `export`) is ranked by decode tokens/s (edge_kit/generative/bench.py)."""
+    from edge_kit.generative.request import is_generative
+
+    if is_generative(model):
+        from edge_kit.generative.bench import bench_generative
+
+        return BenchResult(bench_generative(model, output=Path(output), **options), Path(output))
     from edge_kit.benchmark import BenchRequest
     from edge_kit.benchmark import bench as run
 

@@ -61,6 +61,13 @@ def parse_manifest(text: str | bytes, origin: str = "manifest") -> dict[str, Any
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ManifestError(f"{origin} is not valid JSON ({str(exc)[:80]})") from None
+    if isinstance(data, dict) and data.get("schema") == "edgekit.generative-manifest":
+        from edge_kit.errors import UnsupportedError
+
+        raise UnsupportedError(
+            f"{origin} belongs to a generative decoder (KV cache): this step does not take decoders yet",
+            hint="profile it with `edgekit profile`; see docs/generative.md",
+        )
     if not isinstance(data, dict) or data.get("schema") != SCHEMA:
         raise ManifestError(f"{origin} is not an edgekit manifest")
     version = data.get("schema_version")

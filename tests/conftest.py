@@ -144,6 +144,7 @@ UNIT = (
     "tests/benchmark/test_session.py",
     "tests/benchmark/test_cells.py",
     "tests/benchmark/test_report_rows.py",
+    "tests/generative/test_source.py",
 )
 EMULATION = (
     "tests/emulation/",
@@ -155,8 +156,14 @@ EMULATION = (
     "tests/packager/test_linux.py",
     "tests/benchmark/test_bench.py",
     "tests/inputs/test_real_models.py",
+    "tests/generative/test_profile_raspi.py",
 )
-SLOW = ("tests/zoo/", "tests/quant/test_mobilenet.py", "tests/hardening/test_catalogue.py")
+SLOW = (
+    "tests/zoo/",
+    "tests/quant/test_mobilenet.py",
+    "tests/hardening/test_catalogue.py",
+    "tests/generative/test_export.py",  # every format x precision of two decoders: ExecuTorch lowering dominates
+)
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

@@ -117,7 +117,26 @@ def bench(
     trust_model: bool,
     as_json: bool,
 ) -> None:
-    """Export MODEL to every format × precision, validate, measure and profile each; rank them."""
+    """Export MODEL to every format × precision, validate, measure and profile each; rank them.
+
+    A causal LM (checkpoint folder, config.json, preset:NAME): executorch and onnx × fp32, int8,
+    int4 (unless --formats/--quantize say otherwise), ranked by decode tokens/s."""
+    from edge_kit.generative.request import is_generative
+
+    if is_generative(model):
+        from edge_kit import api
+        from edge_kit.generative.bench import text as gen_text
+
+        given = click.get_current_context().get_parameter_source("precisions") != click.core.ParameterSource.DEFAULT
+        result = api.bench(
+            str(model), output=output, target=target, formats=_split(formats),
+            precisions=_split(precisions) if given else None, num_runs=num_runs, num_threads=num_threads,
+        )  # fmt: skip
+        if as_json:
+            emit_json(result.board)
+        else:
+            echo(gen_text(result.board))
+        return
     from edge_kit.benchmark import BenchRequest
     from edge_kit.benchmark import bench as run_bench
     from edge_kit.benchmark.report import text

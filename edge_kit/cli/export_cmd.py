@@ -28,14 +28,20 @@ from edge_kit.cli.output import emit_json
     "fmt",
     default=None,
     metavar="FORMAT",
-    help="tflite | onnx | executorch | ptl (default: the target's preferred format).",
+    help="tflite | onnx | executorch | ptl (default: the target's preferred format; a decoder: -o's suffix).",
 )
 @click.option(
     "--quantize",
     "precision",
-    type=click.Choice(PRECISION_CHOICES),
+    type=click.Choice((*PRECISION_CHOICES, "int4")),
     default=None,
-    help="Precision of the artifact (default: the --recipe's, else fp32).",
+    help="Precision of the artifact (default: the --recipe's, else fp32; int4: generative decoders).",
+)
+@click.option(
+    "--cache-len",
+    type=click.IntRange(2, 1 << 20),
+    default=None,
+    help="Generative decoders (a checkpoint folder, config.json or preset:NAME): KV-cache positions (default 128).",
 )
 @quantization_options
 @output_option
@@ -86,6 +92,7 @@ def export(
     target: str,
     fmt: str | None,
     precision: str,
+    cache_len: int | None,
     output: Path | None,
     input_shapes: list[tuple[int, ...]],
     input_dtypes: tuple[str, ...],
@@ -109,9 +116,33 @@ def export(
     max_accuracy_drop: float | None,
     **preprocess: Any,
 ) -> None:
-    """Export MODEL for a target and prove the artifact matches it (quantized: measure what it costs)."""
-    from edge_kit import api
+    """Export MODEL for a target and prove the artifact matches it (quantized: measure what it costs).
 
+    MODEL may be a causal LM: a checkpoint folder (config.json + safetensors), a config.json or
+    preset:NAME (seeded random weights; e.g. preset:llama-small), exported with a static KV cache
+    and validated by 8 greedy steps in its runtime."""
+    from edge_kit import api
+    from edge_kit.generative.request import is_generative
+
+    if is_generative(model):
+        gen = api.export(
+            str(model), target=target, format=fmt, quantize=precision, output=output, allow_mismatch=True,
+            cache_len=cache_len or 128, trust_model=trust_model,
+        )  # fmt: skip
+        if as_json:
+            emit_json(gen.manifest)
+        if not allow_mismatch and gen.status != "ok":
+            from edge_kit.generative.request import raise_for_manifest
+
+            raise_for_manifest(gen.artifact, gen.manifest)
+        return
+    if cache_len is not None:
+        from edge_kit.errors import UsageError
+
+        raise UsageError(
+            "--cache-len applies to generative decoders only",
+            hint="pass a checkpoint folder, a config.json or preset:NAME, or drop --cache-len",
+        )
     result = api.export(
         model,
         target=target,

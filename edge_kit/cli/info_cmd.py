@@ -90,7 +90,7 @@ def schema(name: str | None, as_json: bool) -> None:
         emit_json([{"name": n, "document": what} for n, (_, _, what) in MODELS.items()])
     else:
         for n, (_, _, what) in MODELS.items():
-            echo(f"{n:<18}{what}")
+            echo(f"{n:<21}{what}")
 
 
 def register(group: click.Group) -> None:

@@ -111,6 +111,20 @@ from edge_kit.cli.output import echo, emit_json
     default=None,
     help="Write profile.json, profile.md and profile.html into this folder.",
 )
+@click.option(
+    "--prompt-len",
+    type=click.IntRange(1, 1 << 20),
+    default=32,
+    show_default=True,
+    help="Generative decoders: prompt tokens (prefill; time to first token).",
+)
+@click.option(
+    "--new-tokens",
+    type=click.IntRange(1, 1 << 20),
+    default=32,
+    show_default=True,
+    help="Generative decoders: tokens generated one at a time (decode tokens/s).",
+)
 @json_option
 def profile(
     artifact: Path,
@@ -133,9 +147,15 @@ def profile(
     clock_ghz: float | None,
     timeout_s: float,
     report_dir: Path | None,
+    prompt_len: int,
+    new_tokens: int,
     as_json: bool,
 ) -> None:
-    """Profile an exported ARTIFACT (.tflite, .onnx, .pte) on a target, or on a real device over SSH."""
+    """Profile an exported ARTIFACT (.tflite, .onnx, .pte) on a target, or on a real device over SSH.
+
+    A generative decoder (edgekit export of a causal LM) runs its generation loop: load time,
+    time to first token for --prompt-len tokens, decode tokens/s, peak memory (KV cache
+    included), and under QEMU a device estimate of prefill and decode from instruction counts."""
     from edge_kit.fsutil import check_writable
     from edge_kit.profiler import ProfileRequest
     from edge_kit.profiler import profile as run_profile
@@ -167,6 +187,8 @@ def profile(
             profile_ops=not no_profile_ops,
             clock_ghz=clock_ghz,
             timeout_s=timeout_s,
+            prompt_len=prompt_len,
+            new_tokens=new_tokens,
         )
     )
     if report_dir is not None:

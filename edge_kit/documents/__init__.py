@@ -27,6 +27,16 @@ MODELS: dict[str, tuple[str, str, str]] = {
     "profile": ("profile", "ProfileReport", "the profile report (edgekit profile --json, profile.json)"),
     "bench": ("bench", "Leaderboard", "the bench leaderboard (edgekit bench --json, bench.json)"),
     "package-metadata": ("package_metadata", "PackageMetadata", "a packaged model's <name>.metadata.json"),
+    "generative-manifest": (
+        "generative",
+        "GenerativeManifest",
+        "the manifest next to a generative (KV-cache decoder) artifact (<artifact>.json)",
+    ),
+    "generation-profile": (
+        "generative",
+        "GenerationReport",
+        "the profile report of a generative artifact (prefill and decode apart)",
+    ),
 }
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

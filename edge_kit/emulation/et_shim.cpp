@@ -160,6 +160,9 @@ struct Input {
   std::unique_ptr<TensorImpl> impl;
   ScalarType dtype = ScalarType::Float;
   bool is_tensor = false;
+  // A dynamic-shape input's current shape (et_set_input_shaped); `sizes` keeps the upper bound.
+  std::vector<TensorImpl::SizesType> cur_sizes;
+  std::vector<TensorImpl::StridesType> cur_strides;
 };
 
 }  // namespace
@@ -199,7 +202,8 @@ Error alloc_planned(EtHandle* h, const MethodMeta& meta) {
     Result<int64_t> size = meta.memory_planned_buffer_size(i);
     if (!size.ok()) return size.error();
     h->planned_sizes.push_back(size.get());
-    h->planned.emplace_back(new uint8_t[std::max<int64_t>(size.get(), 1)]);
+    // Zeroed: mutable buffers (e.g. a KV cache) live here and are read before all of them are written.
+    h->planned.emplace_back(new uint8_t[std::max<int64_t>(size.get(), 1)]());
     h->spans.emplace_back(h->planned.back().get(), (size_t)size.get());
   }
   h->planned_alloc.reset(new HierarchicalAllocator({h->spans.data(), h->spans.size()}));
@@ -379,6 +383,47 @@ int et_set_input(EtHandle* h, int i, const void* data, size_t nbytes) {
     return fail(&h->error, "input " + std::to_string(i) + " needs " + std::to_string(in.data.size()) +
                 " bytes, got " + std::to_string(nbytes), Error::InvalidArgument);
   memcpy(in.data.data(), data, nbytes);
+  if (!in.cur_sizes.empty()) {  // back to the full shape after et_set_input_shaped
+    in.cur_sizes.clear();
+    in.impl.reset(new TensorImpl(in.dtype, (ssize_t)in.sizes.size(), in.sizes.data(), in.data.data(),
+                                 in.dim_order.data(), in.strides.data()));
+  }
+  Error e = h->method->set_input(EValue(executorch::aten::Tensor(in.impl.get())), i);
+  return e == Error::Ok ? 0 : fail(&h->error, "set_input(" + std::to_string(i) + ") failed", e);
+}
+
+// Like et_set_input, for an input exported with a dynamic shape: `shape` (ndim dims) may be
+// smaller than the planned upper bound in any dimension; `data` holds nbytes of that shape.
+int et_set_input_shaped(EtHandle* h, int i, const void* data, size_t nbytes, int ndim, const int64_t* shape) {
+  g_log_errors.clear();
+  if (i < 0 || (size_t)i >= h->inputs.size()) return fail(&h->error, "input index out of range", Error::InvalidArgument);
+  Input& in = h->inputs[i];
+  if (!in.is_tensor) return fail(&h->error, "input " + std::to_string(i) + " is not a tensor", Error::NotSupported);
+  if (ndim != (int)in.sizes.size())
+    return fail(&h->error, "input " + std::to_string(i) + " has " + std::to_string(in.sizes.size()) + " dims",
+                Error::InvalidArgument);
+  size_t max_elems = 1, elems = 1;
+  for (int d = 0; d < ndim; ++d) {
+    if (shape[d] < 0 || shape[d] > in.sizes[d])
+      return fail(&h->error, "input " + std::to_string(i) + " dim " + std::to_string(d) + " is " +
+                  std::to_string(shape[d]) + ", beyond its bound " + std::to_string(in.sizes[d]), Error::InvalidArgument);
+    max_elems *= (size_t)in.sizes[d];
+    elems *= (size_t)shape[d];
+  }
+  size_t item = max_elems ? in.data.size() / max_elems : 0;
+  if (nbytes != elems * item)
+    return fail(&h->error, "input " + std::to_string(i) + " needs " + std::to_string(elems * item) +
+                " bytes, got " + std::to_string(nbytes), Error::InvalidArgument);
+  memcpy(in.data.data(), data, nbytes);
+  in.cur_sizes.assign(shape, shape + ndim);
+  in.cur_strides.resize(ndim);
+  if (ndim > 0) {
+    Error e = executorch::runtime::dim_order_to_stride(
+        in.cur_sizes.data(), in.dim_order.data(), (size_t)ndim, in.cur_strides.data());
+    if (e != Error::Ok) return fail(&h->error, "strides of input " + std::to_string(i), e);
+  }
+  in.impl.reset(new TensorImpl(in.dtype, (ssize_t)ndim, in.cur_sizes.data(), in.data.data(),
+                               in.dim_order.data(), in.cur_strides.data()));
   Error e = h->method->set_input(EValue(executorch::aten::Tensor(in.impl.get())), i);
   return e == Error::Ok ? 0 : fail(&h->error, "set_input(" + std::to_string(i) + ") failed", e);
 }

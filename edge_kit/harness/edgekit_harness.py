@@ -253,6 +253,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--profile-runs", dest="profile_runs", type=int, default=3)
     p.add_argument("--et-lib", dest="et_lib", help="libedgekit_et.so (default: $EDGEKIT_ET_LIB)")
     p.add_argument("--save-outputs", dest="save_outputs", help="write the outputs to this .npz")
+    p.add_argument("--generate", action="store_true", help="a KV-cache decoder: time prefill and decode")
+    p.add_argument("--prompt-len", dest="prompt_len", type=int, default=32, help="--generate: prompt tokens")
+    p.add_argument("--new-tokens", dest="new_tokens", type=int, default=32, help="--generate: tokens to generate")
+    p.add_argument("--prompt", help="--generate: comma-separated prompt token ids (default: random)")
+    p.add_argument(
+        "--count-phase",
+        dest="count_phase",
+        choices=("prefill", "decode"),
+        help="--generate: mark this phase (the prefill, or each decode step) for instruction counting",
+    )
     p.add_argument("--out", help="report path (default: stdout)")
     args = p.parse_args(argv)
     if args.num_threads < 1 or args.num_runs < 1 or args.warmup_runs < 0 or args.profile_runs < 1:
@@ -366,6 +376,31 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
     }
 
 
+def generate(args: argparse.Namespace) -> dict[str, Any]:
+    """--generate: the generation loop of harness_generate.py (prefill + greedy decode)."""
+    if TYPE_CHECKING:  # the type checker sees the package import only (both bind the same module)
+        from .harness_generate import DecoderLoadError, GenerationError, harness_generate
+    else:
+        try:
+            from .harness_generate import DecoderLoadError, GenerationError, harness_generate
+        except ImportError:
+            from harness_generate import DecoderLoadError, GenerationError, harness_generate
+    if not os.path.isfile(args.model):
+        raise HarnessError(f"no such model file: {args.model}", EXIT_USAGE)
+    if args.prompt_len < 1 or args.new_tokens < 1:
+        raise HarnessError("--prompt-len and --new-tokens must be >= 1", EXIT_USAGE)
+    try:
+        report = harness_generate(args, stage, status_kb, mark)
+    except GenerationError as exc:
+        raise HarnessError(str(exc), EXIT_USAGE) from None
+    except DecoderLoadError as exc:
+        raise HarnessError(str(exc), EXIT_LOAD) from None
+    except Exception as exc:  # noqa: BLE001 - the runtime's own exception types vary
+        text = " ".join(str(exc).split())[:400]
+        raise HarnessError(f"generation failed: {type(exc).__name__}: {text}", EXIT_RUN) from None
+    return {**report, "machine": machine_info()}
+
+
 def write_report(report: dict[str, Any], out: str | None) -> None:
     text = json.dumps(report, indent=1, default=str)
     if not out:
@@ -388,7 +423,7 @@ def main(argv: list[str] | None = None) -> int:
         "argv": sys.argv[1:] if argv is None else argv,
     }
     try:
-        report = {"ok": True, **head, **profile(args)}
+        report = {"ok": True, **head, **(generate(args) if args.generate else profile(args))}
         code = 0
     except HarnessError as exc:
         print(f"edgekit-harness: error: {exc}", file=sys.stderr, flush=True)

@@ -80,6 +80,10 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     ),
     "et_write_etdump": (_c.c_int, [_c.c_void_p, _c.c_char_p]),
 }
+# Present in newer builds of the shim only (older cached runtimes lack them).
+_OPTIONAL: dict[str, tuple[Any, list[Any]]] = {
+    "et_set_input_shaped": (_c.c_int, [_c.c_void_p, _c.c_int, _c.c_void_p, _c.c_size_t, _c.c_int, _i64p]),
+}
 _LIBS: dict[str, ctypes.CDLL] = {}
 
 
@@ -94,6 +98,10 @@ def load_library(lib_path: str) -> ctypes.CDLL:
         for name, (restype, argtypes) in _SIGNATURES.items():
             func = getattr(lib, name)
             func.restype, func.argtypes = restype, argtypes
+        for name, (restype, argtypes) in _OPTIONAL.items():
+            if hasattr(lib, name):
+                func = getattr(lib, name)
+                func.restype, func.argtypes = restype, argtypes
         _LIBS[key] = lib
     return _LIBS[key]
 
@@ -164,6 +172,27 @@ class EtModel:
                     f"got {array.dtype.name}{list(array.shape)}"
                 )
             self._check(self._lib.et_set_input(h, i, array.ctypes.data, array.nbytes), "set_input")
+        return self._execute()
+
+    def run_dynamic(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Like run(), for programs exported with dynamic shapes: an input may be smaller than
+        its planned (upper-bound) shape in any dimension."""
+        h = self._handle()
+        if not hasattr(self._lib, "et_set_input_shaped"):
+            raise EtError("this build of the ExecuTorch shim has no dynamic-shape inputs: rebuild it")
+        if len(inputs) != len(self._inputs):
+            raise EtError(f"the model takes {len(self._inputs)} inputs, got {len(inputs)}")
+        for i, (array, spec) in enumerate(zip(inputs, self._inputs)):
+            array = np.ascontiguousarray(array)
+            if array.dtype.name != spec["dtype"]:
+                raise EtError(f"input {i} ({spec['name']}) must be {spec['dtype']}, got {array.dtype.name}")
+            shape = (ctypes.c_int64 * max(array.ndim, 1))(*array.shape)
+            status = self._lib.et_set_input_shaped(h, i, array.ctypes.data, array.nbytes, array.ndim, shape)
+            self._check(status, "set_input")
+        return self._execute()
+
+    def _execute(self) -> list[np.ndarray]:
+        h = self._handle()
         self._check(self._lib.et_run(h), "run")
         outputs = []
         for i, spec in enumerate(self.output_specs()):

@@ -49,6 +49,8 @@ class ProfileRequest:
     device: str | None = None  # ssh: an inventory name or user@host[:port]
     provision: bool = False  # ssh: install the pinned runtimes into a private folder on the device
     devices_file: Path | None = None  # default: $EDGEKIT_DEVICES, else ~/.config/edgekit/devices.toml
+    prompt_len: int = 32  # generative decoders: prompt tokens (prefill)
+    new_tokens: int = 32  # generative decoders: tokens generated (decode)
 
 
 def artifact_format(path: Path) -> Format:
@@ -137,7 +139,15 @@ def harness_args(req: ProfileRequest, threads: int, inputs: Path | None = None) 
 
 
 def profile(req: ProfileRequest) -> dict[str, Any]:
-    """Run the harness on the target and assemble the schema-versioned profile report."""
+    """Run the harness on the target and assemble the schema-versioned profile report.
+
+    A generative decoder (known by its metadata) is profiled as a generation loop instead:
+    a `GenerationReport` with prefill and decode apart (edge_kit/generative/profile_report.py)."""
+    from edge_kit.generative.profile_report import decoder_metadata, profile_generative
+
+    meta = decoder_metadata(Path(req.artifact)) if Path(req.artifact).is_file() else None
+    if meta is not None:
+        return profile_generative(req, prompt_len=req.prompt_len, new_tokens=req.new_tokens, meta=meta)
     device = _device(req)
     target = get_target(
         req.target or (device.target if device and device.target else None) or ("aarch64" if device else "raspi4")

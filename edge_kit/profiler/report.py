@@ -9,6 +9,8 @@ from typing import Any
 from edge_kit.fsutil import atomic_path
 from edge_kit.report.templates import Templates, markup, number
 
+GENERATION = "edgekit.generation-profile"  # a generative decoder's report (edge_kit/generative/report.py)
+
 
 def _kb(value: float | None) -> str:
     if value is None:
@@ -57,6 +59,10 @@ def estimated_op_rows(report: dict[str, Any], limit: int = 15) -> tuple[list[tup
 
 
 def summary_text(report: dict[str, Any]) -> str:
+    if report.get("schema") == GENERATION:
+        from edge_kit.generative.report import summary_text as generation_summary
+
+        return generation_summary(report)
     art, tgt, backend = report["artifact"], report["target"], report["backend"]
     lines = [
         f"{art['file']} ({art['format']}, {art.get('precision') or 'precision unknown'}, "
@@ -152,6 +158,10 @@ def html(report: dict[str, Any]) -> str:
 
 def write_report_dir(report: dict[str, Any], folder: Path) -> Path:
     """Write profile.json, profile.md and profile.html into `folder`, atomically."""
+    if report.get("schema") == GENERATION:
+        from edge_kit.generative.report import write_report_dir as write_generation
+
+        return write_generation(report, folder)
     with atomic_path(Path(folder), directory=True) as tmp:
         (tmp / "profile.json").write_text(json.dumps(report, indent=2, default=str) + "\n")
         (tmp / "profile.md").write_text(markdown(report))
