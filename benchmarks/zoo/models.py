@@ -332,6 +332,7 @@ WHEELS = [
     ),
 ]
 PITCH = (InputSpec("input_2", (1, 43844, 1), low=-1.0, high=1.0),)
+PITCH_ONNX = (InputSpec("serving_default_input_2:0", (1, 43844, 1), low=-1.0, high=1.0),)  # tf2onnx's name
 PITCH_DIR = "saved_models/icassp_2022"
 WHEELS += [
     _wheel(
@@ -341,7 +342,7 @@ WHEELS += [
         "basic-pitch",
         f"{PITCH_DIR}/nmp.onnx",
         "onnx",
-        PITCH,
+        PITCH_ONNX,
         dynamic=True,
         notes="3 outputs; tf2onnx export of the SavedModel below",
     ),

@@ -114,7 +114,7 @@ def _override(op_type: str, versions: tuple[int, ...]) -> Callable[[Callable[...
 
 
 def _register_overrides() -> None:
-    from edge_kit.bridges import static_ops
+    from edge_kit.bridges import reduce_pad_ops, static_ops
 
     _override("Reshape", (5, 13, 14, 19, 21))(static_ops.convert_reshape)
     _override("Resize", (11, 13, 18, 19))(static_ops.convert_resize)
@@ -123,3 +123,6 @@ def _register_overrides() -> None:
     for op_type in ("Add", "Sub", "Mul", "Div"):
         _override(op_type, (7, 13, 14))(static_ops.convert_binary)
     _override("Pow", (7, 12, 13, 15))(static_ops.convert_binary)
+    for op_type, versions in reduce_pad_ops.REDUCE_VERSIONS.items():
+        _override(op_type, versions)(reduce_pad_ops.convert_reduce)
+    _override("Pad", reduce_pad_ops.PAD_VERSIONS)(reduce_pad_ops.convert_pad)

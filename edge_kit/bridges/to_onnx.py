@@ -3,15 +3,21 @@ torch.export) takes them to ExecuTorch, which they have no direct route to.
 
 The float ONNX model is made by the framework's own ONNX routes, in their order (the first that
 converts wins: Keras export, tf2onnx from Keras, tf2onnx on the frozen function; tf2onnx's TFLite
-front end), into the export's scratch folder. The bridged source keeps the export's input
-signature (an NHWC model stays NHWC: onnx2torch converts its transposes as they are).
+front end), into the export's scratch folder. As in an ONNX export, a route's model must load and
+run once in onnxruntime at the export's input signature, else the next route is tried (Keras' own
+export leaves a Normalization layer's constants as graph inputs; tf2onnx freezes them). The bridged
+source keeps the export's input signature (an NHWC model stays NHWC: onnx2torch converts its
+transposes as they are).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from edge_kit.errors import EdgeKitError, ExportError
+from edge_kit.signature import TensorSpec
 
 BRIDGES = {"tensorflow": "tf-onnx", "tflite": "tflite-onnx"}  # bridge names (routes are named bridge+route)
 
@@ -29,6 +35,7 @@ def to_onnx_source(source: Any, options: Any) -> Any:
             continue
         try:
             route.convert(source, path, options)
+            runs_once(path, source.inputs)
         except EdgeKitError as exc:
             failures.append(f"{route.name}: {exc.one_line()}")
             continue
@@ -42,6 +49,20 @@ def to_onnx_source(source: Any, options: Any) -> Any:
         f"no {source.framework} → ONNX route converted the model, so it cannot be bridged: " + "; ".join(failures),
         hint="export it to onnx with --debug to see each converter's error",
     )
+
+
+def runs_once(path: Path, inputs: Sequence[TensorSpec]) -> None:
+    """Raise ExportError unless onnxruntime loads the model at `path` and runs it on one random input
+    set of `inputs` (the same check an ONNX export's smoke test makes of its artifact)."""
+    from edge_kit.exporters.onnx import OnnxRunner
+    from edge_kit.signature import random_inputs
+
+    try:
+        OnnxRunner(path).run(random_inputs(inputs, 1, seed=0)[0])
+    except Exception as exc:  # ORT raises its own types for graphs it rejects
+        message = exc.message if isinstance(exc, EdgeKitError) else f"{type(exc).__name__}: {exc}"
+        first = next((line for line in message.strip().splitlines() if line.strip()), type(exc).__name__)
+        raise ExportError(f"its ONNX model does not run in onnxruntime: {first[:200]}") from exc
 
 
 def register(registry: Any) -> None:

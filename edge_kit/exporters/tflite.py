@@ -1,5 +1,6 @@
 """TFLite / LiteRT: the format, its runtime (ai-edge-litert, the successor of tflite-runtime)
-and its routes — PyTorch through litert-torch, Keras/SavedModel through tf.lite.TFLiteConverter.
+and its routes — PyTorch through litert-torch, Keras/SavedModel through tf.lite.TFLiteConverter,
+a TFLite file as it is (fp32 only: a TFLite file is not re-quantized).
 
 fp16 and int8 come from `edge_kit.quant.tflite`.
 """
@@ -136,6 +137,12 @@ def _fixed_shape(source: Any, dest: Path, options: ExportOptions) -> dict[str, A
     return {"converter": "tf.lite.TFLiteConverter (concrete function, fixed shapes)"}
 
 
+def _copy(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
+    """A TFLite source as it is (validated like any artifact); its bytes are not rewritten."""
+    dest.write_bytes(source.model_bytes())
+    return {"converter": "copy"}
+
+
 def _keras_layers(source: Any, options: ExportOptions) -> list[str]:
     from edge_kit.quant import tflite as quant
 
@@ -221,6 +228,7 @@ def register(registry: Registry) -> None:
             versions=("torch", "litert-torch", "ai-edge-quantizer"),
         )
     )
+    registry.add_route(Route("copy", "tflite", "tflite", _copy, ("fp32",), description="the TFLite model itself"))
     for name, convert, description in (
         ("tflite-converter", _tflite_converter, "tf.lite.TFLiteConverter (float16, dynamic range, full integer)"),
         (
