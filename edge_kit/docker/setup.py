@@ -131,7 +131,9 @@ def install_buildx() -> Path:
     """Fetch Debian trixie's docker-buildx with a private apt configuration; install its plugin binary."""
     from edge_kit.emulation.aptsources import debian_sources
 
-    arch = subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=False).stdout.strip()
+    arch = subprocess.run(
+        ["dpkg", "--print-architecture"], capture_output=True, text=True, check=False, timeout=30
+    ).stdout.strip()
     with tempfile.TemporaryDirectory(prefix="edgekit-buildx-") as tmp:
         work = Path(tmp)
         (work / "lists/partial").mkdir(parents=True)
@@ -148,7 +150,7 @@ def install_buildx() -> Path:
             _apt(["update"], conf, work, f"apt-get update (Debian {BUILDX_SUITE})")
             _apt(["download", "docker-buildx"], conf, work, "apt-get download docker-buildx")
         debs = sorted(work.glob("docker-buildx_*.deb"))
-        if not debs or subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(work / "x")], check=False).returncode:
+        if not debs or subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(work / "x")], check=False, timeout=300).returncode:
             raise EnvironmentSetupError(
                 "the docker-buildx package could not be unpacked", hint="dpkg-deb -x it by hand"
             )

@@ -77,7 +77,7 @@ class ExecutorchRunner:
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
 
-        tensors = [torch.from_numpy(np.ascontiguousarray(a, dtype=s.dtype)) for s, a in zip(self.inputs, arrays)]
+        tensors = [torch.from_numpy(np.asarray(a, dtype=s.dtype, order="C")) for s, a in zip(self.inputs, arrays)]
         return [o.detach().numpy() if hasattr(o, "detach") else np.asarray(o) for o in self.method.execute(tensors)]
 
 

@@ -35,7 +35,7 @@ class OnnxRunner:
         self.outputs = ort_specs(self.session.get_outputs())
 
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
-        feed = {spec.name: np.ascontiguousarray(a, dtype=spec.dtype) for spec, a in zip(self.inputs, arrays)}
+        feed = {spec.name: np.asarray(a, dtype=spec.dtype, order="C") for spec, a in zip(self.inputs, arrays)}
         return [np.asarray(o) for o in self.session.run(None, feed)]
 
 
@@ -190,14 +190,20 @@ def _copy(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
 
 
 def _fix_inputs(model: Any, source: Any) -> list[str]:
-    """Make the graph inputs this export fixed static; the names of those changed."""
-    from onnxruntime.tools.onnx_model_utils import make_input_shape_fixed
-
+    """Make the graph inputs this export fixed static; the names of those changed. Each input's
+    own dims are set (not by dim_param name across the graph: PaddlePaddle exports name every
+    unknown dim '?', so height and width share one name)."""
     declared = {s.name: s for s in source.declared_inputs()}
+    graph_inputs = {i.name: i for i in model.graph.input}
     fixed = []
     for spec in source.inputs:
         if spec.name in declared and not declared[spec.name].static and not spec.dims and spec.shape:
-            make_input_shape_fixed(model.graph, spec.name, [int(d) for d in spec.shape])
+            dims = graph_inputs[spec.name].type.tensor_type.shape.dim
+            if len(dims) != len(spec.shape):
+                continue
+            for dim, size in zip(dims, spec.shape, strict=True):
+                dim.Clear()
+                dim.dim_value = int(size)
             fixed.append(spec.name)
     return fixed
 

@@ -41,7 +41,7 @@ class PtlRunner:
         args = [
             np.asarray(a).item()
             if spec.kind == "const" and not spec.shape
-            else torch.from_numpy(np.ascontiguousarray(a))
+            else torch.from_numpy(np.asarray(a, order="C"))
             for spec, a in zip(self.inputs, arrays)
         ]  # a constant scalar argument (TorchScript `int sr`) goes in as a Python number, as forward takes it
         with torch.no_grad():

@@ -74,7 +74,7 @@ class TfliteRunner:
             if spec.scale is not None and spec.zero_point is not None and not np.issubdtype(array.dtype, np.integer):
                 info = np.iinfo(spec.dtype)
                 array = np.clip(np.round(array / spec.scale + spec.zero_point), info.min, info.max)
-            self.interpreter.set_tensor(detail["index"], np.ascontiguousarray(array, dtype=spec.dtype))
+            self.interpreter.set_tensor(detail["index"], np.asarray(array, dtype=spec.dtype, order="C"))
         self.interpreter.invoke()
         outs = []
         for spec, detail in zip(self.outputs, self._out):
@@ -161,7 +161,10 @@ class TfliteFormat(Format):
     int8_weight_scale_floor = 2**-12
     board_distributions = ("ai-edge-litert",)
     runtime_distributions = ("ai-edge-litert",)
-    quantize_more_hint = "try --quantize int8-dynamic, or --format onnx whose quantizer covers more op types"
+    quantize_more_hint = (
+        "TFLite's dynamic range leaves weights under 1024 values in float: try static --quantize int8 "
+        "with --calibration, or --format onnx whose quantizer covers more op types"
+    )
     package_runtime = "LiteRT"
     package_platforms = ("android", "ios", "linux")
     # the iOS Swift/ObjC LiteRT SDK stays in the TensorFlowLite pods (its own version line)

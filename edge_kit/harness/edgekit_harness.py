@@ -160,7 +160,7 @@ def _inputs_from_npz(specs: list[dict[str, Any]], npz: str) -> list[Any]:
             raise HarnessError(
                 f"{npz}: array for {spec['name']} has shape {list(array.shape)}, the model takes {shown}", EXIT_USAGE
             )
-        arrays.append(np.ascontiguousarray(array.astype(spec["dtype"], copy=False)))
+        arrays.append(np.asarray(array.astype(spec["dtype"], copy=False), order="C"))  # ascontiguousarray makes 0-d 1-d
     return arrays
 
 
@@ -363,11 +363,11 @@ def profile(args: argparse.Namespace) -> dict[str, Any]:
             {
                 **s,
                 "shape": list(np.shape(a)),
-                "declared_shape": s["shape"],
+                **({"declared_shape": s["shape"]} if list(s["shape"]) != list(np.shape(a)) else {}),
                 "source": "npz" if args.input else f"random(seed={args.seed})",
             }
             for s, a in zip(in_specs, inputs)
-        ],  # the shape each input ran at (a dynamic dim at the size it was given)
+        ],  # the shape each input ran at (a dynamic dim at the size it was given; the declared one beside it)
         "outputs": output_summary(_guarded("cannot read the outputs", EXIT_RUN, rt.output_specs), ran["outputs"]),
         "timing": {"load_ms": load_ms, **ran["timing"]},
         "memory": _memory(rss, _guarded("cannot read memory figures", EXIT_RUN, rt.static_memory)),

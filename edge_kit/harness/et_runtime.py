@@ -165,7 +165,7 @@ class EtModel:
         if len(inputs) != len(self._inputs):
             raise EtError(f"the model takes {len(self._inputs)} inputs, got {len(inputs)}")
         for i, (array, spec) in enumerate(zip(inputs, self._inputs)):
-            array = np.ascontiguousarray(array)
+            array = np.asarray(array, order="C")
             if list(array.shape) != spec["shape"] or array.dtype.name != spec["dtype"]:
                 raise EtError(
                     f"input {i} ({spec['name']}) must be {spec['dtype']}{spec['shape']}, "

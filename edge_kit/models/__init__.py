@@ -20,13 +20,20 @@ def _plugin_kind(path: Path) -> str | None:
     return next((s.name for s in registry().sources.values() if s.detect is not None and s.detect(path)), None)
 
 
+def _exists(path: Path) -> bool:
+    try:
+        return path.exists()
+    except OSError:  # a name too long for the file system: sniff's own error says so
+        return False
+
+
 def sniff_source(path: Path) -> str:
     """The kind of a source model (what `load_model` takes), or a ModelLoadError/UnsupportedError."""
     path = Path(path)
     try:
         kind: str = sniff(path)
     except ModelLoadError:
-        if not path.exists() or (found := _plugin_kind(path)) is None:
+        if not _exists(path) or (found := _plugin_kind(path)) is None:
             raise
         return found
     if kind not in SOURCE_KINDS:

@@ -64,7 +64,8 @@ def ort_specs(args: Sequence[Any]) -> list[TensorSpec]:
     """Specs of an onnxruntime session's inputs or outputs; named dynamic dims keep their names."""
     specs = []
     for arg in args:
-        shape = tuple(d if isinstance(d, int) and d > 0 else None for d in arg.shape)
+        # a declared 0 stays 0 (refused later, one line); -1 (PaddlePaddle's batch) and names are dynamic
+        shape = tuple(d if isinstance(d, int) and d >= 0 else None for d in arg.shape)
         dims = tuple(d if isinstance(d, str) and d else None for d in arg.shape)
         specs.append(
             TensorSpec(

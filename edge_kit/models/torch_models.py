@@ -101,7 +101,7 @@ class TorchSource(SourceModel):
         return tuple(
             np.asarray(a).item()
             if i in scalars
-            else (a if isinstance(a, torch.Tensor) else torch.from_numpy(np.ascontiguousarray(a)))
+            else (a if isinstance(a, torch.Tensor) else torch.from_numpy(np.asarray(a, order="C")))
             for i, a in enumerate(arrays)
         )
 

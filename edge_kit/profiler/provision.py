@@ -42,9 +42,10 @@ def pins_key() -> str:
 
 def needed(model: Path) -> dict[str, str]:
     """Distributions the harness needs on the device for this artifact, with their pinned versions."""
-    from edge_kit.registry import format_of_file
+    from edge_kit.registry import format_for_suffix, format_of_file
 
-    fmt = format_of_file(model)  # by content; the harness adapters' distributions (ExecuTorch's shim ships)
+    # by content; by name for an artifact not on this machine yet (the harness adapters' distributions)
+    fmt = format_of_file(model) if model.is_file() else format_for_suffix(model.suffix)
     names = ["numpy", *(fmt.board_distributions if fmt is not None else ())]
     return {name: pins()[name] for name in names}
 

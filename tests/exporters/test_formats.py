@@ -31,7 +31,7 @@ def test_tensorflow_sources_export_to_tflite_and_onnx(tiny: dict, out: Path, nam
     assert result.manifest["inputs"][0]["shape"] == [1, 8, 8, 1]
 
 
-@pytest.mark.parametrize("name, fmt", [("cnn.keras", "executorch"), ("cnn.keras", "ptl"), ("cnn.onnx", "tflite")])
+@pytest.mark.parametrize("name, fmt", [("cnn.keras", "ptl"), ("cnn.onnx", "ptl")])
 def test_impossible_paths_name_the_ones_that_exist(tiny: dict, out: Path, name: str, fmt: str):
     with pytest.raises(UnsupportedError, match="supported:"):
         export_ok(tiny[name], fmt, out / f"m{SUFFIX[fmt]}")

@@ -239,7 +239,7 @@ CASES = [
         "dynamic-dims",
         lambda w: w.export(bad.onnx_model(w.inp / "m.onnx", shape=[1, 3, "h", "w"])),
         2,
-        "dynamic dimensions",
+        "has dynamic dimension",
     ),
     Case(
         "zero-dim-declared",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import zipfile
 import shutil
 from pathlib import Path
 
@@ -63,7 +64,9 @@ def test_labels_that_do_not_match_the_output_are_refused_and_nothing_is_written(
 
 def test_a_ptl_artifact_is_refused_naming_the_formats_that_work(artifacts, tmp_path: Path):
     artifact = tmp_path / "m.ptl"
-    artifact.write_bytes(b"PK fake lite interpreter archive")
+    with zipfile.ZipFile(artifact, "w") as archive:  # a lite-interpreter archive's layout (format by content)
+        archive.writestr("m/bytecode.pkl", b"")
+        archive.writestr("m/data.pkl", b"")
     manifest = json.loads(manifest_path(artifacts[("digits", "onnx")]).read_text())  # a real one, made a ptl's
     manifest["artifact"] = {
         "file": "m.ptl",

@@ -10,9 +10,9 @@ from tests.conftest import assert_clean_error, run_cli, snapshot
 @pytest.mark.parametrize(
     "model, fmt, precision, needle",
     [
-        ("cnn.pt2", "ptl", "int8", "supported: torch → ptl: fp32"),
+        ("cnn.pt2", "ptl", "int8", "torch → ptl (fp32)"),
         ("cnn.pt2", "ptl", "fp16", "no conversion path torch → ptl at fp16"),
-        ("cnn.keras", "executorch", "int8-dynamic", "no conversion path tensorflow → executorch"),
+        ("cnn.keras", "ptl", "int8-dynamic", "no conversion path tensorflow → ptl"),
     ],
 )
 def test_impossible_quantized_paths_name_the_ones_that_exist(
