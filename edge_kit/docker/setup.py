@@ -150,7 +150,10 @@ def install_buildx() -> Path:
             _apt(["update"], conf, work, f"apt-get update (Debian {BUILDX_SUITE})")
             _apt(["download", "docker-buildx"], conf, work, "apt-get download docker-buildx")
         debs = sorted(work.glob("docker-buildx_*.deb"))
-        if not debs or subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(work / "x")], check=False, timeout=300).returncode:
+        if (
+            not debs
+            or subprocess.run(["dpkg-deb", "-x", str(debs[0]), str(work / "x")], check=False, timeout=300).returncode
+        ):
             raise EnvironmentSetupError(
                 "the docker-buildx package could not be unpacked", hint="dpkg-deb -x it by hand"
             )

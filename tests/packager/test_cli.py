@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import zipfile
 import shutil
+import zipfile
 from pathlib import Path
 
 import pytest
