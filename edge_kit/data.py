@@ -110,8 +110,10 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _check_array(name: str, array: np.ndarray, spec: TensorSpec, source: str) -> np.ndarray:
-    if array.size == 0 or array.shape[0] == 0:
+    if array.size == 0 or (array.ndim and array.shape[0] == 0):
         raise DataError(f"{source}: array '{name}' is empty")
+    if not spec.shape and array.ndim == 0:  # a scalar input (a sample rate): one value for every sample
+        return array.astype(spec.dtype, copy=False)
     if array.dtype.kind not in "fiub":
         raise DataError(
             f"{source}: array '{name}' has dtype {array.dtype}, expected numbers", hint=f"save it as {spec.dtype}"
@@ -151,11 +153,19 @@ def input_batches(
                 hint="name arrays after the model's inputs, or 'x' for a single input",
             )
         chosen.append(_check_array(key, arrays[key], spec, source))
-    count = min(len(a) for a in chosen)
+    count = min((len(a) for a in chosen if a.ndim), default=1)
     if limit is not None:
         count = min(count, limit)
-    batch = [static_size(s.shape[0]) for s in specs]
-    return [[a[j : j + b] for a, b in zip(chosen, batch)] for j in range(0, count - max(batch) + 1, max(batch))]
+    batch = [static_size(s.shape[0]) if s.shape else 0 for s in specs]  # 0: a scalar input, one value per sample
+    step = max(max(batch), 1)
+    return [[_sample(a, j, b) for a, b in zip(chosen, batch)] for j in range(0, count - step + 1, step)]
+
+
+def _sample(array: np.ndarray, start: int, batch: int) -> np.ndarray:
+    """Sample(s) `start`.. of an [N, ...] array; for a scalar input its value (shared, or the start-th)."""
+    if batch:
+        return array[start : start + batch]
+    return array if array.ndim == 0 else array[start]
 
 
 def load_inputs(path: Path, specs: Sequence[TensorSpec], limit: int | None = None) -> list[list[np.ndarray]]:

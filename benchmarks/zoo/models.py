@@ -249,7 +249,7 @@ WHEELS = [
         "silero-vad",
         "data/silero_vad.jit",
         "torchscript",
-        AUDIO[:1] + AUDIO[2:],
+        (InputSpec("x", (1, 512), low=-1.0, high=1.0), AUDIO[2]),  # forward(x, sr: int)
         dynamic=True,
         notes="TorchScript forward(x, sr: int); the state lives in the module",
     ),

@@ -102,3 +102,16 @@ def test_samples_fit_each_kind() -> None:
         assert ids.min() >= 0 and ids.max() < 50 and mask.dtype == np.int64
         assert mask.all() == (i % 2 == 0) and mask[0, 0] == 1  # every other sample padded at the end
         assert sr.shape == () and int(sr) == 16000 and (-2 <= x).all() and (x < -1).all()
+
+
+def test_data_files_carry_a_scalar_input_as_one_value_or_one_per_sample() -> None:
+    """An .npz for silero's (x, sr): x as [N, 1, 512] samples, sr as one 0-d value shared by all
+    samples or as [N] values — each batch gets a 0-d sr."""
+    from edge_kit.data import input_batches
+
+    specs = [TensorSpec("x", (1, 512), "float32"), TensorSpec("sr", (), "int64")]
+    x = np.zeros((3, 512), np.float32)
+    for sr in (np.array(16000), np.full(3, 16000)):
+        batches = input_batches({"x": x, "sr": sr}, specs, "in.npz")
+        assert len(batches) == 3
+        assert [b[0].shape for b in batches] == [(1, 512)] * 3 and all(b[1].shape == () for b in batches)
