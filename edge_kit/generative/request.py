@@ -42,8 +42,11 @@ def is_generative(model: Any) -> bool:
         if text.startswith(PRESET):
             return True
         path = Path(text)
-        if path.is_dir():
-            return (path / "config.json").is_file() and not (path / "saved_model.pb").exists()
+        try:
+            if path.is_dir():
+                return (path / "config.json").is_file() and not (path / "saved_model.pb").exists()
+        except OSError:  # a name the file system refuses (too long): the model loader says so in one line
+            return False
         return path.suffix == ".json"
     from edge_kit.generative.source import CausalLM
 

@@ -345,7 +345,7 @@ CASES = [
         2,
         "unknown format",
     ),
-    Case("unknown-precision", lambda w: w.export(w.tiny["cnn.pt2"], "--quantize", "int4"), 2, "'int4'"),
+    Case("unknown-precision", lambda w: w.export(w.tiny["cnn.pt2"], "--quantize", "int3"), 2, "'int3'"),
     Case("unknown-platform", lambda w: w.package(copy_artifact(w.artifact, w.inp), platform="windows"), 2, "'windows'"),
     Case("target-file-wrong-type", _target_file, 2, "clock_ghz must be a number"),
     Case("recipe-file-not-utf8", _recipe_file, 2, "is not utf-8 text"),
