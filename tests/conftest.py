@@ -137,6 +137,7 @@ UNIT = (
     "tests/documents/test_schemas.py",
     "tests/devices/test_inventory.py",
     "tests/packager/test_archive.py",
+    "tests/quant/test_ort_int8_kernels.py",
 )
 EMULATION = (
     "tests/emulation/",
