@@ -145,6 +145,7 @@ UNIT = (
     "tests/benchmark/test_cells.py",
     "tests/benchmark/test_report_rows.py",
     "tests/generative/test_source.py",
+    "tests/quant/test_ort_int8_kernels.py",
 )
 EMULATION = (
     "tests/emulation/",

@@ -79,6 +79,8 @@ class OnnxRuntime:
         so.inter_op_num_threads = 1
         so.add_session_config_entry("session.intra_op.allow_spinning", "0")
         so.add_session_config_entry("session.inter_op.allow_spinning", "0")
+        # exact int8 kernels on x86 without VNNI (ORT's default there saturates); no effect on ARM or VNNI CPUs
+        so.add_session_config_entry("session.x64quantprecision", "1")
         so.log_severity_level = 3
         if profile_dir:
             so.enable_profiling = True
