@@ -75,6 +75,8 @@ def test_an_int8_export_that_loses_accuracy_names_what_could_win_it_back(tmp_pat
         "int8",
         "--calibration",
         "random",
+        "--calibration-samples",
+        "16",  # the percentile recipe's histograms cost seconds per sample
         "--eval",
         sample("sensor_eval.npz"),
         "--allow-mismatch",
