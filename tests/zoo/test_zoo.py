@@ -27,11 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 600
 
 
+# BERT → tflite and Keras → tflite are covered by tests/inputs and tests/exporters (and the full matrix).
 CASES = [
     pytest.param("timm-mobilenetv3_small_100", "executorch", "fp32", id="timm-mobilenetv3-executorch"),
-    pytest.param("hf-bert", "tflite", "fp32", id="bert-tflite"),
     pytest.param("ultralytics-yolov8n", "onnx", "fp32", id="yolov8n-onnx"),
-    pytest.param("keras-mobilenetv2", "tflite", "fp32", id="keras-mobilenetv2-tflite"),
     pytest.param(
         "silero-vad-onnx",
         "onnx",
