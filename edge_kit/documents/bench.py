@@ -215,20 +215,15 @@ class SubjectTiming(Record):
     runs: int
 
 
-class Baseline(Record):
-    """The source model run the usual way, timed in one process with every variant kept, interleaved."""
+class Baseline(SubjectTiming):
+    """The source model run the usual way (its own timing, as a subject's), timed in one process
+    with every variant kept, interleaved."""
 
     measured: Literal[True]
     runner: str
     threads: int
     machine: str
     rounds: int
-    p50_ms: float
-    p10_ms: float
-    p90_ms: float
-    mean_ms: float
-    cpu_p50_ms: float
-    runs: int
     subjects: dict[str, SubjectTiming]
     speedups: dict[str, float]
     failed: dict[str, str]
