@@ -7,6 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import jsonschema
 import pytest
 
 from edge_kit.documents.bench import Leaderboard
@@ -45,7 +46,10 @@ def bench_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_every_cell_has_a_status_and_failures_do_not_stop_the_others(bench_dir: Path):
     board = json.loads((bench_dir / "bench.json").read_text())
-    Leaderboard.model_validate(board)  # the documented type (edgekit schema bench)
+    Leaderboard.model_validate(board)  # the documented type, and the schema `edgekit schema bench` prints
+    schema = run_cli("schema", "bench")
+    assert schema.code == 0, schema.stderr
+    jsonschema.validate(board, json.loads(schema.stdout))
     rows = {r["cell"]: r for r in board["rows"]}
     assert set(rows) == {f"{f}-{p}" for f in ("tflite", "onnx", "ptl") for p in ("fp32", "int8")}
     assert rows["ptl-int8"]["status"] == "failed" and "ptl" in rows["ptl-int8"]["reason"]

@@ -1,5 +1,6 @@
-"""The documents edgekit writes are their types: real manifests, a real profile report and a real
-bench leaderboard validate against the models and against the schemas `edgekit schema` prints;
+"""The documents edgekit writes are their types: real manifests and a real profile report validate
+against the models and against the schemas `edgekit schema` prints (a real bench leaderboard:
+tests/benchmark/test_bench.py);
 a schema-1 manifest from the first edgekit release still reads; broken manifests are one line."""
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ import jsonschema
 import numpy as np
 import pytest
 
-from edge_kit.documents.bench import Leaderboard
 from edge_kit.documents.manifest import Manifest
 from edge_kit.documents.profile import ProfileReport
 from edge_kit.errors import ManifestError
@@ -51,7 +51,7 @@ def exported(tiny: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) ->
 def schemas() -> dict[str, dict[str, Any]]:
     """The schemas as `edgekit schema NAME` prints them."""
     out = {}
-    for name in ("manifest", "profile", "bench"):
+    for name in ("manifest", "profile"):
         result = run_cli("schema", name)
         assert result.code == 0, result.stderr
         out[name] = json.loads(result.stdout)
@@ -195,18 +195,3 @@ def test_a_real_profile_report_is_a_profile_report(exported: dict[str, Path], sc
     jsonschema.validate(report, schemas["profile"])
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({**report, "latency": {**report["latency"], "kind": "device"}}, schemas["profile"])
-
-
-def test_a_real_bench_leaderboard_is_a_leaderboard(tiny: dict[str, Path], tmp_path: Path, schemas: dict[str, Any]):
-    """Four cells on this machine: two ok (onnx profiled, ptl not profilable) and two failed exports."""
-    out = tmp_path / "bench"
-    args = ["--target", "host", "--formats", "onnx,ptl", "--quantize", "fp32,int8", "--num_runs", "2"]
-    result = run_cli("bench", tiny["cnn.pt2"], *args, "-o", out, "--json", timeout=1200)
-    assert result.code == 0, result.stderr[-3000:]
-    board = json.loads(result.stdout)
-    typed = Leaderboard.model_validate(board)
-    rows = {r.cell: r for r in typed.rows}
-    assert rows["onnx-fp32"].status == "ok" and rows["onnx-fp32"].latency_kind == "measured"
-    assert rows["ptl-int8"].status == "failed" and rows["onnx-int8"].status == "failed"
-    jsonschema.validate(board, schemas["bench"])
-    assert Leaderboard.model_validate(_json(out / "bench.json")) == typed

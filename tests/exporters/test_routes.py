@@ -56,16 +56,26 @@ def test_a_forced_route_is_the_only_one_tried(tmp_path: Path) -> None:
     assert_clean_error(run_cli("export", keras, "-f", "tflite", "--route", "nope", "-o", out), 2, "no route 'nope'")
 
 
-def test_onnx_jax_and_keras_sources_reach_executorch(tmp_path: Path) -> None:
+def test_onnx_and_jax_sources_reach_executorch(tmp_path: Path) -> None:
     onnx_model = tmp_path / "cnn.onnx"
     run_cli("export", SAMPLES / "digits_cnn.pt2", "-f", "onnx", "-o", onnx_model)
-    jax_sources = ((SAMPLES / "digits_flax.msgpack", "j.pte"), (SAMPLES / "digits_flax.jaxexport", "x.pte"))
-    keras_source = (SAMPLES / "digits_cnn.keras", "k.pte")  # Keras → its ONNX routes → onnx2torch
-    # jaxexport: tf2onnx shape arithmetic folded
-    for source, out in ((onnx_model, "o.pte"), *jax_sources, keras_source):
-        extra = ["--model-class", "sample_models.digits_flax:make_model"] if source.suffix == ".msgpack" else []
-        result = run_cli("export", source, "-f", "executorch", *extra, "-o", tmp_path / out, "--json")
+    # jaxexport: jax2tf → TFLite → tf2onnx (its shape arithmetic folded) → onnx2torch. A JAX
+    # checkpoint's jax2onnx half is tests/bridges/test_jax_convert.py; the onnx2torch half is the ONNX case.
+    jax_source = (SAMPLES / "digits_flax.jaxexport", "x.pte")
+    # Keras → its ONNX routes → onnx2torch: tests/exporters/test_source_routes.py
+    for source, out in ((onnx_model, "o.pte"), jax_source):
+        result = run_cli("export", source, "-f", "executorch", "-o", tmp_path / out, "--json")
         assert result.code == 0, result.stderr[-1500:]
         manifest = json.loads(result.stdout)
         assert manifest["status"] == "ok" and "onnx2torch" in manifest["artifact"]["route"]
         assert manifest["validation"]["max_abs_diff"] < 1e-4  # against the original ONNX / JAX / Keras
+
+
+def test_a_jax_checkpoint_with_its_factory_exports_from_the_command_line(tmp_path: Path) -> None:
+    factory = ["--model-class", "sample_models.digits_flax:make_model"]
+    result = run_cli(
+        "export", SAMPLES / "digits_flax.msgpack", "-f", "onnx", *factory, "-o", tmp_path / "j.onnx", "--json"
+    )
+    assert result.code == 0, result.stderr[-1500:]
+    manifest = json.loads(result.stdout)
+    assert manifest["status"] == "ok" and manifest["validation"]["max_abs_diff"] < 1e-4

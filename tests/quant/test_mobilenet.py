@@ -87,16 +87,20 @@ def _export(mobilenet: dict, fmt: str, recipe: str, output: Path) -> dict:
 def test_equalized_recipe_quarters_executorch_int8_output_error(mobilenet: dict, tmp_path: Path):
     """The 7 linear bottleneck streams (712 channels) and the 17 ReLU6 -> depthwise activations
     are equalized, every layer's weight rounding bias corrected, and activation ranges keep the
-    central 99.99 %; the int8 logits get much closer to fp32 (measured 0.076 -> 0.016 normalised
-    squared error on the 22 photos) and 20 of the 22 photos keep their fp32 top-1 class."""
-    plain = _export(mobilenet, "executorch", "xnnpack_pt2e_int8_static_per_channel", tmp_path / "plain.pte")
+    central 99.99 %; the int8 logits get much closer to fp32 and 20 of the 22 photos keep their
+    fp32 top-1 class. Measured normalised squared error on the 22 photos: 0.076 with the plain
+    recipe (xnnpack_pt2e_int8_static_per_channel, under 90% of the photos), 0.016 equalized; the bound is 0.4x
+    the plain figure (the plain export is not repeated here: it costs a minute of the suite)."""
     equal = _export(mobilenet, "executorch", EQUALIZED["executorch"], tmp_path / "equal.pte")
     quantization = equal["quantization"]
     assert quantization["equalized"] == {"streams": 7, "channels": 712, "activations": 17, "activation_channels": 7001}
     assert quantization["bias_corrected"] == {"layers": 53}  # 52 convs + the classifier
     assert quantization["settings"]["calibration_method"] == "percentile"
-    assert equal["accuracy"]["output_error"] < 0.4 * plain["accuracy"]["output_error"]
-    assert plain["accuracy"]["artifact"] < 90.0 <= equal["accuracy"]["artifact"]
+    assert equal["accuracy"]["output_error"] < 0.4 * PLAIN_EXECUTORCH_OUTPUT_ERROR
+    assert equal["accuracy"]["artifact"] >= 90.0
+
+
+PLAIN_EXECUTORCH_OUTPUT_ERROR = 0.076  # measured, xnnpack_pt2e_int8_static_per_channel on the 22 photos
 
 
 EQUALIZED = {
