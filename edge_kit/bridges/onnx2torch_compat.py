@@ -114,15 +114,19 @@ def _override(op_type: str, versions: tuple[int, ...]) -> Callable[[Callable[...
 
 
 def _register_overrides() -> None:
-    from edge_kit.bridges import reduce_pad_ops, static_ops
+    from edge_kit.bridges import recurrent_ops, reduce_pad_ops, static_ops
 
     _override("Reshape", (5, 13, 14, 19, 21))(static_ops.convert_reshape)
     _override("Resize", (11, 13, 18, 19))(static_ops.convert_resize)
     _override("Slice", (10, 11, 13))(static_ops.convert_slice)
     _override("Split", (13, 18))(static_ops.convert_split)
+    _override("Gather", (1, 11, 13))(static_ops.convert_gather)
+    for op_type in ("Squeeze", "Unsqueeze"):
+        _override(op_type, (13, 21, 23, 24, 25))(static_ops.convert_squeeze)
     for op_type in ("Add", "Sub", "Mul", "Div"):
         _override(op_type, (7, 13, 14))(static_ops.convert_binary)
     _override("Pow", (7, 12, 13, 15))(static_ops.convert_binary)
     for op_type, versions in reduce_pad_ops.REDUCE_VERSIONS.items():
         _override(op_type, versions)(reduce_pad_ops.convert_reduce)
     _override("Pad", reduce_pad_ops.PAD_VERSIONS)(reduce_pad_ops.convert_pad)
+    _override("LSTM", recurrent_ops.LSTM_VERSIONS)(recurrent_ops.convert_lstm)

@@ -124,6 +124,30 @@ def fix_input_shapes(model: Any, specs: Sequence[TensorSpec], dynamic: Dynamic |
     return model
 
 
+def bind_constants(model: Any, specs: Sequence[TensorSpec]) -> list[int]:
+    """Make every input given as a constant (`--input-spec sr=:int64:16000`) an initializer, so
+    clean-up folds what depends on it (silero-vad's `If` on the sample rate takes its branch).
+    Returns, for each graph input left, the index of its spec: the converted module takes those."""
+    from onnx import numpy_helper
+
+    bound = _bind_specs(model.graph, specs)
+    index = {id(spec): i for i, spec in enumerate(specs)}
+    inits = {i.name for i in model.graph.initializer}
+    kept, order = [], []
+    for value in model.graph.input:
+        spec = bound.get(value.name)
+        if spec is not None and spec.kind == "const" and spec.value is not None and spec.static:
+            array = np.full([int(d or 0) for d in spec.shape], spec.value, dtype=np.dtype(spec.dtype))
+            model.graph.initializer.append(numpy_helper.from_array(array, value.name))
+            continue
+        kept.append(value)
+        if value.name not in inits and spec is not None:
+            order.append(index[id(spec)])
+    del model.graph.input[:]
+    model.graph.input.extend(kept)
+    return order
+
+
 def clean_up(model: Any) -> Any:
     """onnxslim: constant folding, dead-node removal and shape inference (output to stderr only)."""
     import onnx
@@ -176,6 +200,27 @@ def explicit_pads(model: Any) -> int:
         del node.attribute[:]
         node.attribute.extend([*kept, helper.make_attribute("pads", begin + end)])
         done += 1
+    return done
+
+
+def split_graph_outputs(model: Any) -> int:
+    """Give each graph output taken from a multi-output node (LSTM's Y, a Split piece) an Identity
+    of its own: onnx2torch returns such a node's whole tuple as the output. The number rewritten."""
+    from onnx import helper
+
+    wanted = {o.name for o in model.graph.output}
+    nodes, done = [], 0
+    for node in model.graph.node:
+        nodes.append(node)
+        if len([o for o in node.output if o]) < 2:
+            continue
+        for i, name in enumerate(node.output):
+            if name in wanted:
+                node.output[i] = f"{name}__edgekit_out"
+                nodes.append(helper.make_node("Identity", [node.output[i]], [name], name=f"{name}__edgekit_identity"))
+                done += 1
+    del model.graph.node[:]
+    model.graph.node.extend(nodes)
     return done
 
 
@@ -280,14 +325,20 @@ def _dynamic_shapes(specs: Sequence[TensorSpec], dynamic: Dynamic | None) -> Any
     )
 
 
-def export(module: Any, model: Any, specs: Sequence[TensorSpec], dynamic: Dynamic | None, path: Path) -> Any:
-    """torch.export of the converted module; an ExportError naming the node being traced when it failed."""
+def export(
+    module: Any, model: Any, specs: Sequence[TensorSpec], dynamic: Dynamic | None, path: Path, order: list[int]
+) -> Any:
+    """torch.export of the converted module, taking every spec's input (`order`: which of them the
+    graph still reads); an ExportError naming the node being traced when it failed."""
     import torch
 
+    from edge_kit.bridges.static_ops import TakesEveryInput
+
     module.eval()
+    traced = module if order == list(range(len(specs))) else TakesEveryInput(module, order)
     with _tracking(module, model) as running:
         try:
-            return torch.export.export(module, _example(specs), dynamic_shapes=_dynamic_shapes(specs, dynamic))
+            return torch.export.export(traced, _example(specs), dynamic_shapes=_dynamic_shapes(specs, dynamic))
         except Exception as exc:
             raise bridge_error(path, "export", exc, running[-1] if running else None) from exc
 
@@ -303,7 +354,7 @@ def data_dependent_nodes(program: Any, model: Any) -> list[Blocker]:
         if node.op != "call_function" or "_local_scalar_dense" not in str(node.target):
             continue
         stack = list((node.meta.get("nn_module_stack") or {}).values())
-        path = stack[-1][0].removeprefix("L['self'].") if stack else ""
+        path = stack[-1][0].removeprefix("L['self'].").removeprefix("inner.") if stack else ""
         blocker = nodes.get(path) or Blocker(str(node.target), node.name)
         if blocker not in found:
             found.append(blocker)
@@ -325,6 +376,9 @@ def convert(path: Path, input_specs: Sequence[TensorSpec], dynamic: Dynamic | No
     result = BridgeResult(program=None, nodes_before=len(model.graph.node))
     clock = time.perf_counter()
     model = fix_input_shapes(model, input_specs, dynamic)
+    order = bind_constants(model, input_specs)
+    if len(order) < len(input_specs):
+        result.notes.append(f"{len(input_specs) - len(order)} input(s) given as constants folded into the graph")
     try:
         model = clean_up(model)
     except Exception as exc:  # noqa: BLE001 - onnxslim may fail on graphs it does not know; convert anyway
@@ -334,6 +388,7 @@ def convert(path: Path, input_specs: Sequence[TensorSpec], dynamic: Dynamic | No
     model = onnx.shape_inference.infer_shapes(model)
     if padded := explicit_pads(model):
         result.notes.append(f"{padded} SAME auto_pad node(s) given explicit pads")
+    split_graph_outputs(model)
     result.nodes_after = len(model.graph.node)
     result.seconds["clean-up"] = time.perf_counter() - clock
     clock = time.perf_counter()
@@ -346,7 +401,7 @@ def convert(path: Path, input_specs: Sequence[TensorSpec], dynamic: Dynamic | No
     module = to_torch(model, path)
     result.seconds["convert"] = time.perf_counter() - clock
     clock = time.perf_counter()
-    result.program = export(module, model, input_specs, dynamic, path)
+    result.program = export(module, model, input_specs, dynamic, path, order)
     result.seconds["export"] = time.perf_counter() - clock
     scalars = data_dependent_nodes(result.program, model)
     if scalars:

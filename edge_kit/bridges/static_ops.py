@@ -230,8 +230,82 @@ def convert_split(node: Any, graph: Any, original: Converter | None) -> Any:
     return _result(StaticSplit(sizes, axis), node, node.input_values[:1])
 
 
+class StaticSqueeze(nn.Module):
+    """ONNX Squeeze (axes None: every axis of length 1) or Unsqueeze with constant axes."""
+
+    def __init__(self, axes: list[int] | None, unsqueeze: bool) -> None:
+        super().__init__()
+        self.axes, self.unsqueeze = axes, unsqueeze
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.unsqueeze:
+            rank = x.dim() + len(self.axes or [])
+            for axis in sorted(a % rank for a in self.axes or []):
+                x = torch.unsqueeze(x, axis)
+            return x
+        if self.axes is None:
+            return torch.squeeze(x)
+        return torch.squeeze(x, dim=tuple(sorted({a % x.dim() for a in self.axes})))
+
+
+def convert_squeeze(node: Any, graph: Any, original: Converter | None) -> Any:
+    """Squeeze/Unsqueeze-13+: axes from the `axes` initializer (Squeeze without one: all unit axes)."""
+    axes = _const(graph, node, 1)
+    has_input = len(node.input_values) > 1 and bool(node.input_values[1])
+    if has_input and axes is None:
+        if original is None:
+            raise NotImplementedError(f"{node.operation_type} with computed axes at this opset")
+        return original(node, graph)
+    unsqueeze = node.operation_type == "Unsqueeze"
+    if unsqueeze and axes is None:
+        raise NotImplementedError("Unsqueeze without axes")
+    flat = None if axes is None else [int(a) for a in torch.as_tensor(axes).reshape(-1).tolist()]
+    return _result(StaticSqueeze(flat, unsqueeze), node, node.input_values[:1])
+
+
+class StaticGather(nn.Module):
+    """ONNX Gather (numpy.take) with constant indices: a scalar index selects (the axis goes), an
+    array of them index-selects and takes their shape in place of the axis."""
+
+    indices: torch.Tensor
+
+    def __init__(self, indices: Any, axis: int) -> None:
+        super().__init__()
+        self.axis, self.scalar = axis, isinstance(indices, int)
+        self.shape = [] if self.scalar else list(torch.as_tensor(indices).shape)
+        self.register_buffer("indices", torch.as_tensor(indices, dtype=torch.int64).reshape(-1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        axis = self.axis % x.dim()
+        index = torch.where(self.indices < 0, self.indices + x.shape[axis], self.indices)
+        picked = torch.index_select(x, axis, index)
+        return picked.reshape([*x.shape[:axis], *self.shape, *x.shape[axis + 1 :]])
+
+
+def convert_gather(node: Any, graph: Any, original: Converter | None) -> Any:
+    """Gather-1/11/13 whose indices are an initializer (a computed index goes to onnx2torch's own)."""
+    indices = _const(graph, node, 1)
+    if indices is None:
+        if original is None:
+            raise NotImplementedError("Gather at this opset")
+        return original(node, graph)
+    return _result(StaticGather(indices, int(node.attributes.get("axis", 0))), node, node.input_values[:1])
+
+
 def _shape(graph: Any, name: str) -> list[int | None] | None:
     info = graph.value_info.get(name)
     if info is None or not info.type.tensor_type.HasField("shape"):
         return None
     return [d.dim_value if d.HasField("dim_value") else None for d in info.type.tensor_type.shape.dim]
+
+
+class TakesEveryInput(nn.Module):
+    """The converted module behind the source's whole signature: inputs bound as constants are
+    accepted and ignored, the rest passed on in the graph's order."""
+
+    def __init__(self, inner: Any, order: list[int]) -> None:
+        super().__init__()
+        self.inner, self.order = inner, order
+
+    def forward(self, *args: Any) -> Any:
+        return self.inner(*[args[i] for i in self.order])

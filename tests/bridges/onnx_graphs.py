@@ -4,7 +4,7 @@
   a hard-swish with scalar constants, a nearest Resize with constant scales (YOLOv8's neck: a
   data-dependent guard in torch.export), a Slice and a Split with constant inputs, a Reshape whose
   shape is computed from Shape (folded by clean-up); declared with a dynamic batch.
-- `with_op(op)`: one op onnx2torch has no converter for (LSTM) or whose converter fails at export.
+- `with_op(op)`: one op onnx2torch has no converter for (GRU) or whose converter fails at export.
 """
 
 from __future__ import annotations
@@ -72,21 +72,21 @@ def shapes_and_constants(path: Path, seed: int = 0) -> Path:
     return _save(graph, path)
 
 
-def with_lstm(path: Path) -> Path:
-    """Conv → LSTM: onnx2torch has no LSTM converter (silero-vad's decoder)."""
+def with_gru(path: Path) -> Path:
+    """Relu → GRU: neither onnx2torch nor edgekit converts GRU (LSTM is tests/bridges/test_recurrent_ops.py)."""
     rng = np.random.default_rng(1)
     hidden = 4
     inits = [
-        numpy_helper.from_array(rng.normal(size=(1, 4 * hidden, 6)).astype(np.float32), "W"),
-        numpy_helper.from_array(rng.normal(size=(1, 4 * hidden, hidden)).astype(np.float32), "R"),
+        numpy_helper.from_array(rng.normal(size=(1, 3 * hidden, 6)).astype(np.float32), "W"),
+        numpy_helper.from_array(rng.normal(size=(1, 3 * hidden, hidden)).astype(np.float32), "R"),
     ]
     nodes = [
         helper.make_node("Relu", ["x"], ["r"], name="relu"),
-        helper.make_node("LSTM", ["r", "W", "R"], ["y"], name="decoder/rnn/LSTM", hidden_size=hidden),
+        helper.make_node("GRU", ["r", "W", "R"], ["y"], name="decoder/rnn/GRU", hidden_size=hidden),
     ]
     graph = helper.make_graph(
         nodes,
-        "lstm",
+        "gru",
         [helper.make_tensor_value_info("x", TensorProto.FLOAT, [5, 1, 6])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, [5, 1, 1, 4])],
         inits,

@@ -22,7 +22,7 @@ def graphs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     folder = tmp_path_factory.mktemp("graphs")
     return {
         "shapes": onnx_graphs.shapes_and_constants(folder / "shapes.onnx"),
-        "lstm": onnx_graphs.with_lstm(folder / "lstm.onnx"),
+        "gru": onnx_graphs.with_gru(folder / "gru.onnx"),
         "nms": onnx_graphs.with_nms(folder / "nms.onnx"),
     }
 
@@ -54,14 +54,14 @@ def test_dynamic_batch_stays_dynamic(graphs):
 
 def test_an_op_without_converter_names_the_node_and_stage(graphs):
     with pytest.raises(ExportError) as caught:
-        onnx_to_exported_program(graphs["lstm"], [TensorSpec("x", (5, 1, 6))])
+        onnx_to_exported_program(graphs["gru"], [TensorSpec("x", (5, 1, 6))])
     error = caught.value
     assert error.exit_code == 5 and "\n" not in error.one_line()
-    assert "convert failed at LSTM node 'decoder/rnn/LSTM'" in error.one_line()
-    assert "no converter for LSTM" in error.one_line()
+    assert "convert failed at GRU node 'decoder/rnn/GRU'" in error.one_line()
+    assert "no converter for GRU" in error.one_line()
     assert error.fields["stage"] == "convert" and error.fields["node"] == {
-        "op_type": "LSTM",
-        "name": "decoder/rnn/LSTM",
+        "op_type": "GRU",
+        "name": "decoder/rnn/GRU",
     }
 
 
