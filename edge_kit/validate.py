@@ -52,10 +52,14 @@ class Comparison:
     tolerance: dict[str, Any]
     reasons: tuple[str, ...] = ()
     layout_transposed: bool = False
+    notes: tuple[str, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         out = asdict(self)
         out["reasons"] = list(self.reasons)
+        out["notes"] = list(self.notes)
+        if not self.notes:
+            del out["notes"]
         return out
 
 
@@ -141,7 +145,7 @@ def compare(
                 top1_n += ref.shape[0]
         cosines.append(_cosine(np.concatenate(flat_ref), np.concatenate(flat_got)))
     top1 = agree / top1_n if top1_n else None
-    reasons = _judge(abs_max, ref_scale, min(cosines), top1, tolerance)
+    reasons, notes = _judge(abs_max, ref_scale, min(cosines), top1, tolerance)
     return Comparison(
         status=STATUS_MISMATCH if reasons else STATUS_OK,
         samples=len(batches),
@@ -152,17 +156,31 @@ def compare(
         tolerance=asdict(tolerance),
         reasons=tuple(reasons),
         layout_transposed=moved,
+        notes=tuple(notes),
     )
 
 
-def _judge(abs_max: float, ref_scale: float, cosine: float, top1: float | None, tol: Tolerance) -> list[str]:
-    reasons = []
+def _judge(
+    abs_max: float, ref_scale: float, cosine: float, top1: float | None, tol: Tolerance
+) -> tuple[list[str], list[str]]:
+    """Reasons the artifact is outside `tol` (none: ok), and notes on how it was judged.
+
+    When every reference value is within the absolute tolerance (a detector's probability map on
+    random input, a random-weight model's vanishing logits), the outputs are float noise in
+    direction: cosine and top-1 are not judged, the max abs difference alone is."""
     if not np.isfinite(abs_max):
-        return ["the artifact produced NaN or inf"]
+        return ["the artifact produced NaN or inf"], []
+    reasons: list[str] = []
     if tol.atol is not None and abs_max > tol.atol + tol.rtol * ref_scale:
         reasons.append(f"max abs difference {abs_max:.3g} > {tol.atol + tol.rtol * ref_scale:.3g}")
+    if tol.atol is not None and ref_scale <= tol.atol:
+        note = (
+            f"every reference output is within the absolute tolerance (max |reference| {ref_scale:.3g} <= "
+            f"{tol.atol:g}): judged on the max abs difference, not on cosine ({cosine:.6f}) or top-1"
+        )
+        return reasons, [note]
     if cosine < tol.min_cosine:
         reasons.append(f"cosine similarity {cosine:.6f} < {tol.min_cosine}")
     if top1 is not None and top1 < tol.min_top1:
         reasons.append(f"top-1 agreement {top1:.1%} < {tol.min_top1:.0%}")
-    return reasons
+    return reasons, []

@@ -136,6 +136,7 @@ class Validation(Record):
     layout_transposed: bool
     inputs: str
     sizes: list[SizeCheck] | None = Field(default=None, description="the artifact at other sizes of its dynamic dims")
+    notes: list[str] | None = Field(default=None, description="how the outputs were judged, when not by every check")
 
 
 # The quantization settings a manifest records: a recipe's fields minus those naming it.
