@@ -89,10 +89,11 @@ class KerasSource(TensorFlowSource):
 class SavedModelSource(TensorFlowSource):
     """A TensorFlow SavedModel folder, used through its `serving_default` signature."""
 
-    def __init__(self, path: Path, loaded: Any) -> None:
+    def __init__(self, path: Path, loaded: Any, load_path: Path | None = None) -> None:
         super().__init__(path, Kind.SAVED_MODEL)
         self.loaded = loaded
         self.signature = loaded.signatures["serving_default"]
+        self.load_path = load_path or path  # the folder converters read (training state stripped)
 
     def input_names(self) -> list[str]:
         return list(self.signature.structured_input_signature[1])
@@ -111,27 +112,68 @@ class SavedModelSource(TensorFlowSource):
 
     def tflite_converter(self) -> Any:
         assert self.path is not None
-        return import_tf().lite.TFLiteConverter.from_saved_model(str(self.path))
+        return import_tf().lite.TFLiteConverter.from_saved_model(str(self.load_path))
+
+
+def without_optimizer_slots(path: Path) -> Path:
+    """A copy of the SavedModel at `path` whose object graph has no optimizer slot variables (its
+    variables and assets linked, not copied). A Keras 2 model saved with its optimizer revives
+    that optimizer as a plain object TensorFlow 2.6+ cannot give slots to ('_UserObject' object
+    has no attribute 'add_slot', tensorflow#52091); the slots are training state, never inference."""
+    import atexit
+    import shutil
+    import tempfile
+
+    from tensorflow.core.protobuf import saved_model_pb2
+
+    saved = saved_model_pb2.SavedModel()
+    saved.ParseFromString((path / "saved_model.pb").read_bytes())
+    for meta in saved.meta_graphs:
+        for node in meta.object_graph_def.nodes:
+            del node.slot_variables[:]
+    folder = Path(tempfile.mkdtemp(prefix="edgekit-savedmodel-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    (folder / "saved_model.pb").write_bytes(saved.SerializeToString())
+    for name in ("variables", "assets", "assets.extra"):
+        if (path / name).exists():
+            (folder / name).symlink_to((path / name).resolve())
+    return folder
+
+
+def _load_saved_model(path: Path) -> SavedModelSource:
+    tf = import_tf()
+    load_path = path
+    try:
+        try:
+            loaded = tf.saved_model.load(str(path))
+        except AttributeError as exc:
+            if "add_slot" not in str(exc):
+                raise
+            load_path = without_optimizer_slots(path)
+            logger, level = tf.get_logger(), tf.get_logger().level
+            logger.setLevel("ERROR")  # one warning per optimizer state left unrestored, by design
+            try:
+                loaded = tf.saved_model.load(str(load_path))
+            finally:
+                logger.setLevel(level)
+    except Exception as exc:  # noqa: BLE001 - TF raises many unrelated types on bad input
+        raise ModelLoadError(
+            f"cannot load SavedModel {path.name}: {str(exc).splitlines()[0][:160]}",
+            hint="the folder may be damaged or from an incompatible TensorFlow",
+        ) from None
+    if "serving_default" not in loaded.signatures:
+        raise ModelLoadError(
+            f"SavedModel {path.name} has no 'serving_default' signature",
+            hint="export it with model.export() or tf.saved_model.save(signatures=...)",
+        )
+    return SavedModelSource(path, loaded, load_path)
 
 
 def load_tf(path: Path, kind: Kind, trust: bool) -> TensorFlowSource:
     """Load a Keras file or SavedModel folder."""
     import_tf()
     if kind is Kind.SAVED_MODEL:
-        tf = import_tf()
-        try:
-            loaded = tf.saved_model.load(str(path))
-        except Exception as exc:  # noqa: BLE001 - TF raises many unrelated types on bad input
-            raise ModelLoadError(
-                f"cannot load SavedModel {path.name}: {str(exc).splitlines()[0][:160]}",
-                hint="the folder may be damaged or from an incompatible TensorFlow",
-            ) from None
-        if "serving_default" not in loaded.signatures:
-            raise ModelLoadError(
-                f"SavedModel {path.name} has no 'serving_default' signature",
-                hint="export it with model.export() or tf.saved_model.save(signatures=...)",
-            )
-        return SavedModelSource(path, loaded)
+        return _load_saved_model(path)
     import keras
 
     try:
