@@ -27,7 +27,7 @@ def with_slots(tmp_path_factory: pytest.TempPathFactory) -> Path:
             self.optimizer = tf.compat.v1.train.AdamOptimizer(0.1)
 
         @tf.function(input_signature=[tf.TensorSpec([1, 4], tf.float32, name="x")])
-        def __call__(self, x):  # noqa: ANN001, ANN204 - a TF signature
+        def __call__(self, x):  # a TF signature: x is a tf.Tensor
             return {"y": tf.matmul(x, self.w)}
 
     model = Linear()
