@@ -63,6 +63,18 @@ def test_outputs_within_the_absolute_tolerance_are_judged_on_their_difference(tm
     result = compare(source, runner, batches, TOLERANCES["fp32"])
     assert result.status == status and result.cosine_similarity < 0.99
     if status == "ok":
-        assert "within the absolute tolerance" in result.notes[0] and result.to_dict()["notes"]
+        assert "every sample: every reference value within the absolute tolerance" in result.notes[0]
+        assert result.to_dict()["notes"] == list(result.notes)
     else:
         assert any("cosine similarity" in r for r in result.reasons) and "notes" not in result.to_dict()
+
+
+def test_only_the_faint_samples_skip_the_cosine(tmp_path: Path):
+    """Two samples of 1e-6 outputs and one of 1e-3: the loud one is judged, and fails."""
+    pattern = np.array([1.0, 1.2, 0.8, 1.0, 1.3, 0.7])
+    source = load_model(_scaled(tmp_path / "source.onnx", np.ones(6) * 1e-6))
+    runner = OnnxRunner(_scaled(tmp_path / "artifact.onnx", pattern * 1e-6))
+    x = np.random.default_rng(0).random((1, 6), dtype=np.float32)
+    result = compare(source, runner, [[x], [x * 0.5], [x * 1000]], TOLERANCES["fp32"])
+    assert result.status == "mismatch" and result.notes[0].startswith("2 of 3 samples")
+    assert any("cosine similarity" in r for r in result.reasons)

@@ -162,8 +162,12 @@ def _tf2onnx_tflite(source: Any, dest: Path, options: ExportOptions) -> dict[str
     model, _ = tf2onnx.convert.from_tflite(str(source.path), opset=options.opset or DEFAULT_OPSET)
     import onnx
 
+    from edge_kit.bridges.tflite_custom_ops import replace_custom_ops
+
+    rewritten = replace_custom_ops(model, source.path)  # MediaPipe's transposed-convolution head
     onnx.save(model, str(dest))
-    return _facts(dest, "tf2onnx-tflite")
+    facts = _facts(dest, "tf2onnx-tflite")
+    return {**facts, "custom_ops_rewritten": rewritten} if rewritten else facts
 
 
 def _copy(source: Any, dest: Path, options: ExportOptions) -> dict[str, Any]:
