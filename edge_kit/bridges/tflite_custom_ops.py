@@ -95,6 +95,8 @@ def replace_custom_ops(model: Any, tflite_path: Path) -> int:
             raise NotImplementedError(f"{node.op_type} '{node.name}' with computed weights")
         weights = numpy_helper.to_array(inits[node.input[1]])
         code, raw = options.get(node.output[0], ("", b""))
+        if code != "Convolution2DTransposeBias":
+            raise NotImplementedError(f"{node.op_type} '{node.name}': its operator is not in the TFLite file")
         replaced, new_inits = _conv_transpose_bias(node, raw, weights, f"{node.name or node.output[0]}/edgekit")
         nodes.extend(replaced)
         model.graph.initializer.extend(new_inits)
