@@ -115,6 +115,15 @@ def is_classifier(output: np.ndarray) -> bool:
     return output.ndim == 2 and output.shape[1] >= 2
 
 
+def _by_name(source: SourceModel, runner: Runner, gots: list[np.ndarray]) -> list[np.ndarray]:
+    """The artifact's outputs in the source's order when both name the same outputs (a SavedModel's
+    signature keys, which the TFLite converter may emit in another order); else as returned."""
+    ours, theirs = getattr(source, "output_names", None), getattr(runner, "output_names", None)
+    if not ours or not theirs or ours == theirs or sorted(ours) != sorted(theirs) or len(theirs) != len(gots):
+        return gots
+    return [gots[theirs.index(name)] for name in ours]
+
+
 def compare(
     source: SourceModel, runner: Runner, batches: Sequence[Sequence[np.ndarray]], tolerance: Tolerance
 ) -> Comparison:
@@ -124,7 +133,7 @@ def compare(
     for arrays in batches:
         refs = [np.asarray(r, dtype=np.float64) for r in source.run(arrays)]
         feed, moved_in = adapt_inputs(arrays, runner)
-        gots = runner.run(feed)
+        gots = _by_name(source, runner, runner.run(feed))
         if len(gots) != len(refs):
             raise DataError(f"the artifact returns {len(gots)} outputs, the source {len(refs)}")
         flat_ref, flat_got, batch_scale = [], [], 0.0

@@ -121,6 +121,7 @@ def _register_overrides() -> None:
     _override("Slice", (10, 11, 13))(static_ops.convert_slice)
     _override("Split", (13, 18))(static_ops.convert_split)
     _override("Gather", (1, 11, 13))(static_ops.convert_gather)
+    _override("DepthToSpace", (1, 11, 13))(static_ops.convert_depth_to_space)
     for op_type in ("Squeeze", "Unsqueeze"):
         _override(op_type, (13, 21, 23, 24, 25))(static_ops.convert_squeeze)
     for op_type in ("Add", "Sub", "Mul", "Div"):

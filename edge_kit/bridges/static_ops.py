@@ -292,6 +292,31 @@ def convert_gather(node: Any, graph: Any, original: Converter | None) -> Any:
     return _result(StaticGather(indices, int(node.attributes.get("axis", 0))), node, node.input_values[:1])
 
 
+class DepthToSpace(nn.Module):
+    """ONNX DepthToSpace in both modes: DCR (TensorFlow's depth_to_space; onnx2torch has only CRD)
+    and CRD (torch's pixel_shuffle)."""
+
+    def __init__(self, block: int, mode: str) -> None:
+        super().__init__()
+        self.block, self.mode = block, mode
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        n, depth = self.block, c // (self.block * self.block)
+        if self.mode == "CRD":
+            return torch.nn.functional.pixel_shuffle(x, n)
+        y = torch.reshape(x, [b, n, n, depth, h, w]).permute(0, 3, 4, 1, 5, 2)
+        return torch.reshape(y, [b, depth, h * n, w * n])
+
+
+def convert_depth_to_space(node: Any, graph: Any, original: Converter | None) -> Any:
+    mode = node.attributes.get("mode", "DCR")
+    mode = mode.decode() if isinstance(mode, bytes) else str(mode)
+    if mode not in ("DCR", "CRD"):
+        raise NotImplementedError(f"DepthToSpace mode '{mode}'")
+    return _result(DepthToSpace(int(node.attributes["blocksize"]), mode), node, node.input_values[:1])
+
+
 def _shape(graph: Any, name: str) -> list[int | None] | None:
     info = graph.value_info.get(name)
     if info is None or not info.type.tensor_type.HasField("shape"):

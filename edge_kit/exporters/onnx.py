@@ -159,14 +159,16 @@ def _tf2onnx_tflite(source: Any, dest: Path, options: ExportOptions) -> dict[str
 
     import_tf()
     patch_tf2onnx()
-    model, _ = tf2onnx.convert.from_tflite(str(source.path), opset=options.opset or DEFAULT_OPSET)
-    import onnx
-
     from edge_kit.bridges.tflite_custom_ops import replace_custom_ops
+    from edge_kit.bridges.tflite_densify import densified
+
+    dense = densified(Path(source.path), options.scratch())  # sparse weights tf2onnx would misread
+    model, _ = tf2onnx.convert.from_tflite(str(dense or source.path), opset=options.opset or DEFAULT_OPSET)
+    import onnx
 
     rewritten = replace_custom_ops(model, source.path)  # MediaPipe's transposed-convolution head
     onnx.save(model, str(dest))
-    facts = _facts(dest, "tf2onnx-tflite")
+    facts = {**_facts(dest, "tf2onnx-tflite"), "sparse_weights_densified": dense is not None}
     return {**facts, "custom_ops_rewritten": rewritten} if rewritten else facts
 
 

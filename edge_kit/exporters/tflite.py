@@ -36,6 +36,17 @@ def _spec(detail: dict[str, Any]) -> TensorSpec:
     )
 
 
+def _signature_output_names(interpreter: Any, details: Sequence[dict[str, Any]]) -> list[str] | None:
+    """Each output's name in the model's one signature (None without a single signature naming them
+    all): a SavedModel's keys, which the converter may emit in another order."""
+    signatures = interpreter._get_full_signature_list() or {}
+    if len(signatures) != 1:
+        return None
+    by_index = {index: name for name, index in next(iter(signatures.values())).get("outputs", {}).items()}
+    names = [by_index.get(d["index"]) for d in details]
+    return None if None in names else [str(n) for n in names]
+
+
 class TfliteRunner:
     """ai-edge-litert Interpreter; int8 inputs/outputs are (de)quantized with their own params."""
 
@@ -56,6 +67,7 @@ class TfliteRunner:
         self._out = self.interpreter.get_output_details()
         self.inputs = [_spec(d) for d in self._in]
         self.outputs = [_spec(d) for d in self._out]
+        self.output_names = _signature_output_names(self.interpreter, self._out)
 
     def _resize(self, arrays: Sequence[np.ndarray]) -> None:
         """Give inputs of another shape their size (a resizable signature), then reallocate."""

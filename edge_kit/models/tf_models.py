@@ -102,6 +102,11 @@ class SavedModelSource(TensorFlowSource):
         specs = self.signature.structured_input_signature[1]
         return [_spec(name, specs[name].shape, specs[name].dtype) for name in self.input_names()]
 
+    @property
+    def output_names(self) -> list[str]:
+        """The signature's output keys, in the order `run` returns them."""
+        return sorted(self.signature.structured_outputs)
+
     def run(self, arrays: Sequence[np.ndarray]) -> list[np.ndarray]:
         tf = import_tf()
         result = self.signature(**{n: tf.constant(a) for n, a in zip(self.input_names(), arrays)})
