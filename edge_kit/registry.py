@@ -214,7 +214,9 @@ def _bridged(bridge: Bridge, route: Route) -> Route:
         return options.state.bridged[bridge.name]
 
     def convert(source: Any, dest: Path, options: Any) -> dict[str, Any]:
-        return {**route.convert(bridged(source, options).prepared(options), dest, options), "bridge": bridge.name}
+        middle = bridged(source, options)
+        facts = route.convert(middle.prepared(options), dest, options)
+        return {**facts, "bridge": bridge.name, **getattr(middle, "bridge_facts", {})}
 
     def layers(source: Any, options: Any) -> list[str]:
         return route.layers(bridged(source, options).prepared(options), options) if route.layers else []

@@ -44,6 +44,9 @@ def to_onnx_source(source: Any, options: Any) -> Any:
             continue
         bridged = OnnxSource(path)
         bridged.inputs, bridged.ranges = list(source.inputs), dict(source.ranges)
+        bridged.bridge_facts = {"bridge_route": route.name}  # recorded in the manifest's artifact
+        if failures:
+            bridged.bridge_facts["bridge_routes_failed"] = "; ".join(failures)
         return bridged
     raise ExportError(
         f"no {source.framework} → ONNX route converted the model, so it cannot be bridged: " + "; ".join(failures),

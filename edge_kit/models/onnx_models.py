@@ -134,6 +134,7 @@ class OnnxSource(SourceModel):
         super().__init__(path, Kind.ONNX)
         self.data = data
         self.session = ort_session(data if data is not None else Path(str(path)))
+        self.bridge_facts: dict[str, str] = {}  # made by a bridge: the ONNX route used (the manifest's)
 
     def model_bytes(self) -> bytes:
         return self.data if self.data is not None else Path(str(self.path)).read_bytes()

@@ -53,3 +53,5 @@ def test_keras_normalization_padding_pooling_reach_executorch(tmp_path: Path) ->
     manifest = json.loads(result.stdout)
     assert manifest["status"] == "ok" and manifest["artifact"]["route"].startswith("tf-onnx+onnx2torch")
     assert manifest["validation"]["max_abs_diff"] < 1e-5
+    artifact = manifest["artifact"]  # the ONNX route the bridge used, and why Keras' own export was passed over
+    assert artifact["bridge_route"] == "tf2onnx" and "keras-export-onnx:" in artifact["bridge_routes_failed"]
