@@ -25,6 +25,13 @@ def _const(graph: Any, node: Any, index: int) -> list[Any] | None:
     return graph.initializers[names[index]].to_torch().tolist()
 
 
+def _original(node: Any, graph: Any, original: Converter | None, missing: str) -> Any:
+    """onnx2torch's own converter for what the static one cannot take; `missing` when it has none."""
+    if original is None:
+        raise NotImplementedError(missing)
+    return original(node, graph)
+
+
 def _result(module: nn.Module, node: Any, inputs: Sequence[str]) -> Any:
     from onnx2torch.utils.common import OnnxMapping, OperationConverterResult
 
@@ -49,9 +56,7 @@ class StaticReshape(nn.Module):
 def convert_reshape(node: Any, graph: Any, original: Converter | None) -> Any:
     shape = _const(graph, node, 1)
     if shape is None:
-        if original is None:
-            raise NotImplementedError("Reshape with a computed shape at this opset")
-        return original(node, graph)
+        return _original(node, graph, original, "Reshape with a computed shape at this opset")
     return _result(StaticReshape(shape, bool(node.attributes.get("allowzero", 0))), node, node.input_values[:1])
 
 
@@ -96,9 +101,7 @@ def convert_resize(node: Any, graph: Any, original: Converter | None) -> Any:
     scales, sizes = _const(graph, node, 2), _const(graph, node, 3)
     computed = any(name and name not in graph.initializers for name in node.input_values[2:4])
     if computed or (not scales and not sizes):
-        if original is None:
-            raise NotImplementedError("Resize with computed scales/sizes at this opset")
-        return original(node, graph)
+        return _original(node, graph, original, "Resize with computed scales/sizes at this opset")
     if node.attributes.get("coordinate_transformation_mode") == "tf_crop_and_resize":
         raise NotImplementedError("Resize with tf_crop_and_resize")
     if node.attributes.get("antialias", 0) or node.attributes.get("axes") or node.attributes.get("exclude_outside", 0):
@@ -136,9 +139,7 @@ def convert_slice(node: Any, graph: Any, original: Converter | None) -> Any:
     present = [i for i in range(3, 5) if i < len(node.input_values) and node.input_values[i]]
     computed = any((axes, steps)[i - 3] is None for i in present)
     if starts is None or ends is None or computed:
-        if original is None:
-            raise NotImplementedError("Slice with computed starts/ends at this opset")
-        return original(node, graph)
+        return _original(node, graph, original, "Slice with computed starts/ends at this opset")
     axes = axes if axes is not None else list(range(len(starts)))
     steps = steps if steps is not None else [1] * len(starts)
     return _result(StaticSlice(starts, ends, axes, steps), node, node.input_values[:1])
@@ -191,9 +192,7 @@ def convert_binary(node: Any, graph: Any, original: Converter | None) -> Any:
     """Add/Sub/Mul/Div/Pow (opset 7+, numpy broadcasting) with a scalar constant operand."""
     scalar = _scalar_operand(node, graph)
     if scalar is None or len(node.input_values) != 2:
-        if original is None:
-            raise NotImplementedError(f"{node.operation_type} at this opset")
-        return original(node, graph)
+        return _original(node, graph, original, f"{node.operation_type} at this opset")
     index, value = scalar
     return _result(ScalarBinary(node.operation_type, value, index == 0), node, [node.input_values[1 - index]])
 
@@ -215,17 +214,13 @@ def convert_split(node: Any, graph: Any, original: Converter | None) -> Any:
     sizes = _const(graph, node, 1)
     has_input = len(node.input_values) > 1 and bool(node.input_values[1])
     if has_input and sizes is None:
-        if original is None:
-            raise NotImplementedError("Split with computed sizes at this opset")
-        return original(node, graph)
+        return _original(node, graph, original, "Split with computed sizes at this opset")
     if sizes is None:
         pieces = int(node.attributes.get("num_outputs", len(node.output_values)))
         shape = _shape(graph, node.input_values[0])
         length = None if shape is None else shape[axis]
         if length is None:
-            if original is None:
-                raise NotImplementedError("Split into equal pieces of an axis whose length is unknown")
-            return original(node, graph)
+            return _original(node, graph, original, "Split into equal pieces of an axis whose length is unknown")
         return _result(StaticSplit(-(-length // pieces), axis), node, node.input_values[:1])  # ceil: last is shorter
     return _result(StaticSplit(sizes, axis), node, node.input_values[:1])
 
@@ -253,9 +248,7 @@ def convert_squeeze(node: Any, graph: Any, original: Converter | None) -> Any:
     axes = _const(graph, node, 1)
     has_input = len(node.input_values) > 1 and bool(node.input_values[1])
     if has_input and axes is None:
-        if original is None:
-            raise NotImplementedError(f"{node.operation_type} with computed axes at this opset")
-        return original(node, graph)
+        return _original(node, graph, original, f"{node.operation_type} with computed axes at this opset")
     unsqueeze = node.operation_type == "Unsqueeze"
     if unsqueeze and axes is None:
         raise NotImplementedError("Unsqueeze without axes")
@@ -286,9 +279,7 @@ def convert_gather(node: Any, graph: Any, original: Converter | None) -> Any:
     """Gather-1/11/13 whose indices are an initializer (a computed index goes to onnx2torch's own)."""
     indices = _const(graph, node, 1)
     if indices is None:
-        if original is None:
-            raise NotImplementedError("Gather at this opset")
-        return original(node, graph)
+        return _original(node, graph, original, "Gather at this opset")
     return _result(StaticGather(indices, int(node.attributes.get("axis", 0))), node, node.input_values[:1])
 
 
