@@ -48,7 +48,14 @@ def densified(path: Path, folder: Path | None = None) -> Path | None:
     import flatbuffers
     from ai_edge_litert import schema_py_generated as schema
 
-    model = schema.ModelT.InitFromPackedBuf(bytearray(path.read_bytes()), 0)
+    data = bytearray(path.read_bytes())
+    codes = schema.Model.GetRootAsModel(data, 0)  # a look at the opcodes only: no unpacking of weights
+    if not any(
+        max(codes.OperatorCodes(i).BuiltinCode(), codes.OperatorCodes(i).DeprecatedBuiltinCode()) == DENSIFY
+        for i in range(codes.OperatorCodesLength())
+    ):
+        return None
+    model = schema.ModelT.InitFromPackedBuf(data, 0)
     found = _densify_ops(model)
     if not found:
         return None
