@@ -1,6 +1,6 @@
 """Run one edgekit cell through its CLI, as a user would, and read the JSON manifest.
 
-    edgekit export SRC --format F --quantize P [--calibration random] --json -o OUT
+    edgekit export SRC --format F --quantize P [--calibration random --calibration-samples 8] --json -o OUT
         --sample-inputs <name>.inputs.npz --num-samples 4 [--input-spec NAME=SHAPE:DTYPE ...]
 
 Exit codes per README: 0 ok, 6 written but outside tolerance (mismatch), 4 no conversion path,
@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from benchmarks.zoo.build import Built
+from benchmarks.zoo.runtimes import CALIBRATION_SAMPLES
 
 SUFFIX = {"onnx": ".onnx", "tflite": ".tflite", "executorch": ".pte"}
 EXIT_NAMES = {
@@ -67,8 +68,8 @@ def command(built: Built, fmt: str, precision: str, out: Path, binary: str | Non
     """The export command line for one cell."""
     cmd = [binary or edgekit_binary(), "export", str(built.source), "--format", fmt, "--quantize", precision]
     cmd += ["--json", "-o", str(out), "--sample-inputs", str(built.inputs), "--num-samples", str(built.meta["samples"])]
-    if precision == "int8":
-        cmd += ["--calibration", "random"]
+    if precision == "int8":  # the raw side's calibration count, not the recipe's 200
+        cmd += ["--calibration", "random", "--calibration-samples", str(CALIBRATION_SAMPLES)]
     if built.entry.dynamic:  # every input by name: a 0-d input (silero's sample rate) has an empty shape
         for spec in built.entry.inputs:
             values = f"{spec.value:g}" if spec.value is not None else f"{spec.low:g}..{spec.high:g}"

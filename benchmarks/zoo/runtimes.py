@@ -46,7 +46,10 @@ def batches(entry: Entry, arrays: dict[str, np.ndarray]) -> list[Batch]:
     return out
 
 
-def calibration(entry: Entry, count: int = 8, seed: int = 1) -> list[Batch]:
+CALIBRATION_SAMPLES = 8  # both sides of an int8 cell calibrate on this many random samples
+
+
+def calibration(entry: Entry, count: int = CALIBRATION_SAMPLES, seed: int = 1) -> list[Batch]:
     """Random calibration batches drawn from the inputs' ranges (as `--calibration random` is)."""
     return batches(entry, entry.sample_inputs(count, seed))
 
