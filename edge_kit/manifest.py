@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from edge_kit import __version__
 from edge_kit.documents.base import problem
+from edge_kit.documents.generative import MANIFEST_SCHEMA as GENERATIVE_SCHEMA
 from edge_kit.documents.manifest import SCHEMA, SCHEMA_VERSION, Manifest
 from edge_kit.errors import ManifestError
 from edge_kit.fsutil import sha256_file, write_text_atomic
@@ -61,7 +62,7 @@ def parse_manifest(text: str | bytes, origin: str = "manifest") -> dict[str, Any
         data = json.loads(text)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
         raise ManifestError(f"{origin} is not valid JSON ({str(exc)[:80]})") from None
-    if isinstance(data, dict) and data.get("schema") == "edgekit.generative-manifest":
+    if isinstance(data, dict) and data.get("schema") == GENERATIVE_SCHEMA:
         from edge_kit.errors import UnsupportedError
 
         raise UnsupportedError(
@@ -86,8 +87,7 @@ def parse_manifest(text: str | bytes, origin: str = "manifest") -> dict[str, Any
     return data
 
 
-def read_manifest(artifact: Path, verify: bool = True) -> dict[str, Any]:
-    """Load the manifest of `artifact`; with `verify`, check the artifact's sha256 still matches."""
+def _manifest_bytes(artifact: Path) -> tuple[Path, bytes]:
     path = manifest_path(artifact)
     if not Path(artifact).exists():
         raise ManifestError(f"artifact {artifact} does not exist", hint="check the path")
@@ -96,10 +96,48 @@ def read_manifest(artifact: Path, verify: bool = True) -> dict[str, Any]:
             f"{Path(artifact).name} has no manifest ({path.name})",
             hint="export it with `edgekit export` so its origin and validation are known",
         )
-    data = parse_manifest(path.read_bytes(), path.name)
-    if verify and sha256_file(Path(artifact)) != data["artifact"]["sha256"]:
+    return path, path.read_bytes()
+
+
+def _check_sha256(artifact: Path, data: dict[str, Any]) -> None:
+    if sha256_file(Path(artifact)) != data["artifact"]["sha256"]:
         raise ManifestError(
             f"{Path(artifact).name} no longer matches its manifest (sha256 differs)",
             hint="the file was modified after export; export it again",
         )
+
+
+def read_manifest(artifact: Path, verify: bool = True) -> dict[str, Any]:
+    """Load the manifest of `artifact`; with `verify`, check the artifact's sha256 still matches."""
+    path, text = _manifest_bytes(artifact)
+    data = parse_manifest(text, path.name)
+    if verify:
+        _check_sha256(artifact, data)
     return data
+
+
+def is_generative(artifact: Path) -> bool:
+    """Whether the manifest next to `artifact` is a generative decoder's (never raises)."""
+    try:
+        data = json.loads(manifest_path(artifact).read_bytes())
+    except (OSError, ValueError, RecursionError):
+        return False
+    return isinstance(data, dict) and data.get("schema") == GENERATIVE_SCHEMA
+
+
+def read_generative_manifest(artifact: Path, verify: bool = True) -> dict[str, Any]:
+    """Load a generative decoder's manifest (a `GenerativeManifest` document); with `verify`, check
+    the artifact's sha256 still matches."""
+    from edge_kit.documents.generative import GenerativeManifest
+
+    path, text = _manifest_bytes(artifact)
+    try:
+        data = json.loads(text)
+        GenerativeManifest.model_validate(data)
+    except (ValueError, RecursionError) as exc:  # pydantic's ValidationError is a ValueError
+        raise ManifestError(
+            f"{path.name} is not a valid generative manifest ({str(exc).splitlines()[0][:80]})"
+        ) from None
+    if verify:
+        _check_sha256(artifact, data)
+    return dict(data)

@@ -89,8 +89,9 @@ def schema(name: str | None, as_json: bool) -> None:
     elif as_json:
         emit_json([{"name": n, "document": what} for n, (_, _, what) in MODELS.items()])
     else:
+        width = max(map(len, MODELS)) + 2
         for n, (_, _, what) in MODELS.items():
-            echo(f"{n:<21}{what}")
+            echo(f"{n:<{width}}{what}")
 
 
 def register(group: click.Group) -> None:

@@ -37,6 +37,11 @@ MODELS: dict[str, tuple[str, str, str]] = {
         "GenerationReport",
         "the profile report of a generative artifact (prefill and decode apart)",
     ),
+    "decoder-bundle-metadata": (
+        "generative",
+        "DecoderBundleMetadata",
+        "a packaged generative decoder's <name>.metadata.json (linux bundles)",
+    ),
 }
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 

@@ -199,3 +199,38 @@ class GenerationReport(Record):
     estimate: GenEstimate
     machine: dict[str, Any]
     harness: dict[str, Any]
+
+
+class BundledDecoder(Record):
+    """The decoder file inside a Linux bundle's wheel."""
+
+    file: str
+    format: Literal["executorch", "onnx", "tflite"]
+    runtime: str
+    precision: Literal["fp32", "int8", "int4"]
+    exported_sha256: str = Field(pattern="^[0-9a-f]{64}$")
+    size_bytes: int = Field(ge=0)
+
+
+class BundledCheck(Record):
+    """The export's greedy check: the self-test and `--verify-on` decode `prompt` and expect `tokens`."""
+
+    status: Literal["ok", "mismatch"]
+    runtime: str
+    prompt: list[int]
+    tokens: list[int]
+
+
+class DecoderBundleMetadata(Record):
+    """`<name>.metadata.json` in a generative decoder's wheel: what `generate()` needs and checks."""
+
+    schema_: Literal["edgekit.decoder-bundle"] = Field(alias="schema")
+    schema_version: int = Field(ge=1, le=SCHEMA_VERSION)
+    name: str
+    version: str
+    edgekit_version: str
+    model: BundledDecoder
+    source: GenSource
+    cache: CacheLayout
+    validation: BundledCheck
+    versions: dict[str, str | None]

@@ -17,7 +17,7 @@ from typing import Any
 from edge_kit import progress
 from edge_kit.errors import ManifestError, UnsupportedError, UsageError
 from edge_kit.fsutil import check_writable, write_bytes_atomic
-from edge_kit.manifest import read_manifest
+from edge_kit.manifest import is_generative, read_generative_manifest, read_manifest
 from edge_kit.packager import android, ios, linux
 from edge_kit.packager.archive import Entry, sha256_hex, tar_gz_bytes, zip_bytes
 from edge_kit.packager.base import Bundle, Platform, VerifyCheck
@@ -155,6 +155,12 @@ def package(req: PackageRequest) -> PackageResult:
     """Build the platform bundle of an exported artifact and write it atomically."""
     platform = get_platform(req.platform)
     artifact = Path(req.artifact)
+    if is_generative(artifact):
+        from edge_kit.packager import decoder
+
+        decoder.check_request(req, platform)
+        name, dest = _check_request(req, platform, content_format(artifact, read_generative_manifest(artifact)))
+        return decoder.package_decoder(req, platform, name, dest)
     manifest = read_manifest(artifact, verify=True)
     fmt = content_format(artifact, manifest)
     name, dest = _check_request(req, platform, fmt)

@@ -45,8 +45,8 @@ def wheel_spec(bundle: Bundle) -> WheelSpec:
     )
 
 
-def _executorch_files(prefix: str) -> list[Entry]:
-    """The aarch64 ExecuTorch runtime (built once and cached) and its ctypes wrapper."""
+def executorch_files(prefix: str, wrapper: str = "_et_runtime.py") -> list[Entry]:
+    """The aarch64 ExecuTorch runtime (built once and cached) and its ctypes wrapper (`prefix + wrapper`)."""
     from edge_kit.emulation.etruntime import MANIFEST, ensure_et_runtime, executorch_version
 
     folder = ensure_et_runtime(ET_ARCH)
@@ -55,13 +55,13 @@ def _executorch_files(prefix: str) -> list[Entry]:
         for p in sorted(folder.iterdir())
         if p.is_file() and p.suffix == ".so" and p.name != MANIFEST
     ]
-    wrapper = resources.files("edge_kit.harness").joinpath("et_runtime.py").read_bytes()
+    shim = resources.files("edge_kit.harness").joinpath("et_runtime.py").read_bytes()
     notice = (
         f"libexecutorch*.so: ExecuTorch {executorch_version()} (BSD 3-Clause, "
         "https://github.com/pytorch/executorch), from its aarch64 wheel.\n"
         "libedgekit_et.so: edgekit's C shim over them (Apache-2.0).\n"
     ).encode()
-    return [*files, Entry(f"{prefix}_et/NOTICE", notice), Entry(f"{prefix}_et_runtime.py", wrapper)]
+    return [*files, Entry(f"{prefix}_et/NOTICE", notice), Entry(prefix + wrapper, shim)]
 
 
 def wheel_files(bundle: Bundle) -> list[Entry]:
@@ -86,16 +86,12 @@ def wheel_files(bundle: Bundle) -> list[Entry]:
         Entry(f"{pkg}/{bundle.metadata_file}", bundle.metadata_json),
     ]
     if get_format(bundle.format).needs_et_shim:
-        files += _executorch_files(f"{pkg}/")
+        files += executorch_files(f"{pkg}/")
     return files
 
 
-def entries(bundle: Bundle) -> list[Entry]:
-    folder = f"{bundle.name}-linux/"
-    spec = wheel_spec(bundle)
-    text = readme.linux(bundle, folder.rstrip("/"), spec.filename, package_name(bundle), DOCKER_PLATFORM)
-    wheel = build_wheel(spec, wheel_files(bundle), description=text)
-    dockerfile = TEMPLATES.render(
+def dockerfile(bundle: Bundle, wheel: str, generative: bool = False) -> Entry:
+    text = TEMPLATES.render(
         "linux/Dockerfile.j2",
         name=bundle.name,
         version=bundle.version,
@@ -103,15 +99,28 @@ def entries(bundle: Bundle) -> list[Entry]:
         runtime=runtime_name(bundle.format),
         edgekit_version=__version__,
         docker_platform=DOCKER_PLATFORM,
-        wheel=spec.filename,
+        wheel=wheel,
         package=package_name(bundle),
+        generative=generative,
     )
+    return Entry(f"{bundle.name}-linux/Dockerfile", text.encode())
+
+
+def layout(bundle: Bundle, wheel: bytes, filename: str, readme_text: str, generative: bool = False) -> list[Entry]:
+    """`<name>-linux/`: the wheel, the Dockerfile, the README and SHA256SUMS."""
+    folder = f"{bundle.name}-linux/"
     files = [
-        Entry(folder + spec.filename, wheel),
-        Entry(folder + "Dockerfile", dockerfile.encode()),
-        Entry(folder + "README.md", text.encode()),
+        Entry(folder + filename, wheel),
+        dockerfile(bundle, filename, generative),
+        Entry(folder + "README.md", readme_text.encode()),
     ]
     return [*files, sums_entry(files, prefix=folder)]
+
+
+def entries(bundle: Bundle) -> list[Entry]:
+    spec = wheel_spec(bundle)
+    text = readme.linux(bundle, f"{bundle.name}-linux", spec.filename, package_name(bundle), DOCKER_PLATFORM)
+    return layout(bundle, build_wheel(spec, wheel_files(bundle), description=text), spec.filename, text)
 
 
 def verify(files: list[Entry], bundle: Bundle, check: VerifyCheck) -> dict[str, Any]:

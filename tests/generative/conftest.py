@@ -68,3 +68,12 @@ def exported(checkpoint: Path, tmp_path_factory: pytest.TempPathFactory) -> tupl
     result = run_cli("export", checkpoint, "-o", out, "--cache-len", "48", "--json")
     assert result.code == 0, result.stderr[-2000:]
     return out, json.loads(result.stdout)
+
+
+@pytest.fixture(scope="session")
+def pte_int4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, Any]]:
+    """`edgekit export preset:gpt2-tiny --format executorch --quantize int4 --json`: artifact and manifest."""
+    out = tmp_path_factory.mktemp("pte") / "g.pte"
+    result = run_cli("export", "preset:gpt2-tiny", "--format", "executorch", "--quantize", "int4", "-o", out, "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    return out, json.loads(result.stdout)

@@ -33,11 +33,8 @@ def test_checkpoint_folder_exports_and_validates_eight_greedy_steps(exported: tu
     assert manifest["cache"]["cache_len"] == 48 and manifest["artifact"]["format"] == "onnx"
 
 
-def test_preset_to_pte_int4(tmp_path: Path) -> None:
-    out = tmp_path / "g.pte"
-    result = run_cli("export", "preset:gpt2-tiny", "--format", "executorch", "--quantize", "int4", "-o", out, "--json")
-    assert result.code == 0, result.stderr[-2000:]
-    manifest = json.loads(result.stdout)
+def test_preset_to_pte_int4(pte_int4: tuple[Path, dict[str, Any]]) -> None:
+    out, manifest = pte_int4
     assert manifest["artifact"]["precision"] == "int4" and manifest["artifact"]["format"] == "executorch"
     assert manifest["validation"]["status"] == "ok" and manifest["validation"]["matched_steps"] == 8
     assert manifest["validation"]["reference"].startswith("source with the artifact's int4")
@@ -158,10 +155,3 @@ def test_bench_ranks_cells_by_decode_tokens_per_s(tmp_path: Path) -> None:
     ok = [r for r in board["rows"] if r["status"] == "ok"]
     assert [r["rank"] for r in ok] == [1, 2] and ok[0]["decode_tokens_per_s"] >= ok[1]["decode_tokens_per_s"]
     assert rows["int4"]["size_vs_fp32"] < 1 and rows["fp32"]["size_vs_fp32"] == 1
-
-
-def test_package_says_decoders_are_not_packaged_yet(exported: tuple[Path, dict[str, Any]], tmp_path: Path) -> None:
-    out, _ = exported
-    result = run_cli("package", out, "--platform", "linux", "-o", tmp_path / "pkg")
-    assert_clean_error(result, 4, "belongs to a generative decoder")
-    assert not (tmp_path / "pkg").exists()

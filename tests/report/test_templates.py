@@ -29,6 +29,7 @@ def test_a_missing_variable_raises_instead_of_rendering_empty():
             edgekit_version="0.1.0",
             docker_platform="linux/arm64",
             package="digits_model",
+            generative=False,
         )
 
 
