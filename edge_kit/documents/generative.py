@@ -145,6 +145,7 @@ class Decode(Record):
     ms_per_token_min: float
     samples: int
     tokens_per_s: float  # from the mean step time
+    tokens: list[int] = []  # the greedy tokens of the last timed generation (the same on every backend)
 
 
 class GenMemory(Record):

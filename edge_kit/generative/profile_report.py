@@ -195,6 +195,7 @@ def assemble(
             "ms_per_token_min": float(dec.get("min_ms", float("nan"))),
             "samples": int(dec.get("count", 0)),
             "tokens_per_s": 1e3 / mean_step if mean_step > 0 else 0.0,
+            "tokens": [int(t) for t in gen.get("tokens", [])],
         },
         "memory": {
             "peak_rss_kb": mem.get("peak_rss_kb"),

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.devices.loopback import SSHD, Loopback
+from tests.generative.conftest import checkpoint, exported, raspi_profile  # noqa: F401  (session fixtures, shared)
 from tests.profiler.conftest import digits_artifacts  # noqa: F401  (the session fixture, shared)
 
 DEVICES = {

@@ -35,6 +35,17 @@ def test_profiles_on_the_device_end_to_end(digits_artifacts: dict, inventory: Pa
     assert report["runtime"]["name"] == {"onnx": "onnxruntime", "tflite": "litert", "executorch": "executorch"}[fmt]
 
 
+def test_a_decoder_generates_on_the_device_the_tokens_it_generates_under_qemu(
+    exported, raspi_profile: dict, inventory: Path, clean_devices: Loopback
+):
+    settings = {"prompt_len": 8, "new_tokens": 6, "num_runs": 1, "warmup_runs": 0}
+    report = profile(ProfileRequest(artifact=exported[0], device="pi-a", devices_file=inventory, **settings))
+    assert report["schema"] == "edgekit.generation-profile" and report["backend"]["name"] == "ssh"
+    assert report["kind"] == report["decode"]["kind"] == "measured" and "pi-a" in report["note"]
+    assert report["decode"]["tokens"] == raspi_profile["decode"]["tokens"]
+    assert report["prefill"]["ttft_p50_ms"] > 0 and report["memory"]["peak_rss_kb"] > 0
+
+
 def test_the_report_has_the_qemu_backends_schema(digits_artifacts: dict, inventory: Path):
     art = digits_artifacts["onnx"]
     ssh = profile(ProfileRequest(artifact=art, device="pi-b", devices_file=inventory, num_runs=2))

@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from edge_kit.errors import EdgeKitError
+from tests.generative.conftest import checkpoint, exported, raspi_profile  # noqa: F401  (session fixtures, shared)
 from tests.profiler.conftest import digits_artifacts  # noqa: F401  (the session fixture, shared)
 
 RUN_LABEL = "org.edgekit.run"

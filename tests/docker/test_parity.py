@@ -45,3 +45,20 @@ def test_docker_matches_qemu(fmt: str, digits_artifacts: dict, profiling_image):
     latency = "estimated_device_latency_ms"
     if latency in qe:
         assert abs(de[latency] - qe[latency]) <= 0.02 * qe[latency]
+
+
+def test_a_decoder_generates_the_same_tokens_in_docker_as_in_qemu(exported, raspi_profile, profiling_image):
+    """The generation loop through docker: emulated labels, the qemu run's tokens, its own counted estimate."""
+    from tests.generative.conftest import RASPI_PROFILE
+
+    result = run_cli("profile", exported[0], *RASPI_PROFILE, "--backend", "docker", "--json", timeout=900)
+    assert result.code == 0, result.stderr[-3000:]
+    docker = json.loads(result.stdout)
+    assert docker["schema"] == raspi_profile["schema"] == "edgekit.generation-profile"
+    assert docker["backend"]["name"] == "docker" and docker["backend"]["image"] == profiling_image.tag
+    assert docker["kind"] == docker["prefill"]["kind"] == docker["decode"]["kind"] == "emulated"
+    assert docker["decode"]["tokens"] == raspi_profile["decode"]["tokens"]
+    d, q = docker["estimate"], raspi_profile["estimate"]
+    assert d["available"] and q["available"]
+    for phase in ("prefill", "decode_per_token"):
+        assert d[phase]["instructions"] == pytest.approx(q[phase]["instructions"], rel=0.01)

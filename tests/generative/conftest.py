@@ -77,3 +77,14 @@ def pte_int4(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, 
     result = run_cli("export", "preset:gpt2-tiny", "--format", "executorch", "--quantize", "int4", "-o", out, "--json")
     assert result.code == 0, result.stderr[-2000:]
     return out, json.loads(result.stdout)
+
+
+RASPI_PROFILE = ("--target", "raspi", "--prompt-len", "8", "--new-tokens", "6", "--num-runs", "1", "--warmup-runs", "0")
+
+
+@pytest.fixture(scope="session")
+def raspi_profile(exported: tuple[Path, dict[str, Any]]) -> dict[str, Any]:
+    """`edgekit profile llama.onnx --target raspi --json` (QEMU, counted): the generation report."""
+    result = run_cli("profile", exported[0], *RASPI_PROFILE, "--json")
+    assert result.code == 0, result.stderr[-2000:]
+    return dict(json.loads(result.stdout))

@@ -2,23 +2,16 @@
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import run_cli
-
 pytestmark = pytest.mark.timeout(900)
 
 
-def test_profile_on_emulated_raspi_estimates_prefill_and_decode(exported: tuple[Path, dict[str, Any]]) -> None:
-    out, _ = exported
-    args = ("--target", "raspi", "--prompt-len", "8", "--new-tokens", "6", "--num-runs", "1", "--warmup-runs", "0")
-    result = run_cli("profile", out, *args, "--json")
-    assert result.code == 0, result.stderr[-2000:]
-    report = json.loads(result.stdout)
+def test_profile_on_emulated_raspi_estimates_prefill_and_decode(raspi_profile: dict[str, Any]) -> None:
+    report = raspi_profile
+    assert len(report["decode"]["tokens"]) == 6
     assert report["kind"] == "emulated" and report["backend"]["emulated"] is True
     assert report["prefill"]["kind"] == report["decode"]["kind"] == "emulated"
     est = report["estimate"]
