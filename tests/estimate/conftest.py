@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from edge_kit.pipeline import ExportRequest, export
 from tests.conftest import SAMPLES, torch_reference
+from tests.profiler.conftest import digits_artifacts  # noqa: F401  (the session fixture, shared)
 
 
 @pytest.fixture(scope="session")
@@ -19,14 +19,9 @@ def digits_macs() -> int:
 
 
 @pytest.fixture(scope="session")
-def digits(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
-    folder = tmp_path_factory.mktemp("estimate-digits")
-    return {
-        fmt: export(
-            ExportRequest(model=SAMPLES / "digits_cnn.pt2", format=fmt, output=folder / f"digits.{fmt}", num_samples=2)
-        ).artifact
-        for fmt in ("tflite", "onnx")
-    }
+def digits(digits_artifacts: dict[str, Path]) -> dict[str, Path]:  # noqa: F811  (the imported fixture)
+    """The digits CNN as tflite and onnx: the profiler tests' exports, shared."""
+    return {fmt: digits_artifacts[fmt] for fmt in ("tflite", "onnx")}
 
 
 @pytest.fixture(scope="session")
