@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_zoo.py [--models subset|NAME,...] [--formats onnx,tflite,executorch]
         [--precisions fp32,int8] [--jobs 1] [--cache DIR] [--out DIR] [--timeout 900] [--force]
-        [--no-raw] [--no-edgekit]
+        [--no-raw] [--no-edgekit] [--where-raw-ok]
 
 For every model × format × precision cell: edgekit's result through its CLI (`edgekit export SRC
 --format F --quantize P [--calibration random] --json -o OUT`, validated on the model's sample
@@ -23,7 +23,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -107,9 +107,16 @@ def raw_job(entry: Entry, cells: list[tuple[str, str]], args: argparse.Namespace
             store.add({**row, "error": error[:400]})
 
 
-def edgekit_job(entry: Entry, fmt: str, precision: str, args: argparse.Namespace, store: Store) -> None:
+def edgekit_job(
+    entry: Entry, fmt: str, precision: str, args: argparse.Namespace, store: Store, raw: Future | None = None
+) -> None:
     if store.has("edgekit", entry.name, fmt, precision):
         return
+    if args.where_raw_ok:  # only the cells that can show edgekit doing worse than the raw converter
+        if raw is not None:
+            raw.result()
+        if (store.cells.get(("raw", entry.name, fmt, precision)) or {}).get("status") != "ok":
+            return
     built = load_built(entry, args.cache)
     assert built is not None
     result = edgekit_cell.run(built, fmt, precision, args.out / "edgekit" / entry.name, args.timeout)
@@ -197,7 +204,8 @@ def report(entries: list[Entry], cells: list[tuple[str, str]], store: Store, bui
     if summary["int8_cells"]:
         print(
             f"int8 cells ok: edgekit {summary['int8_edgekit_ok']}/{summary['int8_cells']}, "
-            f"raw {summary['int8_raw_ok']}/{summary['int8_cells']}"
+            f"raw {summary['int8_raw_ok']}/{summary['int8_cells']}; edgekit ok in "
+            f"{summary['int8_raw_ok_edgekit_ok']} of the {summary['int8_raw_ok']} where raw is ok"
         )
     print(f"\ncells where edgekit does worse than the raw converter: {len(regressions)}")
     for name, fmt, precision, why, edge, raw in regressions:
@@ -211,22 +219,26 @@ def _summary(rows: list[dict]) -> dict:
         picked = [r for r in rows if r["precision"] == precision and r["edgekit"] is not None]
         return len(picked) if side is None else sum(1 for r in picked if (r[side] or {}).get("status") == "ok")
 
+    def both_ok(precision: str) -> int:
+        return sum(
+            1
+            for r in rows
+            if r["precision"] == precision
+            and (r["raw"] or {}).get("status") == "ok"
+            and (r["edgekit"] or {}).get("status") == "ok"
+        )
+
     fp32 = count("fp32")
     return {
         "fp32_cells": fp32,
         "fp32_edgekit_ok": count("fp32", "edgekit"),
         "fp32_raw_ok": count("fp32", "raw"),
         "fp32_pass_rate": count("fp32", "edgekit") / fp32 if fp32 else 0.0,
-        "fp32_raw_ok_edgekit_ok": sum(
-            1
-            for r in rows
-            if r["precision"] == "fp32"
-            and (r["raw"] or {}).get("status") == "ok"
-            and (r["edgekit"] or {}).get("status") == "ok"
-        ),
+        "fp32_raw_ok_edgekit_ok": both_ok("fp32"),
         "int8_cells": count("int8"),
         "int8_edgekit_ok": count("int8", "edgekit"),
         "int8_raw_ok": count("int8", "raw"),
+        "int8_raw_ok_edgekit_ok": both_ok("int8"),
         "worse": sum(1 for r in rows if r["worse"]),
     }
 
@@ -244,6 +256,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--force", action="store_true", help="re-run the selected cells even if cells.jsonl has them")
     parser.add_argument("--no-raw", action="store_true", help="skip the raw converters")
     parser.add_argument("--no-edgekit", action="store_true", help="skip edgekit")
+    parser.add_argument(
+        "--where-raw-ok",
+        action="store_true",
+        help="run edgekit only in the cells the raw converter got ok (the cells where it could do worse)",
+    )
     return parser.parse_args(argv)
 
 
@@ -264,10 +281,10 @@ def main(argv: list[str] | None = None) -> int:
     jobs = []
     with ThreadPoolExecutor(max_workers=max(1, args.jobs)) as pool:
         for entry in ready:
-            if not args.no_raw:
-                jobs.append(pool.submit(raw_job, entry, cells, args, store))
+            raw = None if args.no_raw else pool.submit(raw_job, entry, cells, args, store)
+            jobs += [raw] if raw is not None else []
             if not args.no_edgekit:
-                jobs += [pool.submit(edgekit_job, entry, f, p, args, store) for f, p in cells]
+                jobs += [pool.submit(edgekit_job, entry, f, p, args, store, raw) for f, p in cells]
         for job in jobs:
             job.result()
     document = report(entries, cells, store, build_errors)
