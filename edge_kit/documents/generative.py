@@ -84,6 +84,18 @@ class GenTimings(Record):
     validate_s: float
 
 
+class EncoderDecoderFacts(Record):
+    """An encoder-decoder artifact (Whisper): the encoder's input and how the check fed it."""
+
+    kind: Literal["encoder-decoder"] = "encoder-decoder"
+    methods: list[str] = Field(description="ExecuTorch methods, or the ONNX folder's files")
+    input_features: list[int] = Field(description="encoder input shape [1, mel bins, frames]")
+    encoder_hidden_states: list[int] = Field(description="encoder output shape [1, positions, d_model]")
+    decoder_start_token_id: int
+    validation_features: str = Field(description="the fixed input of the greedy check")
+    cross_attention: str = Field(description="how the decoder gets the encoder's keys and values")
+
+
 class GenerativeManifest(Record):
     """The manifest next to a generative artifact (`<artifact>.json`)."""
 
@@ -99,6 +111,7 @@ class GenerativeManifest(Record):
     validation: GreedyValidation
     versions: dict[str, str | None]
     timings_s: GenTimings
+    encoder: EncoderDecoderFacts | None = Field(default=None, description="encoder-decoder artifacts only")
 
 
 class ProfiledDecoder(Record):

@@ -34,12 +34,20 @@ def _fits(module: Any, group_size: int) -> bool:
 
 
 def quantize_for_executorch(
-    model: Any, precision: str, *, group_size: int = 32, embeddings: bool = True, algorithm: str = "hqq_scale_only"
+    model: Any,
+    precision: str,
+    *,
+    group_size: int = 32,
+    embeddings: bool = True,
+    algorithm: str = "hqq_scale_only",
+    embedding_names: tuple[str, ...] = (),
 ) -> tuple[Any, dict[str, Any]]:
     """A quantized copy of `model` (torchao configs ExecuTorch lowers) and what was quantized.
 
     int4: linear 8da4w with `group_size`, embeddings int4 with `group_size`; int8: linear
     8da8w and embeddings int8, per channel. Layers whose width the group does not divide stay fp32.
+    `embedding_names`: quantize only the embeddings whose name ends in one of them (Whisper's
+    positional tables are indexed directly, not through a lookup the kernels replace).
     """
     from torchao.quantization import Int8DynamicActivationIntxWeightConfig, IntxWeightOnlyConfig, quantize_
 
@@ -56,7 +64,11 @@ def quantize_for_executorch(
                 IntxWeightOnlyConfig(
                     weight_dtype=bits, granularity=_granularity(groups), intx_choose_qparams_algorithm=algorithm
                 ),
-                filter_fn=lambda m, _: isinstance(m, torch.nn.Embedding) and _fits(m, groups),
+                filter_fn=lambda m, fqn: (
+                    isinstance(m, torch.nn.Embedding)
+                    and _fits(m, groups)
+                    and (not embedding_names or fqn.endswith(embedding_names))
+                ),
             )
         quantize_(
             qmodel,

@@ -36,7 +36,11 @@ class LoadedSource:
 
 
 def is_generative(model: Any) -> bool:
-    """Whether `model` is a causal-LM source (a path or spec is told by its form, never loaded)."""
+    """Whether `model` is a causal-LM or Whisper source (a path or spec is told by its form, never loaded)."""
+    from edge_kit.generative.seq2seq import is_speech_source
+
+    if is_speech_source(model):
+        return True
     if isinstance(model, str | Path):
         text = str(model)
         if text.startswith(PRESET):
@@ -56,10 +60,14 @@ def is_generative(model: Any) -> bool:
 
 
 def load_source(model: Any, *, seed: int = 0, trust_model: bool = False) -> LoadedSource:
-    """The CausalLM behind `model` (see `is_generative`)."""
+    """The CausalLM (or Whisper SpeechSeq2Seq) behind `model` (see `is_generative`)."""
+    from edge_kit.generative.seq2seq import is_speech_source, load_speech_source
     from edge_kit.generative.source import CausalLM, _prepare, load_causal_lm, random_causal_lm
 
     start = time.perf_counter()
+    if is_speech_source(model):
+        speech, kind, stem = load_speech_source(model, seed=seed, trust_model=trust_model)
+        return LoadedSource(speech, kind, stem, time.perf_counter() - start)
     if isinstance(model, CausalLM):
         return LoadedSource(model, "live", "model", 0.0)
     if not isinstance(model, str | Path):
@@ -103,7 +111,21 @@ def resolve_format(fmt: str | None, output: Path | None, target: Any) -> str:
     )
 
 
-def _destination(output: Path | None, fmt: str, name: str, precision: str) -> Path:
+def _is_speech(src: LoadedSource) -> bool:
+    return getattr(src.lm, "kind", "") == "encoder-decoder"
+
+
+def _destination(output: Path | None, fmt: str, name: str, precision: str, folder: bool = False) -> Path:
+    """`-o` checked against the format (an encoder-decoder ONNX export is a folder: `folder`)."""
+    if folder:
+        if output is None:
+            return Path.cwd() / f"{name}_{precision}_onnx"
+        if output.suffix == ".onnx":
+            raise UsageError(
+                f"an encoder-decoder ONNX export is a folder (encoder.onnx + decoder.onnx), not {output.name}",
+                hint="name the output folder without .onnx, e.g. -o whisper_onnx/",
+            )
+        return output
     suffix = FORMATS[fmt]
     if output is None:
         return Path.cwd() / f"{name}_{precision}{suffix}"
@@ -150,18 +172,22 @@ def export_generative(
     tgt = get_target(target)
     out = Path(output) if output is not None else None
     fmt = resolve_format(format, out, tgt)
-    with step("loading the causal LM"):
+    with step("loading the generative model"):
         src = load_source(model, seed=seed, trust_model=trust_model)
-    dest = _destination(out, fmt, src.name, precision)
+    folder = _is_speech(src) and fmt == "onnx"
+    dest = _destination(out, fmt, src.name, precision, folder)
     src.lm.layout(cache_len)  # a cache beyond the model's positions fails before the export
-    check_writable(dest)
+    check_writable(dest, directory=folder)
+    if folder:
+        _check_replaceable(dest)
     dest.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".edgekit-gen-", dir=dest.parent))
     try:
         tmp = work / dest.name
         with step(f"exporting the {src.lm.family.label} decoder to {fmt} {precision} (cache {cache_len})"):
             t0 = time.perf_counter()
-            artifact, check = export_decoder(
+            export = _speech_export(fmt) if _is_speech(src) else export_decoder
+            artifact, check = export(
                 src.lm,
                 tmp,
                 fmt=fmt,
@@ -175,6 +201,8 @@ def export_generative(
         assert check is not None
         manifest = build_manifest(src, artifact, check, tgt, (src.load_s, total))
         text = manifest_text(manifest)
+        if folder and dest.is_dir():
+            shutil.rmtree(dest)  # a previous export (_check_replaceable): replaced as a whole
         tmp.replace(dest)
         write_text_atomic(manifest_path(dest), text)
     finally:
@@ -183,6 +211,25 @@ def export_generative(
     if not allow_mismatch and manifest["status"] != "ok":
         raise_for_manifest(dest, manifest)
     return result
+
+
+def _speech_export(fmt: str) -> Any:
+    from edge_kit.generative.seq2seq_api import export_speech
+
+    def export(lm: Any, dest: Path, **kwargs: Any) -> Any:
+        return export_speech(lm, dest, **kwargs)
+
+    return export
+
+
+def _check_replaceable(dest: Path) -> None:
+    """An existing output folder is replaced only when it holds nothing but a previous export."""
+    from edge_kit.generative.seq2seq_onnx import FILES
+
+    if dest.is_dir() and any(p.name not in FILES for p in dest.iterdir()):
+        raise UsageError(
+            f"output folder {dest} exists and holds other files", hint="pass a new or empty folder to -o/--output"
+        )
 
 
 def raise_for_manifest(dest: Path, manifest: dict[str, Any]) -> None:
@@ -224,7 +271,7 @@ def build_manifest(
             "format": artifact.format,
             "runtime": runtime,
             "precision": artifact.precision,
-            "sha256": sha256_file(artifact.path),
+            "sha256": _digest(artifact.path, sha256_file),
             "size_bytes": artifact.size_bytes,
             "quantization": json.loads(json.dumps(artifact.quantization, default=str)),
             "notes": list(artifact.notes),
@@ -267,6 +314,32 @@ def build_manifest(
             "export_s": round(artifact.export_seconds, 3),
             "validate_s": round(max(times[1] - artifact.export_seconds, validate_s), 3),
         },
+        **({"encoder": _encoder_facts(lm, artifact)} if getattr(lm, "kind", "") == "encoder-decoder" else {}),
+    }
+
+
+def _digest(path: Path, sha256_file: Any) -> str:
+    """sha256 of a file; of a folder, sha256 over its files' names and digests (sorted)."""
+    import hashlib
+
+    if not path.is_dir():
+        return str(sha256_file(path))
+    lines = "".join(f"{p.name} {sha256_file(p)}\n" for p in sorted(path.iterdir()) if p.is_file())
+    return hashlib.sha256(lines.encode()).hexdigest()
+
+
+def _encoder_facts(lm: Any, artifact: GenerativeArtifact) -> dict[str, Any]:
+    from edge_kit.generative.seq2seq_api import FEATURES_SEED
+
+    methods = ["encoder", "text_decoder"] if artifact.format == "executorch" else ["encoder.onnx", "decoder.onnx"]
+    return {
+        "kind": "encoder-decoder",
+        "methods": methods,
+        "input_features": list(lm.features_shape),
+        "encoder_hidden_states": list(lm.hidden_shape),
+        "decoder_start_token_id": lm.start_token,
+        "validation_features": f"seeded N(0, 0.5) float32 (numpy default_rng({FEATURES_SEED}))",
+        "cross_attention": "recomputed from encoder_hidden_states at every decoder step",
     }
 
 
