@@ -146,6 +146,7 @@ class Prefill(Record):
     ttft_min_ms: float
     samples: int
     tokens_per_s: float
+    encoder_p50_ms: float | None = None  # an encoder-decoder's encoder run, inside the time to first token
 
 
 class Decode(Record):

@@ -2,7 +2,8 @@
 //
 // Built by edge_kit/emulation/etruntime.py against the prebuilt libraries of the
 // executorch wheel (libexecutorch.so + kernels, XNNPACK, threadpool, etdump).
-// One handle = one loaded `forward` method. Handles are not thread-safe.
+// One handle = one loaded method (`forward`, or the one et_load_method names). Handles are not
+// thread-safe.
 // Every function that can fail returns 0 on success; on failure it returns a
 // nonzero code and et_error(h) (or et_last_error() for et_load) says why,
 // including the ExecuTorch log lines (level E/F) emitted during the call.
@@ -182,6 +183,7 @@ struct EtHandle {
   std::vector<Input> inputs;
   std::string name;  // et_io_name's result, valid until the next call
   std::string error;
+  std::string method_name = "forward";
   size_t file_size = 0;
   bool ran = false;
 };
@@ -267,16 +269,16 @@ int load_into(EtHandle* h, const char* path, int profile) {
   auto program = Program::load(h->loader.get(), Program::Verification::InternalConsistency);
   if (!program.ok()) return fail(err, std::string("not a valid .pte program: ") + path, program.error());
   h->program.reset(new Program(std::move(program.get())));
-  auto meta = h->program->method_meta("forward");
-  if (!meta.ok()) return fail(err, "the program has no 'forward' method", meta.error());
+  auto meta = h->program->method_meta(h->method_name.c_str());
+  if (!meta.ok()) return fail(err, "the program has no '" + h->method_name + "' method", meta.error());
   Error e = alloc_planned(h, meta.get());
   if (e == Error::Ok) e = prepare_inputs(h, meta.get());
   if (e != Error::Ok) return fail(err, "cannot read the method's metadata", e);
   EventTracer* tracer = nullptr;
   if (profile == 1) tracer = (h->tracer = std::make_unique<Tracer>()).get();
   if (profile == 2) tracer = (h->etdump = std::make_unique<executorch::etdump::ETDumpGen>()).get();
-  auto method = h->program->load_method("forward", h->memory.get(), tracer);
-  if (!method.ok()) return fail(err, "cannot load method 'forward'", method.error());
+  auto method = h->program->load_method(h->method_name.c_str(), h->memory.get(), tracer);
+  if (!method.ok()) return fail(err, "cannot load method '" + h->method_name + "'", method.error());
   h->method.reset(new Method(std::move(method.get())));
   return 0;
 }
@@ -309,17 +311,22 @@ int et_thread_count(void) {
   return pool ? (int)pool->get_thread_count() : 0;
 }
 
-EtHandle* et_load(const char* path, int num_threads, int profile) {
+EtHandle* et_load_method(const char* path, const char* method, int num_threads, int profile) {
   init_once();
   g_log_errors.clear();
   g_last_error.clear();
   if (profile < 0 || profile > 2) { g_last_error = "profile must be 0, 1 or 2"; return nullptr; }
   if (set_threads(num_threads) != 0) return nullptr;
   auto h = std::make_unique<EtHandle>();
+  h->method_name = method;
   if (load_into(h.get(), path, profile) != 0) return nullptr;
   std::lock_guard<std::mutex> lock(g_mutex);
   ++g_live_handles;
   return h.release();
+}
+
+EtHandle* et_load(const char* path, int num_threads, int profile) {
+  return et_load_method(path, "forward", num_threads, profile);
 }
 
 void et_free(EtHandle* h) {
@@ -353,7 +360,7 @@ int et_output_meta(EtHandle* h, int i, int* dtype, int* ndim, int64_t* shape, in
     fill_shape(t->sizes(), ndim, shape, cap);
     return 0;
   }
-  auto meta = h->program->method_meta("forward");
+  auto meta = h->program->method_meta(h->method_name.c_str());
   auto tag = meta->output_tag(i);
   if (!tag.ok()) return fail(&h->error, "output index out of range", tag.error());
   *dtype = -1; *ndim = 0;
@@ -368,7 +375,7 @@ int et_output_meta(EtHandle* h, int i, int* dtype, int* ndim, int64_t* shape, in
 
 // The tensor's name from the program (often empty), or "" when unknown.
 const char* et_io_name(EtHandle* h, int is_output, int i) {
-  auto meta = h->program->method_meta("forward");
+  auto meta = h->program->method_meta(h->method_name.c_str());
   auto info = is_output ? meta->output_tensor_meta(i) : meta->input_tensor_meta(i);
   h->name = info.ok() ? std::string(info->name()) : std::string();
   return h->name.c_str();
@@ -462,10 +469,10 @@ int et_memory_info(EtHandle* h, int64_t* sizes, int cap, int64_t* info) {
   return (int)h->planned_sizes.size();
 }
 
-int et_num_backends(EtHandle* h) { return (int)h->program->method_meta("forward")->num_backends(); }
+int et_num_backends(EtHandle* h) { return (int)h->program->method_meta(h->method_name.c_str())->num_backends(); }
 
 const char* et_backend_name(EtHandle* h, int i) {
-  auto name = h->program->method_meta("forward")->get_backend_name(i);
+  auto name = h->program->method_meta(h->method_name.c_str())->get_backend_name(i);
   return name.ok() ? name.get() : "";
 }
 

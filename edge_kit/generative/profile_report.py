@@ -186,6 +186,7 @@ def assemble(
             "ttft_min_ms": float(ttft["min_ms"]),
             "samples": int(ttft["count"]),
             "tokens_per_s": int(gen["prompt_len"]) * 1e3 / float(ttft["p50_ms"]),
+            "encoder_p50_ms": float(gen["encoder"]["p50_ms"]) if gen.get("encoder") else None,
         },
         "decode": {
             "kind": kind,

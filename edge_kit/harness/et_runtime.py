@@ -83,6 +83,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
 # Present in newer builds of the shim only (older cached runtimes lack them).
 _OPTIONAL: dict[str, tuple[Any, list[Any]]] = {
     "et_set_input_shaped": (_c.c_int, [_c.c_void_p, _c.c_int, _c.c_void_p, _c.c_size_t, _c.c_int, _i64p]),
+    "et_load_method": (_c.c_void_p, [_c.c_char_p, _c.c_char_p, _c.c_int, _c.c_int]),
 }
 _LIBS: dict[str, ctypes.CDLL] = {}
 
@@ -111,16 +112,24 @@ def _text(raw: bytes | None) -> str:
 
 
 class EtModel:
-    """One loaded `.pte` program (its `forward` method), ready to run repeatedly."""
+    """One loaded method of a `.pte` program (`forward` unless named), ready to run repeatedly."""
 
-    def __init__(self, lib_path: str, model_path: str, num_threads: int = 1, profile: str = "off") -> None:
+    def __init__(
+        self, lib_path: str, model_path: str, num_threads: int = 1, profile: str = "off", method: str = "forward"
+    ) -> None:
         if profile not in PROFILE_MODES:
             raise ValueError(f"profile must be one of {sorted(PROFILE_MODES)}, got {profile!r}")
         self._lib = load_library(lib_path)
         self.model_path, self.profile = model_path, profile
         if not os.path.isfile(model_path):
             raise EtError(f"no such model file: {model_path}")
-        handle = self._lib.et_load(os.fsencode(model_path), int(num_threads), PROFILE_MODES[profile])
+        if method == "forward":
+            handle = self._lib.et_load(os.fsencode(model_path), int(num_threads), PROFILE_MODES[profile])
+        elif hasattr(self._lib, "et_load_method"):
+            name = method.encode()
+            handle = self._lib.et_load_method(os.fsencode(model_path), name, int(num_threads), PROFILE_MODES[profile])
+        else:
+            raise EtError(f"this build of the ExecuTorch shim loads only 'forward', not '{method}': rebuild it")
         if not handle:
             raise EtError(_text(self._lib.et_last_error()) or f"cannot load {model_path}")
         self._h: int | None = handle
@@ -160,7 +169,7 @@ class EtModel:
         return [self._meta(self._lib.et_output_meta, i, True) for i in range(self._lib.et_num_outputs(self._handle()))]
 
     def run(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
-        """Run `forward` once; inputs must match input_specs() in count, shape and dtype."""
+        """Run the method once; inputs must match input_specs() in count, shape and dtype."""
         h = self._handle()
         if len(inputs) != len(self._inputs):
             raise EtError(f"the model takes {len(self._inputs)} inputs, got {len(inputs)}")

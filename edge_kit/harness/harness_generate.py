@@ -212,8 +212,17 @@ def _dist_version(dist: str) -> str:
         return "unknown"
 
 
+def _seq2seq() -> Any:
+    try:
+        from . import harness_seq2seq  # imported as edge_kit.harness.harness_generate
+    except ImportError:
+        import harness_seq2seq  # type: ignore[no-redef]  # run next to the harness script
+    return harness_seq2seq
+
+
 def open_decoder(path: str, threads: int = 1, et_lib: str | None = None) -> Any:
-    """The decoder for an artifact, by extension: .onnx (onnxruntime), .pte (the ExecuTorch shim), .tflite."""
+    """The decoder for an artifact, by extension: .onnx (onnxruntime), .pte (the ExecuTorch shim; a
+    Whisper program's encoder and text decoder behind the same `step`), .tflite."""
     ext = os.path.splitext(path)[1].lower()
     if ext == ".onnx":
         return OrtDecoder(path, threads)
@@ -222,6 +231,9 @@ def open_decoder(path: str, threads: int = 1, et_lib: str | None = None) -> Any:
     if ext == ".pte":
         if not et_lib:
             raise GenerationError("a .pte decoder needs the ExecuTorch runtime library (--et-lib)")
+        speech = _seq2seq().pte_encoder_decoder_meta(pte_constants(path))
+        if speech is not None:  # Whisper: `encoder` + `text_decoder` methods
+            return _seq2seq().EtEncoderDecoder(et_lib, path, speech, threads)
         return EtDecoder.from_shim(et_lib, path, threads)
     raise GenerationError(f"no generation loop for {ext or 'this'} files (.onnx, .pte, .tflite)")
 
@@ -268,6 +280,12 @@ def teacher_forced(decoder: Any, tokens: Sequence[int]) -> np.ndarray:
     """Logits after each token of `tokens`, fed one decode step at a time ([N, vocab])."""
     decoder.reset()
     return np.stack([decoder.step([t], i) for i, t in enumerate(tokens)])
+
+
+def _encoder_stats(decoder: Any) -> dict[str, Any]:
+    """An encoder-decoder's encoder runs (one per generation, inside time to first token)."""
+    times = getattr(decoder, "encoder_ms", None)
+    return {"encoder": _stats(times)} if times else {}
 
 
 def _stats(values: list[float]) -> dict[str, float]:
@@ -396,9 +414,10 @@ def harness_generate(
     rss["loaded"] = status_kb()
     if args.prompt:
         prompt = [int(t) for t in args.prompt.split(",") if t.strip()]
-    else:
-        vocab = decoder.vocab or 2
+    else:  # an encoder-decoder's prompt starts with its decoder start token
+        vocab, start = decoder.vocab or 2, getattr(decoder, "start_token", None)
         prompt = [int(t) for t in np.random.default_rng(args.seed).integers(0, vocab, args.prompt_len)]
+        prompt = prompt if start is None else [start, *prompt[1:]]
     stage(f"generating {args.new_tokens} tokens after a {len(prompt)}-token prompt ({args.num_runs} runs)")
     phase = getattr(args, "count_phase", None)
     count = (phase, int(args.count_runs), mark) if phase and mark is not None and args.count_runs else None
@@ -411,7 +430,7 @@ def harness_generate(
         "runtime": {"name": decoder.name, "version": decoder.version, "num_threads": args.num_threads},
         "model": {"path": os.path.abspath(args.model), "size_bytes": os.path.getsize(args.model)},
         "decoder": {"cache_len": decoder.cache_len, "vocab": decoder.vocab, "max_prefill": decoder.max_prefill},
-        "generation": {"load_ms": load_ms, **report},
+        "generation": {"load_ms": load_ms, **report, **_encoder_stats(decoder)},
         "memory": {
             "rss_start_kb": rss["start"].get("VmRSS"),
             "rss_loaded_kb": rss["loaded"].get("VmRSS"),

@@ -103,6 +103,28 @@ class OrtEncoderDecoder(EncoderDecoder):
         return sum(a.nbytes for a in self.cache)
 
 
+class EtEncoderDecoder(EncoderDecoder):
+    """A `.pte` with `encoder` and `text_decoder` methods, through edgekit's ExecuTorch shim (one
+    handle per method; the decoder's self-attention cache stays in its mutable buffers)."""
+
+    def __init__(self, lib: str, path: str, meta: dict[str, Any], threads: int = 1) -> None:
+        try:
+            from . import et_runtime  # imported as edge_kit.harness.harness_seq2seq
+        except ImportError:
+            import et_runtime  # type: ignore[no-redef]  # run next to the harness script
+
+        self.enc = et_runtime.EtModel(lib, path, num_threads=threads, method="encoder")
+        self.dec = et_runtime.EtModel(lib, path, num_threads=threads, method="text_decoder")
+        version = et_runtime.load_library(lib).et_version().decode()
+        super().__init__(self._encode, self._decode, meta, "executorch", f"{version} (edgekit shim)")
+
+    def _encode(self, features: np.ndarray) -> np.ndarray:
+        return np.asarray(self.enc.run([features])[0])
+
+    def _decode(self, ids: np.ndarray, hidden: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        return np.asarray(self.dec.run([ids, hidden, pos])[0])
+
+
 def pte_encoder_decoder_meta(consts: dict[str, int]) -> dict[str, Any] | None:
     """The encoder-decoder facts of a .pte's constant methods, None for a decoder-only program."""
     if "get_decoder_start_token_id" not in consts:

@@ -190,6 +190,11 @@ def package_decoder(req: Any, platform: Platform, name: str, dest: Path) -> Any:
 
     artifact = Path(req.artifact)
     manifest = read_generative_manifest(artifact, verify=True)
+    if manifest.get("encoder"):
+        raise UnsupportedError(
+            f"{artifact.name} is an encoder-decoder (Whisper): bundles take decoder-only LLMs for now",
+            hint="profile it with `edgekit profile`; see docs/generative.md",
+        )
     if manifest["status"] != "ok":
         progress.warn(f"{artifact.name} was exported with greedy check '{manifest['status']}'; the metadata records it")
     metadata = metadata_document(manifest, name, req.version)
