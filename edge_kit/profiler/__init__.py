@@ -145,7 +145,16 @@ def profile(req: ProfileRequest) -> dict[str, Any]:
     a `GenerationReport` with prefill and decode apart (edge_kit/generative/profile_report.py)."""
     from edge_kit.generative.profile_report import decoder_metadata, profile_generative
 
-    meta = decoder_metadata(Path(req.artifact)) if Path(req.artifact).is_file() else None
+    path = Path(req.artifact)
+    if path.is_dir() and (path / "encoder.onnx").is_file() and (path / "decoder.onnx").is_file():
+        from edge_kit.errors import UnsupportedError
+
+        raise UnsupportedError(
+            f"{path.name} is an encoder-decoder ONNX folder: `edgekit profile` takes its .pte export for now",
+            hint="export it with --format executorch, or time the folder with "
+            "edge_kit.generative.runtime.open_speech_decoder (docs/generative.md)",
+        )
+    meta = decoder_metadata(path) if path.is_file() else None
     if meta is not None:
         return profile_generative(req, prompt_len=req.prompt_len, new_tokens=req.new_tokens, meta=meta)
     device = _device(req)

@@ -29,6 +29,8 @@ def test_export_onnx_folder_prints_the_manifest(tmp_path: Path) -> None:
     assert manifest["status"] == "ok" and manifest["source"]["family"] == "whisper"
     assert manifest["validation"]["matched_steps"] == 8 and manifest["validation"]["prompt"] == [1]
     assert manifest["encoder"]["input_features"] == [1, 80, 3000] and manifest["cache"]["cache_len"] == 32
+    profiled = run_cli("profile", out, "--target", "host")  # the folder: its .pte export is what profiles
+    _one_line_error(profiled, 4, "is an encoder-decoder ONNX folder")
 
 
 def test_bad_input_is_one_line(tmp_path: Path) -> None:
