@@ -115,6 +115,21 @@ def is_classifier(output: np.ndarray) -> bool:
     return output.ndim == 2 and output.shape[1] >= 2
 
 
+TIE_FRACTION = 0.01  # a reference margin this small (share of the row's logit range) is a near tie
+
+
+def top1_matches(ref: np.ndarray, got: np.ndarray) -> tuple[int, int]:
+    """(rows whose argmax agrees, rows that disagree at a near tie): the artifact's class is within
+    TIE_FRACTION of the row's logit range below the reference's top class, in the reference's own
+    scores (random-weight models have near-flat logits, where top-1 is noise)."""
+    a, b = ref.argmax(1), got.argmax(1)
+    rows = np.arange(ref.shape[0])
+    margin = ref[rows, a] - ref[rows, b]
+    span = ref.max(1) - ref.min(1)
+    tie = (a != b) & (margin <= TIE_FRACTION * span)
+    return int((a == b).sum()), int(tie.sum())
+
+
 def _by_name(source: SourceModel, runner: Runner, gots: list[np.ndarray]) -> list[np.ndarray]:
     """The artifact's outputs in the source's order when both name the same outputs (a SavedModel's
     signature keys, which the TFLite converter may emit in another order); else as returned."""
@@ -129,7 +144,7 @@ def compare(
 ) -> Comparison:
     """Run `source` and `runner` on every batch and judge the artifact against `tolerance`."""
     abs_max, abs_sum, count, cosines, agree, top1_n, moved = 0.0, 0.0, 0, [], 0, 0, False
-    ref_scale, faint, judged = 0.0, 0, []  # faint: samples whose every reference value is within atol
+    ref_scale, faint, judged, ties = 0.0, 0, [], 0  # faint: samples whose every reference value is within atol
     for arrays in batches:
         refs = [np.asarray(r, dtype=np.float64) for r in source.run(arrays)]
         feed, moved_in = adapt_inputs(arrays, runner)
@@ -150,8 +165,8 @@ def compare(
             flat_ref.append(ref.ravel())
             flat_got.append(got.ravel())
             if is_classifier(ref):
-                agree += int((ref.argmax(1) == got.argmax(1)).sum())
-                top1_n += ref.shape[0]
+                same, tie = top1_matches(ref, got)
+                agree, ties, top1_n = agree + same + tie, ties + tie, top1_n + ref.shape[0]
         ref_scale = max(ref_scale, batch_scale)
         cosines.append(_cosine(np.concatenate(flat_ref), np.concatenate(flat_got)))
         if tolerance.atol is not None and batch_scale <= tolerance.atol:
@@ -161,6 +176,11 @@ def compare(
     top1 = agree / top1_n if top1_n else None
     reasons = _judge(abs_max, ref_scale, min(judged, default=1.0), top1, tolerance)
     notes = [_faint_note(faint, len(batches), tolerance)] if faint else []
+    if ties:
+        notes.append(
+            f"{ties} top-1 disagreement(s) at a near tie (the reference's margin to the artifact's class "
+            f"≤ {TIE_FRACTION:.0%} of its logit range): counted as agreement"
+        )
     return Comparison(
         status=STATUS_MISMATCH if reasons else STATUS_OK,
         samples=len(batches),

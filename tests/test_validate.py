@@ -78,3 +78,18 @@ def test_only_the_faint_samples_skip_the_cosine(tmp_path: Path):
     result = compare(source, runner, [[x], [x * 0.5], [x * 1000]], TOLERANCES["fp32"])
     assert result.status == "mismatch" and result.notes[0].startswith("2 of 3 samples")
     assert any("cosine similarity" in r for r in result.reasons)
+
+
+@pytest.mark.parametrize(("second", "status"), [(0.999, "ok"), (0.9, "mismatch")])
+def test_a_top1_flip_at_a_near_tie_counts_as_agreement(tmp_path: Path, second: float, status: str):
+    """Class 1 scaled by 1.2 overtakes class 0: at a reference margin of 0.001 (0.1% of the logit range,
+    a random-weight model's flat scores) that is a tie; at a margin of 0.1 (12.5%) it is a real flip."""
+    source = load_model(_scaled(tmp_path / "source.onnx", np.ones(6)))
+    runner = OnnxRunner(_scaled(tmp_path / "artifact.onnx", np.array([1.0, 1.2, 1.0, 1.0, 1.0, 1.0])))
+    x = np.array([[1.0, second, 0.2, 0.3, 0.4, 0.5]], np.float32)
+    result = compare(source, runner, [[x]], TOLERANCES["int8"])
+    assert result.status == status and result.cosine_similarity > 0.95
+    if status == "ok":
+        assert result.top1_agreement == 1.0 and "1 top-1 disagreement(s) at a near tie" in result.notes[0]
+    else:
+        assert result.top1_agreement == 0.0 and any("top-1 agreement" in r for r in result.reasons)

@@ -46,6 +46,7 @@ def batches(entry: Entry, arrays: dict[str, np.ndarray]) -> list[Batch]:
     return out
 
 
+TIE_FRACTION = 0.01  # edgekit's near-tie rule for top-1 (edge_kit/validate.py), copied
 CALIBRATION_SAMPLES = 8  # both sides of an int8 cell calibrate on this many random samples
 
 
@@ -209,8 +210,10 @@ def compare(reference: Runner, artifact: Runner, data: Sequence[Batch], precisio
         for r, g in zip(refs, gots):
             worst = max(worst, float(np.abs(r - g).max(initial=0.0)))
             scale = max(scale, float(np.abs(r).max(initial=0.0)))
-            if r.ndim == 2 and r.shape[1] >= 2:
-                agree += int((r.argmax(1) == g.argmax(1)).sum())
+            if r.ndim == 2 and r.shape[1] >= 2:  # a near tie (margin <= 1% of the logit range) agrees
+                rows, a, b = np.arange(r.shape[0]), r.argmax(1), g.argmax(1)
+                tie = r[rows, a] - r[rows, b] <= TIE_FRACTION * (r.max(1) - r.min(1))
+                agree += int(((a == b) | tie).sum())
                 total += r.shape[0]
         cosines.append(_cosine(np.concatenate([r.ravel() for r in refs]), np.concatenate([g.ravel() for g in gots])))
     top1 = agree / total if total else None
