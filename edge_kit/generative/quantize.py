@@ -41,7 +41,6 @@ def quantize_for_executorch(
     embeddings: bool = True,
     algorithm: str = "hqq_scale_only",
     embedding_names: tuple[str, ...] = (),
-    linear_names: tuple[str, ...] = (),
 ) -> tuple[Any, dict[str, Any]]:
     """A quantized copy of `model` (torchao configs ExecuTorch lowers) and what was quantized.
 
@@ -49,7 +48,6 @@ def quantize_for_executorch(
     8da8w and embeddings int8, per channel. Layers whose width the group does not divide stay fp32.
     `embedding_names`: quantize only the embeddings whose name ends in one of them (Whisper's
     positional tables are indexed directly, not through a lookup the kernels replace).
-    `linear_names`: quantize only the linears whose name starts with one of them (the rest stay fp32).
     """
     from torchao.quantization import Int8DynamicActivationIntxWeightConfig, IntxWeightOnlyConfig, quantize_
 
@@ -77,11 +75,7 @@ def quantize_for_executorch(
             Int8DynamicActivationIntxWeightConfig(
                 weight_dtype=bits, weight_granularity=_granularity(groups), intx_choose_qparams_algorithm=algorithm
             ),
-            filter_fn=lambda m, fqn: (
-                isinstance(m, torch.nn.Linear)
-                and _fits(m, groups)
-                and (not linear_names or fqn.startswith(linear_names))
-            ),
+            filter_fn=lambda m, _: isinstance(m, torch.nn.Linear) and _fits(m, groups),
         )
     scheme = ET_SCHEMES[precision]
     return qmodel, {
