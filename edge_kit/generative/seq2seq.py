@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from edge_kit.errors import ModelLoadError, UsageError
+from edge_kit.errors import UsageError
 from edge_kit.generative.families import Family
 from edge_kit.generative.results import KVLayout
 
@@ -160,28 +160,15 @@ def random_whisper(config: str | Path | Any = "whisper-tiny", *, seed: int = 0, 
 
 def load_whisper(folder: str | Path, *, trust_pickle: bool = False) -> SpeechSeq2Seq:
     """A local Whisper checkpoint folder (config.json + safetensors), fp32, eval mode; never downloads."""
-    import torch
     from transformers import WhisperForConditionalGeneration
 
-    from edge_kit.generative.source import _offline, _read_config_file, _weights
+    from edge_kit.generative.source import _read_config_file, load_weights
 
     folder = Path(folder)
     config = _read_config_file(folder / "config.json")
     if not is_whisper_config(config):
         raise UsageError(f"{folder.name} holds a {config.model_type} model, not Whisper")
-    safetensors = _weights(folder, trust_pickle)
-    try:
-        with _offline():
-            model = WhisperForConditionalGeneration.from_pretrained(
-                str(folder),
-                config=config,
-                local_files_only=True,
-                trust_remote_code=False,
-                use_safetensors=safetensors,
-                dtype=torch.float32,
-            )
-    except (OSError, ValueError, RuntimeError, KeyError) as exc:
-        raise ModelLoadError(f"cannot load the weights in {folder}: {' '.join(str(exc).split())[:200]}") from None
+    model = load_weights(WhisperForConditionalGeneration, folder, config, trust_pickle)
     return SpeechSeq2Seq(_prepare(model), str(folder))
 
 

@@ -204,7 +204,6 @@ def _tokenizer(folder: Path) -> Any | None:
 
 def load_causal_lm(folder: str | Path, *, trust_pickle: bool = False) -> CausalLM:
     """A local checkpoint folder (config.json + safetensors [+ tokenizer files]), fp32, eval mode."""
-    import torch
     from transformers import AutoModelForCausalLM
 
     folder = Path(folder)
@@ -212,10 +211,19 @@ def load_causal_lm(folder: str | Path, *, trust_pickle: bool = False) -> CausalL
         raise ModelLoadError(f"{folder} is not a checkpoint folder", hint="pass a folder holding config.json")
     config = _read_config_file(folder / "config.json")
     family = check_family(config)
+    model = load_weights(AutoModelForCausalLM, folder, config, trust_pickle)
+    return CausalLM(_prepare(model), family, str(folder), _tokenizer(folder))
+
+
+def load_weights(model_class: Any, folder: Path, config: Any, trust_pickle: bool) -> Any:
+    """`model_class.from_pretrained(folder)` in fp32, offline, without remote code; pickled
+    weights only with `trust_pickle`."""
+    import torch
+
     safetensors = _weights(folder, trust_pickle)
     try:
         with _offline():
-            model = AutoModelForCausalLM.from_pretrained(
+            return model_class.from_pretrained(
                 str(folder),
                 config=config,
                 local_files_only=True,
@@ -225,7 +233,6 @@ def load_causal_lm(folder: str | Path, *, trust_pickle: bool = False) -> CausalL
             )
     except (OSError, ValueError, RuntimeError, KeyError) as exc:
         raise ModelLoadError(f"cannot load the weights in {folder}: {' '.join(str(exc).split())[:200]}") from None
-    return CausalLM(_prepare(model), family, str(folder), _tokenizer(folder))
 
 
 def word_level_tokenizer(vocab_size: int) -> Any:
