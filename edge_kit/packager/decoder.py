@@ -21,7 +21,14 @@ from edge_kit.errors import UnsupportedError, UsageError, ValidationError
 from edge_kit.fsutil import write_bytes_atomic
 from edge_kit.packager.archive import Entry, sha256_hex, tar_gz_bytes
 from edge_kit.packager.base import TEMPLATES, Bundle, Platform, runtime_name
-from edge_kit.packager.linux import DOCKER_PLATFORM, executorch_files, layout, package_name, wheel_spec
+from edge_kit.packager.linux import (
+    DOCKER_PLATFORM,
+    executorch_files,
+    layout,
+    package_name,
+    template_values,
+    wheel_spec,
+)
 from edge_kit.packager.wheel import build_wheel
 
 GUEST_TIMEOUT_S = 1800
@@ -91,19 +98,7 @@ def metadata_document(manifest: dict[str, Any], name: str, version: str) -> dict
 
 def wheel_files(bundle: Bundle) -> list[Entry]:
     pkg = package_name(bundle)
-    meta = bundle.metadata["model"]
-    values = {
-        "name": bundle.name,
-        "version": bundle.version,
-        "edgekit_version": __version__,
-        "model_file": bundle.model_file,
-        "metadata_file": bundle.metadata_file,
-        "format": bundle.format,
-        "precision": meta["precision"],
-        "runtime": runtime_name(bundle.format),
-        "package": pkg,
-        "cache_len": bundle.metadata["cache"]["cache_len"],
-    }
+    values = {**template_values(bundle), "cache_len": bundle.metadata["cache"]["cache_len"]}
     loop = resources.files("edge_kit.harness").joinpath("harness_generate.py").read_bytes()
     files = [
         Entry(f"{pkg}/__init__.py", TEMPLATES.render("linux/decoder_init.py.j2", **values).encode()),

@@ -64,10 +64,9 @@ def executorch_files(prefix: str, wrapper: str = "_et_runtime.py") -> list[Entry
     return [*files, Entry(f"{prefix}_et/NOTICE", notice), Entry(prefix + wrapper, shim)]
 
 
-def wheel_files(bundle: Bundle) -> list[Entry]:
-    """What the wheel installs into site-packages: the package folder."""
-    pkg = package_name(bundle)
-    values = {
+def template_values(bundle: Bundle) -> dict[str, Any]:
+    """What the wheel's Python templates are rendered with."""
+    return {
         "name": bundle.name,
         "version": bundle.version,
         "edgekit_version": __version__,
@@ -76,8 +75,14 @@ def wheel_files(bundle: Bundle) -> list[Entry]:
         "format": bundle.format,
         "precision": bundle.metadata["model"]["precision"],
         "runtime": runtime_name(bundle.format),
-        "package": pkg,
+        "package": package_name(bundle),
     }
+
+
+def wheel_files(bundle: Bundle) -> list[Entry]:
+    """What the wheel installs into site-packages: the package folder."""
+    pkg = package_name(bundle)
+    values = template_values(bundle)
     files = [
         Entry(f"{pkg}/__init__.py", TEMPLATES.render("linux/__init__.py.j2", **values).encode()),
         Entry(f"{pkg}/__main__.py", TEMPLATES.render("linux/__main__.py.j2", **values).encode()),
