@@ -231,9 +231,10 @@ def open_decoder(path: str, threads: int = 1, et_lib: str | None = None) -> Any:
     if ext == ".pte":
         if not et_lib:
             raise GenerationError("a .pte decoder needs the ExecuTorch runtime library (--et-lib)")
-        speech = _seq2seq().pte_encoder_decoder_meta(pte_constants(path))
-        if speech is not None:  # Whisper: `encoder` + `text_decoder` methods
-            return _seq2seq().EtEncoderDecoder(et_lib, path, speech, threads)
+        consts = pte_constants(path)
+        if "get_decoder_start_token_id" in consts:  # Whisper: `encoder` + `text_decoder` methods
+            seq2seq = _seq2seq()
+            return seq2seq.EtEncoderDecoder(et_lib, path, seq2seq.pte_encoder_decoder_meta(consts), threads)
         return EtDecoder.from_shim(et_lib, path, threads)
     raise GenerationError(f"no generation loop for {ext or 'this'} files (.onnx, .pte, .tflite)")
 
